@@ -1,0 +1,37 @@
+"""Where Quartermaster keeps its files: one data directory, overridable for tests and deployments."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "quartermaster"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir(create: bool = True) -> Path:
+    """The data directory (SQLite file, model cache, master key).
+
+    ``QUARTERMASTER_HOME`` wins so that tests, containers and several bots on one host never share
+    state by accident; otherwise the platform's user data directory.
+    """
+    home = os.environ.get("QUARTERMASTER_HOME")
+    if home:
+        path = Path(home).expanduser()
+    else:
+        from platformdirs import user_data_dir
+
+        path = Path(user_data_dir(APP_NAME, appauthor=False))
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_dir() -> Path:
+    """The directory holding ``quartermaster.yml``, NLU data and workflows.
+
+    ``QUARTERMASTER_CONFIG_DIR`` overrides; the default is the ``config/`` folder of the checkout,
+    which is what the quick start runs from.
+    """
+    override = os.environ.get("QUARTERMASTER_CONFIG_DIR")
+    return Path(override).expanduser() if override else PROJECT_ROOT / "config"
