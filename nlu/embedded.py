@@ -1,0 +1,33 @@
+"""The in-process parser: a loaded :class:`~nlu.model.NLUModel` behind the ``Parser`` protocol."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from nlu.entities import EntityContext
+from nlu.model import NLUModel
+
+
+class EmbeddedParser:
+    """Parses in the calling thread: a parse takes about a millisecond, so no executor hop."""
+
+    def __init__(
+        self, model: NLUModel, clusters: list[str] | None = None, threshold: float | None = None
+    ) -> None:
+        self.model = model
+        self.clusters = list(clusters or [])
+        self.threshold = threshold
+        self._cluster_re = EntityContext.cluster_pattern(self.clusters)
+
+    def parse_sync(self, text: str, now: datetime | None = None) -> dict[str, Any]:
+        context = EntityContext(
+            self.model.synonyms, self.clusters, now or datetime.now(), self._cluster_re
+        )
+        return self.model.parse(text, threshold=self.threshold, context=context)
+
+    async def parse(self, text: str, now: datetime | None = None) -> dict[str, Any]:
+        return self.parse_sync(text, now)
+
+    async def close(self) -> None:
+        return None

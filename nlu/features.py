@@ -1,0 +1,167 @@
+"""Features for the intent classifier and the entity tagger.
+
+Tokens that carry values rather than meaning (host names, numbers, sizes, ids, paths) are replaced
+by their *shape* before n-grams are taken, so the classifier learns "drain <host>" rather than
+"drain c042", and new host names or request numbers do not look like unknown words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from nlu.normalise.counts import TENS
+from nlu.normalise.counts import UNITS as COUNT_UNITS
+from nlu.normalise.dates import MONTHS, WEEKDAYS
+from nlu.normalise.durations import UNIT_ALIASES as DURATION_UNITS
+from nlu.normalise.sizes import SIZE_RE
+from nlu.normalise.sizes import WORDS as SIZE_WORDS
+from nlu.tokens import Token
+
+_REQ = re.compile(r"^req[-_#]?\d+$", re.IGNORECASE)
+_PATH = re.compile(r"^(?:~?/[\w.\-/~$]*|\$[A-Za-z_]\w*(?:/[\w.\-/]*)?|~)$")
+_SIZE_TOKEN = re.compile(r"^\d+(?:[.,]\d+)?(?:[kmgtp]i?b?|b)$", re.IGNORECASE)
+_SHAPE_SUB = (
+    (re.compile(r"[A-Za-z]+"), "a"),
+    (re.compile(r"\d+"), "0"),
+)
+_HAS_DIGIT = re.compile(r"\d")
+_ISO_DUR = re.compile(r"^p(?:\d+[ymwd])+(?:t(?:\d+[hms])+)?$|^pt(?:\d+[hms])+$", re.IGNORECASE)
+_NUMBER = re.compile(r"^\d{1,3}(?:,\d{3})+$|^\d+$")
+_DECIMAL = re.compile(r"^\d+\.\d+$")
+_DATE_NUM = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$|^\d{1,2}/\d{1,2}(?:/\d{2,4})?$")
+_BRACKETS = re.compile(r"\[[\d,\-\s]+\]")
+_DUR_UNITS = frozenset(DURATION_UNITS)
+_COUNT_WORDS = frozenset(COUNT_UNITS) | frozenset(TENS)
+_SCALE_WORDS = frozenset({"k", "thousand", "million", "millions", "mil", "mln", "billion"})
+_SIZE_UNITS = frozenset(SIZE_WORDS) | frozenset({"b", "kb", "mb", "gb", "tb", "pb", "t", "g"})
+_SIZE_UNITS |= frozenset({"kib", "mib", "gib", "tib", "pib"})
+_MONTHS = frozenset(MONTHS)
+_DAYS = frozenset(WEEKDAYS) | frozenset({"today", "tomorrow", "tonight", "eod", "tmrw"})
+
+
+def shape(word: str) -> str:
+    """Collapsed character-class shape: "c001" → "a0", "vm-12" → "a-0", "m1.large" → "a0.a"."""
+    out = word
+    for pattern, repl in _SHAPE_SUB:
+        out = pattern.sub(repl, out)
+    return out
+
+
+def token_class(word: str) -> str | None:
+    """A coarse class for value-carrying tokens; None for ordinary words."""
+    low = word.lower()
+    if _REQ.match(low):
+        return "REQ"
+    if _ISO_DUR.match(low):
+        return "ISODUR"
+    if _SIZE_TOKEN.match(low):
+        return "SIZE"
+    if _DATE_NUM.match(low):
+        return "DATE"
+    if low.startswith(("/", "$", "~")) and _PATH.match(word):
+        return "PATH"
+    if low.startswith("#") and low[1:].isdigit():
+        return "HASHNUM"
+    if _NUMBER.match(low):
+        digits = len(low.replace(",", ""))
+        return "NUM" + ("1" if digits <= 2 else "3" if digits <= 4 else "L")
+    if _DECIMAL.match(low):
+        return "DEC"
+    if _BRACKETS.search(low):
+        return "HOSTLIST"
+    if _HAS_DIGIT.search(low):
+        return "SHAPE_" + shape(low)
+    return None
+
+
+def intent_words(tokens: Sequence[Token]) -> list[str]:
+    """Lower-case words with value-carrying tokens replaced by their class."""
+    out = []
+    for tok in tokens:
+        cls = token_class(tok.text)
+        out.append(cls.lower() if cls else tok.text.lower())
+    return out
+
+
+def intent_features(tokens: Sequence[Token]) -> list[str]:
+    """Word uni/bi-grams plus char 2-5-grams within words (``char_wb`` style), prefixed by kind."""
+    words = intent_words(tokens)
+    feats = ["w:" + w for w in words]
+    padded = ["<s>", *words, "</s>"]
+    feats.extend("b:" + padded[i] + " " + padded[i + 1] for i in range(len(padded) - 1))
+    for w in words:
+        if len(w) > 24:
+            w = w[:24]
+        s = " " + w + " "
+        n_max = min(5, len(s))
+        for n in range(2, n_max + 1):
+            feats.extend("c:" + s[i : i + n] for i in range(len(s) - n + 1))
+    return feats
+
+
+def _word_info(word: str) -> dict[str, str]:
+    low = word.lower()
+    cls = token_class(word)
+    info = {"cls": cls or "W"}
+    if low in _DUR_UNITS:
+        info["lex"] = "DURUNIT"
+    elif low in _COUNT_WORDS:
+        info["lex"] = "COUNTWORD"
+    elif low in _SCALE_WORDS:
+        info["lex"] = "SCALE"
+    elif low in _SIZE_UNITS:
+        info["lex"] = "SIZEUNIT"
+    elif low in _MONTHS:
+        info["lex"] = "MONTH"
+    elif low in _DAYS:
+        info["lex"] = "DAY"
+    return info
+
+
+def token_features(
+    tokens: Sequence[Token], gazetteer_tags: Sequence[str], intent: str
+) -> list[dict[str, str | float]]:
+    """CRF features for each token: the word, its shape and class, lexicons, gazetteer hits,
+    a two-token window, and the message's intent (so "1234" after "job" in a walltime request
+    and "1234" in a status question can get different labels)."""
+    infos = [_word_info(t.text) for t in tokens]
+    lows = [t.text.lower() for t in tokens]
+    feats: list[dict[str, str | float]] = []
+    n = len(tokens)
+    for i, tok in enumerate(tokens):
+        word = tok.text
+        low = lows[i]
+        f: dict[str, str | float] = {
+            "bias": 1.0,
+            "w": low,
+            "suf3": low[-3:],
+            "pre3": low[:3],
+            "shape": shape(word)[:8],
+            "cls": infos[i]["cls"],
+            "lex": infos[i].get("lex", "-"),
+            "gaz": gazetteer_tags[i],
+            "intent": intent,
+            "intent_cls": intent + "|" + infos[i]["cls"],
+            "title": float(word[:1].isupper()),
+            "upper": float(word.isupper()),
+            "len": min(len(word), 12) / 12.0,
+        }
+        for off in (-2, -1, 1, 2):
+            j = i + off
+            if 0 <= j < n:
+                f[f"w{off:+d}"] = lows[j]
+                f[f"cls{off:+d}"] = infos[j]["cls"]
+                f[f"lex{off:+d}"] = infos[j].get("lex", "-")
+                f[f"gaz{off:+d}"] = gazetteer_tags[j]
+            else:
+                f[f"w{off:+d}"] = "<edge>"
+        if i == 0:
+            f["first"] = 1.0
+        if i == n - 1:
+            f["last"] = 1.0
+        feats.append(f)
+    return feats
+
+
+__all__ = ["SIZE_RE", "intent_features", "shape", "token_class", "token_features"]

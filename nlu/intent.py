@@ -1,0 +1,209 @@
+"""Intent classifier: TF-IDF over word and character n-grams, a linear model, temperature-scaled
+probabilities, and a fallback rule (confidence threshold + ambiguity margin).
+
+Training uses scikit-learn; inference is re-implemented over plain numpy arrays (vocabulary dict,
+idf vector, weight matrix) so that loading the model does not import scikit-learn (>1 s) and one
+prediction costs well under a millisecond.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nlu.data import OUT_OF_SCOPE
+from nlu.features import intent_features
+from nlu.tokens import Token
+
+FALLBACK = "nlu_fallback"
+
+
+@dataclass
+class IntentModel:
+    labels: list[str]
+    vocab: dict[str, int]
+    idf: np.ndarray
+    coef: np.ndarray  # (n_features, n_labels), so a message needs only its own rows
+    intercept: np.ndarray
+    temperature: float
+    threshold: float
+    margin: float
+
+    def vector(self, tokens: Sequence[Token]) -> tuple[np.ndarray, np.ndarray]:
+        """Sparse TF-IDF vector (indices, l2-normalised values) with sublinear tf."""
+        counts = Counter(f for f in intent_features(tokens) if f in self.vocab)
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        idx = np.fromiter((self.vocab[f] for f in counts), dtype=np.int64, count=len(counts))
+        tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float32)
+        values = tf * self.idf[idx]
+        values /= float(np.sqrt(values @ values)) or 1.0
+        return idx, values
+
+    def scores(self, tokens: Sequence[Token]) -> np.ndarray:
+        idx, values = self.vector(tokens)
+        return values @ self.coef[idx] + self.intercept
+
+    def probabilities(self, tokens: Sequence[Token]) -> np.ndarray:
+        return softmax(self.scores(tokens) / self.temperature)
+
+    def decide(
+        self, probs: np.ndarray, threshold: float | None = None
+    ) -> tuple[str, float, list[tuple[str, float]]]:
+        """The intent (or ``nlu_fallback``), its confidence, and the in-scope ranking."""
+        return decide(
+            self.labels, probs, self.threshold if threshold is None else threshold, self.margin
+        )
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def decide(
+    labels: Sequence[str], probs: np.ndarray, threshold: float, margin: float
+) -> tuple[str, float, list[tuple[str, float]]]:
+    """Fallback when out-of-scope wins, confidence is too low, or the top two are too close."""
+    order = np.argsort(-probs)
+    ranking = [(labels[i], float(probs[i])) for i in order if labels[i] != OUT_OF_SCOPE]
+    top_label = labels[order[0]]
+    if top_label == OUT_OF_SCOPE or not ranking:
+        return FALLBACK, float(probs[order[0]]), ranking
+    best = ranking[0][1]
+    second = ranking[1][1] if len(ranking) > 1 else 0.0
+    if best < threshold or best - second < margin:
+        return FALLBACK, 1.0 - best, ranking
+    return ranking[0][0], best, ranking
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass
+class IntentConfig:
+    c: float = 4.0
+    min_df_char: int = 2
+    folds: int = 5
+    max_false_rejection: float = 0.02
+    seed: int = 13
+
+
+def build_vocab(docs: Sequence[list[str]], min_df_char: int) -> tuple[dict[str, int], np.ndarray]:
+    df: Counter[str] = Counter()
+    for feats in docs:
+        df.update(set(feats))
+    keep = sorted(f for f, n in df.items() if n >= (min_df_char if f.startswith("c:") else 1))
+    vocab = {f: i for i, f in enumerate(keep)}
+    n_docs = len(docs)
+    idf = np.array([math.log((1 + n_docs) / (1 + df[f])) + 1.0 for f in keep], dtype=np.float32)
+    return vocab, idf
+
+
+def matrix(docs: Sequence[list[str]], vocab: dict[str, int], idf: np.ndarray) -> Any:
+    """CSR TF-IDF matrix matching :meth:`IntentModel.vector` exactly."""
+    from scipy.sparse import csr_matrix
+
+    rows, cols, vals = [], [], []
+    for r, feats in enumerate(docs):
+        counts = Counter(f for f in feats if f in vocab)
+        if not counts:
+            continue
+        idx = np.array([vocab[f] for f in counts])
+        v = np.array([1.0 + math.log(c) for c in counts.values()]) * idf[idx]
+        v /= np.sqrt(v @ v) or 1.0
+        rows.extend([r] * len(idx))
+        cols.extend(idx.tolist())
+        vals.extend(v.tolist())
+    return csr_matrix((vals, (rows, cols)), shape=(len(docs), len(vocab)), dtype=np.float64)
+
+
+def _fit(x: Any, y: np.ndarray, c: float, seed: int) -> Any:
+    from sklearn.svm import LinearSVC
+
+    clf = LinearSVC(C=c, class_weight="balanced", random_state=seed, max_iter=5000)
+    clf.fit(x, y)
+    return clf
+
+
+def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
+    """The temperature minimising the negative log-likelihood of out-of-fold scores."""
+    best_t, best_nll = 1.0, math.inf
+    for t in np.geomspace(0.02, 5.0, 120):
+        p = softmax(scores / t)
+        nll = -float(np.mean(np.log(p[np.arange(len(y)), y] + 1e-12)))
+        if nll < best_nll:
+            best_t, best_nll = float(t), nll
+    return best_t
+
+
+def tune_fallback(
+    labels: Sequence[str], probs: np.ndarray, y: np.ndarray, max_frr: float
+) -> tuple[float, float]:
+    """Threshold and margin that reject the most out-of-scope messages while wrongly rejecting at
+    most ``max_frr`` of in-scope ones (ties: better in-scope accuracy, then the lower threshold)."""
+    oos = labels.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in labels else -1
+    in_scope = y != oos
+    top = probs.argmax(axis=1)
+    masked = probs.copy()
+    if oos >= 0:
+        masked[:, oos] = -1.0
+    order = np.argsort(-masked, axis=1)
+    best_in = masked[np.arange(len(y)), order[:, 0]]
+    second_in = masked[np.arange(len(y)), order[:, 1]] if probs.shape[1] > 2 else 0.0 * best_in
+    oos_top = top == oos
+    right = order[:, 0] == y
+    best: tuple[float, float, float, float] | None = None
+    best_pair = (0.0, 0.0)
+    for threshold in np.arange(0.0, 0.81, 0.01):
+        for margin in np.arange(0.0, 0.41, 0.02):
+            rejected = oos_top | (best_in < threshold) | (best_in - second_in < margin)
+            frr = float(rejected[in_scope].mean()) if in_scope.any() else 0.0
+            if frr > max_frr:
+                continue
+            oos_rej = float(rejected[~in_scope].mean()) if (~in_scope).any() else 0.0
+            acc = float((right & ~rejected)[in_scope].mean()) if in_scope.any() else 0.0
+            key = (oos_rej + acc, acc, -threshold, -margin)
+            if best is None or key > best:
+                best, best_pair = key, (round(float(threshold), 2), round(float(margin), 2))
+    return best_pair
+
+
+def train_intent(examples: Sequence[tuple[list[Token], str]], config: IntentConfig) -> IntentModel:
+    """Fit the classifier, calibrate it and tune the fallback on out-of-fold predictions."""
+    from sklearn.model_selection import StratifiedKFold
+
+    docs = [intent_features(tokens) for tokens, _ in examples]
+    labels = sorted({label for _, label in examples})
+    y = np.array([labels.index(label) for _, label in examples])
+    vocab, idf = build_vocab(docs, config.min_df_char)
+    x = matrix(docs, vocab, idf)
+    oof = np.zeros((len(docs), len(labels)))
+    folds = min(config.folds, int(np.bincount(y).min()))
+    if folds >= 2:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
+        for train_idx, test_idx in splitter.split(x, y):
+            clf = _fit(x[train_idx], y[train_idx], config.c, config.seed)
+            cols = np.searchsorted(labels, [labels[k] for k in clf.classes_])
+            scores = np.full((len(test_idx), len(labels)), -10.0)
+            scores[:, cols] = clf.decision_function(x[test_idx]).reshape(len(test_idx), -1)
+            oof[test_idx] = scores
+        temperature = fit_temperature(oof, y)
+        threshold, margin = tune_fallback(
+            labels, softmax(oof / temperature), y, config.max_false_rejection
+        )
+    else:
+        temperature, threshold, margin = 0.3, 0.3, 0.0
+    clf = _fit(x, y, config.c, config.seed)
+    coef = np.ascontiguousarray(clf.coef_.T, dtype=np.float32)
+    intercept = clf.intercept_.astype(np.float32)
+    if len(labels) == 2:  # binary LinearSVC has one column
+        coef = np.hstack([-coef, coef])
+        intercept = np.array([-intercept[0], intercept[0]], dtype=np.float32)
+    return IntentModel(labels, vocab, idf, coef, intercept, temperature, threshold, margin)
