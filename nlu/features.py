@@ -20,7 +20,8 @@ from nlu.tokens import Token
 
 _REQ = re.compile(r"^req[-_#]?\d+$", re.IGNORECASE)
 _PATH = re.compile(r"^(?:~?/[\w.\-/~$]*|\$[A-Za-z_]\w*(?:/[\w.\-/]*)?|~)$")
-_SIZE_TOKEN = re.compile(r"^\d+(?:[.,]\d+)?(?:[kmgtp]i?b?|b)$", re.IGNORECASE)
+_SIZE_TOKEN = re.compile(r"^\d+(?:[.,]\d+)?(?:[kmgtp]i?b|[gtp]i?|b)$", re.IGNORECASE)
+_SCALED = re.compile(r"^\d+(?:\.\d+)?(?:k|m|mil|mio)$", re.IGNORECASE)
 _SHAPE_SUB = (
     (re.compile(r"[A-Za-z]+"), "a"),
     (re.compile(r"\d+"), "0"),
@@ -37,6 +38,7 @@ _SCALE_WORDS = frozenset({"k", "thousand", "million", "millions", "mil", "mln", 
 _SIZE_UNITS = frozenset(SIZE_WORDS) | frozenset({"b", "kb", "mb", "gb", "tb", "pb", "t", "g"})
 _SIZE_UNITS |= frozenset({"kib", "mib", "gib", "tib", "pib"})
 _MONTHS = frozenset(MONTHS)
+PLACEHOLDER_TABLES = frozenset({"software", "image", "provider", "cluster_type"})
 _DAYS = frozenset(WEEKDAYS) | frozenset({"today", "tomorrow", "tonight", "eod", "tmrw"})
 
 
@@ -57,6 +59,8 @@ def token_class(word: str) -> str | None:
         return "ISODUR"
     if _SIZE_TOKEN.match(low):
         return "SIZE"
+    if _SCALED.match(low):
+        return "SCALED"
     if _DATE_NUM.match(low):
         return "DATE"
     if low.startswith(("/", "$", "~")) and _PATH.match(word):
@@ -75,22 +79,35 @@ def token_class(word: str) -> str | None:
     return None
 
 
-def intent_words(tokens: Sequence[Token]) -> list[str]:
-    """Lower-case words with value-carrying tokens replaced by their class."""
+def intent_words(tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None) -> list[str]:
+    """Lower-case words; value-carrying tokens become their class and known phrases (software
+    names, images, providers) become one ``<table>`` placeholder, so "install paraview" and
+    "install gromacs" share the bigram "install <software>"."""
     out = []
-    for tok in tokens:
+    for i, tok in enumerate(tokens):
+        tag = gazetteer_tags[i] if gazetteer_tags is not None else "-"
+        if tag != "-":
+            if tag.startswith("B-") and tag[2:] in PLACEHOLDER_TABLES:
+                out.append("<" + tag[2:] + ">")
+                continue
+            if tag.startswith("I-") and tag[2:] in PLACEHOLDER_TABLES:
+                continue
         cls = token_class(tok.text)
         out.append(cls.lower() if cls else tok.text.lower())
     return out
 
 
-def intent_features(tokens: Sequence[Token]) -> list[str]:
-    """Word uni/bi-grams plus char 2-5-grams within words (``char_wb`` style), prefixed by kind."""
-    words = intent_words(tokens)
+def intent_features(tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None) -> list[str]:
+    """Word uni/bi-grams over placeholder-substituted words, the original words too, and char
+    2-5-grams within original words (``char_wb`` style); each prefixed by its kind."""
+    plain = intent_words(tokens)
+    words = intent_words(tokens, gazetteer_tags) if gazetteer_tags is not None else plain
     feats = ["w:" + w for w in words]
+    if words is not plain:
+        feats.extend("w:" + w for w in plain if "w:" + w not in feats)
     padded = ["<s>", *words, "</s>"]
     feats.extend("b:" + padded[i] + " " + padded[i + 1] for i in range(len(padded) - 1))
-    for w in words:
+    for w in plain:
         if len(w) > 24:
             w = w[:24]
         s = " " + w + " "

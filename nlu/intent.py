@@ -1,7 +1,7 @@
 """Intent classifier: TF-IDF over word and character n-grams, a linear model, temperature-scaled
 probabilities, and a fallback rule (confidence threshold + ambiguity margin).
 
-Training uses scikit-learn; inference is re-implemented over plain numpy arrays (vocabulary dict,
+Training uses scikit-learn (multinomial logistic regression); inference is re-implemented over plain numpy arrays (vocabulary dict,
 idf vector, weight matrix) so that loading the model does not import scikit-learn (>1 s) and one
 prediction costs well under a millisecond.
 """
@@ -34,9 +34,12 @@ class IntentModel:
     threshold: float
     margin: float
 
-    def vector(self, tokens: Sequence[Token]) -> tuple[np.ndarray, np.ndarray]:
+    def vector(
+        self, tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector (indices, l2-normalised values) with sublinear tf."""
-        counts = Counter(f for f in intent_features(tokens) if f in self.vocab)
+        vocab = self.vocab
+        counts = Counter(f for f in intent_features(tokens, gazetteer_tags) if f in vocab)
         if not counts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         idx = np.fromiter((self.vocab[f] for f in counts), dtype=np.int64, count=len(counts))
@@ -45,12 +48,16 @@ class IntentModel:
         values /= float(np.sqrt(values @ values)) or 1.0
         return idx, values
 
-    def scores(self, tokens: Sequence[Token]) -> np.ndarray:
-        idx, values = self.vector(tokens)
+    def scores(
+        self, tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None
+    ) -> np.ndarray:
+        idx, values = self.vector(tokens, gazetteer_tags)
         return values @ self.coef[idx] + self.intercept
 
-    def probabilities(self, tokens: Sequence[Token]) -> np.ndarray:
-        return softmax(self.scores(tokens) / self.temperature)
+    def probabilities(
+        self, tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None
+    ) -> np.ndarray:
+        return softmax(self.scores(tokens, gazetteer_tags) / self.temperature)
 
     def decide(
         self, probs: np.ndarray, threshold: float | None = None
@@ -88,10 +95,10 @@ def decide(
 
 @dataclass
 class IntentConfig:
-    c: float = 4.0
+    c: float = 30.0
     min_df_char: int = 2
     folds: int = 5
-    max_false_rejection: float = 0.02
+    extra_false_rejection: float = 0.02
     seed: int = 13
 
 
@@ -125,9 +132,11 @@ def matrix(docs: Sequence[list[str]], vocab: dict[str, int], idf: np.ndarray) ->
 
 
 def _fit(x: Any, y: np.ndarray, c: float, seed: int) -> Any:
-    from sklearn.svm import LinearSVC
+    from sklearn.linear_model import LogisticRegression
 
-    clf = LinearSVC(C=c, class_weight="balanced", random_state=seed, max_iter=5000)
+    clf = LogisticRegression(
+        C=c, class_weight="balanced", solver="newton-cg", random_state=seed, max_iter=500
+    )
     clf.fit(x, y)
     return clf
 
@@ -144,10 +153,11 @@ def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
 
 
 def tune_fallback(
-    labels: Sequence[str], probs: np.ndarray, y: np.ndarray, max_frr: float
+    labels: Sequence[str], probs: np.ndarray, y: np.ndarray, extra_frr: float
 ) -> tuple[float, float]:
-    """Threshold and margin that reject the most out-of-scope messages while wrongly rejecting at
-    most ``max_frr`` of in-scope ones (ties: better in-scope accuracy, then the lower threshold)."""
+    """Threshold and margin that reject the most out-of-scope messages while the threshold and
+    margin add at most ``extra_frr`` wrongly rejected in-scope messages to those the
+    out-of-scope class already takes (ties: better in-scope accuracy, then lower settings)."""
     oos = labels.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in labels else -1
     in_scope = y != oos
     top = probs.argmax(axis=1)
@@ -159,6 +169,8 @@ def tune_fallback(
     second_in = masked[np.arange(len(y)), order[:, 1]] if probs.shape[1] > 2 else 0.0 * best_in
     oos_top = top == oos
     right = order[:, 0] == y
+    base_frr = float(oos_top[in_scope].mean()) if in_scope.any() else 0.0
+    max_frr = base_frr + extra_frr + 1e-9
     best: tuple[float, float, float, float] | None = None
     best_pair = (0.0, 0.0)
     for threshold in np.arange(0.0, 0.81, 0.01):
@@ -169,19 +181,21 @@ def tune_fallback(
                 continue
             oos_rej = float(rejected[~in_scope].mean()) if (~in_scope).any() else 0.0
             acc = float((right & ~rejected)[in_scope].mean()) if in_scope.any() else 0.0
-            key = (oos_rej + acc, acc, -threshold, -margin)
+            key = (oos_rej, acc, -threshold, -margin)
             if best is None or key > best:
                 best, best_pair = key, (round(float(threshold), 2), round(float(margin), 2))
     return best_pair
 
 
-def train_intent(examples: Sequence[tuple[list[Token], str]], config: IntentConfig) -> IntentModel:
+def train_intent(
+    examples: Sequence[tuple[list[Token], list[str], str]], config: IntentConfig
+) -> IntentModel:
     """Fit the classifier, calibrate it and tune the fallback on out-of-fold predictions."""
     from sklearn.model_selection import StratifiedKFold
 
-    docs = [intent_features(tokens) for tokens, _ in examples]
-    labels = sorted({label for _, label in examples})
-    y = np.array([labels.index(label) for _, label in examples])
+    docs = [intent_features(tokens, tags) for tokens, tags, _ in examples]
+    labels = sorted({label for _, _, label in examples})
+    y = np.array([labels.index(label) for _, _, label in examples])
     vocab, idf = build_vocab(docs, config.min_df_char)
     x = matrix(docs, vocab, idf)
     oof = np.zeros((len(docs), len(labels)))
@@ -196,14 +210,14 @@ def train_intent(examples: Sequence[tuple[list[Token], str]], config: IntentConf
             oof[test_idx] = scores
         temperature = fit_temperature(oof, y)
         threshold, margin = tune_fallback(
-            labels, softmax(oof / temperature), y, config.max_false_rejection
+            labels, softmax(oof / temperature), y, config.extra_false_rejection
         )
     else:
         temperature, threshold, margin = 0.3, 0.3, 0.0
     clf = _fit(x, y, config.c, config.seed)
     coef = np.ascontiguousarray(clf.coef_.T, dtype=np.float32)
     intercept = clf.intercept_.astype(np.float32)
-    if len(labels) == 2:  # binary LinearSVC has one column
+    if len(labels) == 2:  # a binary linear model has one column
         coef = np.hstack([-coef, coef])
         intercept = np.array([-intercept[0], intercept[0]], dtype=np.float32)
     return IntentModel(labels, vocab, idf, coef, intercept, temperature, threshold, margin)

@@ -104,7 +104,8 @@ class NLUModel:
     ) -> dict[str, Any]:
         """Rasa-compatible parse result for one message (see docs/nlu.md)."""
         tokens = tokenize(text)
-        probs = self.intent.probabilities(tokens)
+        gaz = self.tagger.gazetteer.tag(tokens)
+        probs = self.intent.probabilities(tokens, gaz)
         name, confidence, ranking = self.intent.decide(probs, threshold)
         if not tokens:
             name, confidence = FALLBACK, 1.0
@@ -118,7 +119,7 @@ class NLUModel:
             )
         elif now is not None:
             context.now = now
-        spans = self.tagger.spans(tokens, top_label) if tokens else []
+        spans = self.tagger.spans(tokens, top_label, gaz) if tokens else []
         entities = extract(text, tokens, spans, context)
         ranked = [{"name": n, "confidence": round(c, 4)} for n, c in ranking[:RANKING_SIZE]]
         if name == FALLBACK:
@@ -214,8 +215,10 @@ def train_from(
     """Train from already-read data (used by cross-validation)."""
     started = time.perf_counter() if started is None else started
     tokenised = [(tokenize(e.text), e) for e in data.examples]
-    intent = train_intent([(t, e.intent) for t, e in tokenised], config.intent)
     gazetteer = Gazetteer.from_data(data.lookups, data.synonyms)
+    intent = train_intent(
+        [(t, gazetteer.tag(t), e.intent) for t, e in tokenised], config.intent
+    )
     sequences = [
         (t, e.intent, [(s.entity, s.start, s.end) for s in e.entities]) for t, e in tokenised
     ]

@@ -61,11 +61,14 @@ class Tagger:
         self._tagger = pycrfsuite.Tagger()
         self._tagger.open_inmemory(model)
 
-    def spans(self, tokens: Sequence[Token], intent: str) -> list[tuple[str, int, int]]:
+    def spans(
+        self, tokens: Sequence[Token], intent: str, gazetteer_tags: Sequence[str] | None = None
+    ) -> list[tuple[str, int, int]]:
         """Entity spans as (entity, first token, end token)."""
         if not tokens:
             return []
-        feats = token_features(tokens, self.gazetteer.tag(tokens), intent)
+        tags = gazetteer_tags if gazetteer_tags is not None else self.gazetteer.tag(tokens)
+        feats = token_features(tokens, tags, intent)
         return label_spans(self._tagger.tag(feats))
 
 

@@ -42,7 +42,7 @@ WORDS = {
     "pebibyte": "pib",
     "pebibytes": "pib",
 }
-_UNIT = r"(?:[kmgtpe]i?b?|b|bytes?|(?:kilo|mega|giga|tera|terra|peta)(?:bytes?|s)?|gigs?|megs?|(?:kibi|mebi|gibi|tebi|pebi)bytes?)"  # noqa: E501
+_UNIT = r"(?:[kmgtpe]i?b|[gtpe]i?|b|bytes?|(?:kilo|mega|giga|tera|terra|peta)(?:bytes?|s)?|gigs?|megs?|(?:kibi|mebi|gibi|tebi|pebi)bytes?)"  # noqa: E501
 SIZE_RE = re.compile(
     rf"(?<![\w.])(\d+(?:[.,]\d+)?|half\s+an?|a|one|two|three|four|five|ten|twenty|fifty|hundred)"
     rf"\s?-?\s?({_UNIT})(?![\w])",
