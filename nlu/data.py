@@ -99,6 +99,8 @@ def _annotation_end(text: str, start: int) -> int:
     """End (exclusive) of the ``(...)`` or ``{...}`` annotation starting at ``start``, or -1."""
     if text[start] == "(":
         end = text.find(")", start)
+        if text.find("(", start + 1, end if end != -1 else None) != -1:
+            return -1
         return end + 1 if end != -1 else -1
     depth, in_string = 0, False
     for i in range(start, len(text)):
@@ -130,7 +132,8 @@ def parse_annotated(
         ch = line[i]
         if ch == "[":
             close = _closing(line, i)
-            if close != -1 and close + 1 < len(line) and line[close + 1] in "({":
+            after = line[close + 1 : close + 3] if close != -1 else ""
+            if after[:1] in ("(", "{") or after == "[{":
                 end = _annotation_end(line, close + 1)
                 if end == -1:
                     raise DataError(

@@ -60,6 +60,12 @@ _DURATION_RE = re.compile(
     r"(?:hours?|hrs?|days?|weeks?|wks?|months?|years?|fortnight)\b",
     re.IGNORECASE,
 )
+_COUNT_RE = re.compile(
+    r"(?<![\w.\-/$])(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty)"
+    r"(?![\w.\-/])\s+(?:x\s+)?(?:[^\s]+\s+){0,3}?"
+    r"(?:vms?|instances?|machines?|servers?|boxes|workers?|vcpus?|virtual\s+machines?)\b",
+    re.IGNORECASE,
+)
 _VERSION_PREFIX = re.compile(r"^(?:version|ver\.?|v\.)\s*", re.IGNORECASE)
 
 
@@ -177,6 +183,9 @@ def rule_spans(
     for m in SIZE_RE.finditer(text):
         if m.group(1)[0].isdigit():
             found.append(("size", m.start(), m.end()))
+    for m in _COUNT_RE.finditer(text):
+        if not m.group(0).lower().endswith(("vcpu", "vcpus")):
+            found.append(("count", m.start(1), m.end(1)))
     for m in _DURATION_RE.finditer(text):
         found.append(("duration", m.start(), m.end()))
     if ctx.cluster_re is not None:

@@ -97,7 +97,9 @@ def intent_words(tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None =
     return out
 
 
-def intent_features(tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None) -> list[str]:
+def intent_features(
+    tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None
+) -> list[str]:
     """Word uni/bi-grams over placeholder-substituted words, the original words too, and char
     2-5-grams within original words (``char_wb`` style); each prefixed by its kind."""
     plain = intent_words(tokens)

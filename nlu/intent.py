@@ -1,9 +1,9 @@
 """Intent classifier: TF-IDF over word and character n-grams, a linear model, temperature-scaled
 probabilities, and a fallback rule (confidence threshold + ambiguity margin).
 
-Training uses scikit-learn (multinomial logistic regression); inference is re-implemented over plain numpy arrays (vocabulary dict,
-idf vector, weight matrix) so that loading the model does not import scikit-learn (>1 s) and one
-prediction costs well under a millisecond.
+Training uses scikit-learn (multinomial logistic regression); inference is re-implemented over
+plain numpy arrays (vocabulary dict, idf vector, weight matrix) so that loading the model does not
+import scikit-learn (>1 s) and one prediction costs well under a millisecond.
 """
 
 from __future__ import annotations

@@ -216,9 +216,7 @@ def train_from(
     started = time.perf_counter() if started is None else started
     tokenised = [(tokenize(e.text), e) for e in data.examples]
     gazetteer = Gazetteer.from_data(data.lookups, data.synonyms)
-    intent = train_intent(
-        [(t, gazetteer.tag(t), e.intent) for t, e in tokenised], config.intent
-    )
+    intent = train_intent([(t, gazetteer.tag(t), e.intent) for t, e in tokenised], config.intent)
     sequences = [
         (t, e.intent, [(s.entity, s.start, s.end) for s in e.entities]) for t, e in tokenised
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from nlu.entities import EntityContext, normalise
 from nlu.errors import NLUUnavailable
@@ -40,6 +40,13 @@ def public_url(url: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
+def parse_endpoint(url: str) -> str:
+    """``{url}/model/parse``, keeping a query string such as Rasa's ``?token=...``."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/") + "/model/parse"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
 class RasaParser:
     """Asks a Rasa server; one aiohttp session, created on first use inside the running loop."""
 
@@ -51,6 +58,7 @@ class RasaParser:
         clusters: list[str] | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.endpoint = parse_endpoint(url)
         self.timeout = timeout
         self.threshold = threshold
         self.clusters = list(clusters or [])
@@ -63,7 +71,7 @@ class RasaParser:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         where = public_url(self.url)
         try:
-            async with self._session.post(self.url + "/model/parse", json={"text": text}) as resp:
+            async with self._session.post(self.endpoint, json={"text": text}) as resp:
                 if resp.status >= 400:
                     raise NLUUnavailable(f"the Rasa server at {where} answered HTTP {resp.status}")
                 return await resp.json(content_type=None)
