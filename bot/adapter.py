@@ -1,0 +1,72 @@
+"""The Hubot-style adapter interface: the only place that knows a chat platform's protocol."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+from bot.events import Choice, Interaction, Message, PostedRef, UserInfo
+
+if TYPE_CHECKING:
+    from bot.app import Application
+
+MessageSink = Callable[[Message], Awaitable[None]]
+InteractionSink = Callable[[Interaction], Awaitable[None]]
+
+
+class Adapter(ABC):
+    """Translates one platform's events into ``Message``/``Interaction`` and our replies back.
+
+    Adapters never decide anything: no permission checks, no parsing beyond recognising mentions,
+    DMs and threads. They call ``app.receive`` / ``app.interact`` and implement the outbound calls.
+    """
+
+    #: platform name used in user keys (``slack:U123``) and audit records
+    platform: str = "abstract"
+
+    def __init__(self, app: Application) -> None:
+        self.app = app
+        self.connected = False
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Connect and start delivering events; returns once connected (reconnects internally)."""
+
+    @abstractmethod
+    async def disconnect(self) -> None:
+        """Stop delivering events and close connections."""
+
+    @abstractmethod
+    async def send(self, channel: str, text: str, *, thread: str | None = None,
+                   choices: Sequence[Choice] = ()) -> PostedRef:
+        """Post ``text`` to a channel (or into a thread of it)."""
+
+    @abstractmethod
+    async def send_dm(self, user_id: str, text: str, *,
+                      choices: Sequence[Choice] = ()) -> PostedRef:
+        """Send a direct message, opening the DM channel if needed."""
+
+    @abstractmethod
+    async def update(self, ref: PostedRef, text: str, *, choices: Sequence[Choice] = ()) -> None:
+        """Replace the text (and choices) of a message the bot posted."""
+
+    @abstractmethod
+    async def delete(self, ref: PostedRef) -> None:
+        """Delete a message the bot posted (or, where allowed, a user's message)."""
+
+    async def reply(self, message: Message, text: str, *,
+                    choices: Sequence[Choice] = ()) -> PostedRef:
+        """Answer a message where it was said: in the DM, or in the thread of a channel message."""
+        if message.direct:
+            return await self.send(message.channel, text, thread=message.thread, choices=choices)
+        return await self.send(message.channel, text, thread=message.thread or message.id,
+                               choices=choices)
+
+    async def user_info(self, user_id: str) -> UserInfo:
+        """Display name and e-mail of a user; platforms override with a cached look-up."""
+        return UserInfo(id=user_id, name=user_id)
+
+    def mention(self, user_id: str) -> str:
+        """How to tag a user in text on this platform."""
+        return f"@{user_id}"

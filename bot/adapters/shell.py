@@ -1,0 +1,154 @@
+"""The shell adapter: the embedded default, a terminal chat and a transcript runner.
+
+Interactive mode (``quartermaster run``) gives line editing and history through prompt_toolkit;
+script mode (``quartermaster chat --script``) reads a transcript and prints the bot's side.
+Numbered choices and their answers survive across invocations (stored like conversation state).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, TextIO
+
+from bot.adapters.memory import MemoryAdapter, Sent, dm_channel
+from bot.events import Interaction, Message
+from bot.transcript import Said, TranscriptError, format_message, parse_line
+
+if TYPE_CHECKING:
+    from bot.app import Application
+
+_CHOICES_KEY = "shell:choices:{channel}"
+_NUMBER = re.compile(r"^\s*(\d{1,2})\s*$")
+
+
+def local_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        return os.environ.get("USER", "me")
+
+
+class ShellAdapter(MemoryAdapter):
+    platform = "shell"
+
+    def __init__(self, app: Application, out: TextIO | None = None) -> None:
+        super().__init__(app)
+        self.app: Application = app
+        self.out = out or sys.stdout
+        cfg = app.settings.adapters.shell
+        self.user = cfg.user or local_user()
+        self.speaker: str | None = None
+        self._mention = re.compile(rf"(^|\s)@{re.escape(app.name)}\b[:,]?\s*", re.IGNORECASE)
+
+    async def connect(self) -> None:
+        cfg = self.app.settings.adapters.shell
+        if cfg.admin:
+            await self.app.roles.grant(f"shell:{self.user}", "admin", by="shell", source="config")
+        self.connected = True
+
+    # -- output --------------------------------------------------------------------------------
+    def _prefix(self, sent: Sent) -> str:
+        if sent.dm_to is not None:
+            return "bot>" if sent.dm_to == self.speaker else f"bot->{sent.dm_to}>"
+        return f"bot@{sent.channel}>"
+
+    def on_sent(self, sent: Sent) -> None:
+        print(format_message(self._prefix(sent), sent.text, sent.labels), file=self.out,
+              flush=True)
+
+    def on_changed(self, sent: Sent) -> None:
+        note = "(deleted a message)" if sent.deleted else "(updated) " + sent.text
+        print(format_message(self._prefix(sent), note, None if sent.deleted else sent.labels),
+              file=self.out, flush=True)
+
+    async def send(self, channel, text, *, thread=None, choices=()):  # type: ignore[no-untyped-def]
+        ref = await super().send(channel, text, thread=thread, choices=choices)
+        if choices:
+            await self._remember_choices(channel, self.by_id[ref.id])
+        return ref
+
+    async def send_dm(self, user_id, text, *, choices=()):  # type: ignore[no-untyped-def]
+        ref = await super().send_dm(user_id, text, choices=choices)
+        if choices:
+            await self._remember_choices(dm_channel(user_id), self.by_id[ref.id])
+        return ref
+
+    async def _remember_choices(self, channel: str, sent: Sent) -> None:
+        state = {"message_id": sent.ref.id, "dm": sent.dm_to is not None,
+                 "choices": [[c.label, c.action, c.value] for c in sent.choices]}
+        await self.app.conversations.save(_CHOICES_KEY.format(channel=channel), state,
+                                          expires=False)
+
+    # -- input ---------------------------------------------------------------------------------
+    def to_event(self, said: Said) -> Message | Interaction:
+        direct = said.channel is None
+        channel = dm_channel(said.user) if direct else str(said.channel)
+        number = _NUMBER.match(said.text)
+        if number is not None:
+            offered = self.app.conversations.peek(_CHOICES_KEY.format(channel=channel))
+            index = int(number.group(1)) - 1
+            if offered and 0 <= index < len(offered["choices"]):
+                _label, action, value = offered["choices"][index]
+                return Interaction(self.platform, said.user, said.user, channel, action, value,
+                                   message_id=offered["message_id"], direct=direct)
+        text = said.text
+        mentioned = False
+        if not direct and self._mention.search(text):
+            mentioned = True
+            text = self._mention.sub(" ", text).strip()
+        return Message(self.platform, said.user, said.user, channel, text, direct=direct,
+                       mentioned=mentioned, id=f"in{said.lineno}")
+
+    async def say(self, said: Said) -> None:
+        self.speaker = said.user
+        await self.app.process(self.to_event(said))
+
+    async def run_script(self, lines: Iterable[str], err: TextIO | None = None) -> int:
+        """Feed a transcript; 0 if every line was handled, 1 on handler errors, 2 on bad lines."""
+        err = err or sys.stderr
+        bad = 0
+        errors_before = self.app.stats.errors
+        for lineno, line in enumerate(lines, start=1):
+            try:
+                said = parse_line(line, lineno)
+            except TranscriptError as exc:
+                print(f"quartermaster chat: {exc}", file=err)
+                bad += 1
+                continue
+            if said is not None:
+                await self.say(said)
+        await self.app.dispatcher.join()
+        if bad:
+            return 2
+        return 1 if self.app.stats.errors > errors_before else 0
+
+    async def run_interactive(self) -> None:
+        """A terminal chat as the local user; `alice> …` and `alice@general> …` also work."""
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory
+        from prompt_toolkit.patch_stdout import patch_stdout
+
+        from bot.paths import data_dir
+
+        history = self.app.settings.adapters.shell.history_file or data_dir() / "shell_history"
+        session: PromptSession[str] = PromptSession(history=FileHistory(str(history)))
+        print(f"Quartermaster shell — you are {self.user} (DM to the bot). Type `help`, or "
+              "`alice@general> @quartermaster …` to speak as someone else; Ctrl-D quits.",
+              file=self.out)
+        with patch_stdout():
+            while True:
+                try:
+                    line = await session.prompt_async(f"{self.user}> ")
+                except (EOFError, KeyboardInterrupt):
+                    return
+                if not line.strip():
+                    continue
+                try:
+                    said = parse_line(line) if re.match(r"^[\w.-]+(@[\w.-]+)?> ", line) else None
+                except TranscriptError:
+                    said = None
+                await self.say(said or Said(self.user, None, line.strip(), 0))

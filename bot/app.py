@@ -1,0 +1,285 @@
+"""The application: owns adapters, storage, roles, skills, NLU, scheduler and HTTP, in order.
+
+``async with Application(settings) as app`` starts everything and tears it down in reverse
+(LIFO); adapters hand events to ``app.receive`` / ``app.interact``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot import middleware as mw
+from bot.audit import AuditLog
+from bot.config import Settings
+from bot.context import Context
+from bot.conversations import ConversationStore
+from bot.dispatcher import Dispatcher
+from bot.events import Choice, Event, Interaction, Message, PostedRef
+from bot.loader import LoadReport, SkillLoader
+from bot.logs import redact
+from bot.registry import Registry
+from bot.roles import RoleService
+from bot.router import route
+from bot.stats import Stats
+from bot.users import UserDirectory
+
+if TYPE_CHECKING:
+    from bot.adapter import Adapter
+    from bot.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+AdapterFactory = Callable[["Application"], "Adapter"]
+
+
+class Application:
+    def __init__(self, settings: Settings, *, adapters: Sequence[AdapterFactory] | None = None,
+                 load_nlu: bool = True) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.stats = Stats()
+        self.roles = RoleService(settings.roles)
+        self.users = UserDirectory()
+        self.audit = AuditLog()
+        self.conversations = ConversationStore(
+            timedelta(minutes=settings.conversations.timeout_minutes))
+        self.loader = SkillLoader(settings.skills.packages, settings.skills.disabled)
+        self.registry = Registry()
+        self.adapters: dict[str, Adapter] = {}
+        self.scheduler: Scheduler | None = None
+        self.http: Any = None
+        self.started_at: float | None = None
+        self.nlu: Any = None
+        self._nlu_task: asyncio.Task[Any] | None = None
+        self._load_nlu = load_nlu
+        self._adapter_factories = list(adapters) if adapters is not None else None
+        self._stack = contextlib.AsyncExitStack()
+        self._outbound_filters: list[Callable[[str], str]] = [redact]
+        middlewares: list[mw.Middleware] = [mw.guard_errors]
+        if settings.rate_limit.enabled:
+            middlewares.append(mw.RateLimiter(settings.rate_limit.messages,
+                                              settings.rate_limit.per_seconds))
+        middlewares += [route, mw.authorize, mw.audit]
+        self._pipeline = mw.compose(middlewares, _call_handler)
+        self.dispatcher = Dispatcher(self._handle, settings.dispatcher.max_pending)
+        #: per-application extension points that skills and adapters may fill at setup
+        self.services: dict[str, Any] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def __aenter__(self) -> Application:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        from bot.storage.db import close_database, open_database
+
+        stack = self._stack
+        try:
+            await open_database(self.settings.database.resolved_url())
+            stack.push_async_callback(close_database)
+            await self.roles.load()
+            await self.roles.seed(self.settings.roles.grants)
+            await self.conversations.load()
+            await self.audit.start()
+            stack.push_async_callback(self.audit.stop)
+            report = await self.reload_skills(initial=True)
+            for name, why in report.failed.items():
+                log.error("skill %s failed to load: %s", name, why)
+            stack.push_async_callback(self._teardown_skills)
+            if self._load_nlu:
+                self._start_nlu()
+                stack.push_async_callback(self._stop_nlu)
+            from bot.scheduler import Scheduler
+
+            self.scheduler = Scheduler(self)
+            self.scheduler.start()
+            self.scheduler.sync(self.registry)
+            stack.push_async_callback(self.scheduler.stop)
+            if self.settings.http.enabled:
+                from bot.http import HttpServer
+
+                self.http = HttpServer(self)
+                await self.http.start()
+                stack.push_async_callback(self.http.stop)
+            stack.push_async_callback(self.dispatcher.close)
+            for factory in self._resolve_adapter_factories():
+                adapter = factory(self)
+                self.adapters[adapter.platform] = adapter
+                await adapter.connect()
+                stack.push_async_callback(adapter.disconnect)
+            self.started_at = time.monotonic()
+        except BaseException:
+            await stack.aclose()
+            raise
+
+    async def stop(self) -> None:
+        await self._stack.aclose()
+        self.adapters.clear()
+
+    def _resolve_adapter_factories(self) -> list[AdapterFactory]:
+        if self._adapter_factories is not None:
+            return self._adapter_factories
+        from bot.adapters import factories_from_settings
+
+        return factories_from_settings(self.settings)
+
+    # -- skills --------------------------------------------------------------------------------
+    async def reload_skills(self, *, initial: bool = False) -> LoadReport:
+        """Re-import skills; swap the registry in one assignment; run teardown/setup hooks."""
+        old = self.registry
+        registry, report = self.loader.load()
+        for name, skill in registry.skills.items():
+            previous = old.skills.get(name)
+            if previous is skill:
+                continue
+            if skill.on_setup is not None:
+                try:
+                    result = skill.on_setup(self)
+                    if asyncio.iscoroutine(result):
+                        await result
+                except Exception as exc:  # noqa: BLE001 - reported like an import failure
+                    from bot.loader import describe_failure
+
+                    report.failed[f"{name} (setup)"] = describe_failure(exc)
+        for name, skill in old.skills.items():
+            if registry.skills.get(name) is not skill and skill.on_teardown is not None:
+                try:
+                    result = skill.on_teardown(self)
+                    if asyncio.iscoroutine(result):
+                        await result
+                except Exception:  # noqa: BLE001 - the new version is already in place
+                    log.exception("teardown of skill %s failed", name)
+        self.registry = registry
+        if not initial:
+            self.stats.reloads += 1
+            if self.scheduler is not None:
+                self.scheduler.sync(registry)
+        return report
+
+    async def _teardown_skills(self) -> None:
+        for name, skill in self.registry.skills.items():
+            if skill.on_teardown is not None:
+                try:
+                    result = skill.on_teardown(self)
+                    if asyncio.iscoroutine(result):
+                        await result
+                except Exception:  # noqa: BLE001
+                    log.exception("teardown of skill %s failed", name)
+
+    # -- NLU -----------------------------------------------------------------------------------
+    @property
+    def nlu_enabled(self) -> bool:
+        return self._nlu_task is not None or self.nlu is not None
+
+    def _start_nlu(self) -> None:
+        """Load (or train) the model off the event loop; commands work meanwhile."""
+        try:
+            from nlu import NLUSettings, load_parser
+        except ImportError:
+            log.warning("NLU package not available; free-text understanding is off")
+            return
+        settings = NLUSettings.from_mapping(self.settings.nlu)
+        self._nlu_task = asyncio.create_task(asyncio.to_thread(load_parser, settings),
+                                             name="nlu-load")
+
+    async def _stop_nlu(self) -> None:
+        if self._nlu_task is not None and not self._nlu_task.done():
+            self._nlu_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._nlu_task
+        if self.nlu is not None:
+            with contextlib.suppress(Exception):
+                await self.nlu.close()
+
+    async def parse(self, text: str, now: datetime | None = None) -> dict[str, Any] | None:
+        """The NLU's reading of ``text``, or None when it cannot answer (the fallback answers)."""
+        if self.nlu is None:
+            if self._nlu_task is None:
+                return None
+            try:
+                self.nlu = await asyncio.shield(self._nlu_task)
+            except Exception:
+                log.exception("the NLU model failed to load; free text is not understood")
+                self._nlu_task = None
+                return None
+        self.stats.nlu_parses += 1
+        try:
+            result: dict[str, Any] = await self.nlu.parse(text, now)
+        except Exception as exc:  # NLUUnavailable and friends: answer, don't crash
+            self.stats.nlu_unavailable += 1
+            log.warning("NLU unavailable: %s", exc)
+            return None
+        return result
+
+    # -- events in -----------------------------------------------------------------------------
+    async def receive(self, message: Message) -> None:
+        """Adapters call this for every message they see; unaddressed chatter is dropped here."""
+        received = self.stats.received
+        received[message.platform] = received.get(message.platform, 0) + 1
+        if not message.addressed and self.conversations.peek(message.conversation_key) is None:
+            self.stats.ignored += 1
+            return
+        await self.dispatcher.submit(message.conversation_key, message)
+
+    async def interact(self, interaction: Interaction) -> None:
+        self.stats.interactions += 1
+        await self.dispatcher.submit(interaction.conversation_key, interaction)
+
+    async def process(self, event: Event) -> None:
+        """Handle one event and wait for it (scripts and tests); unaddressed input is dropped."""
+        if isinstance(event, Message):
+            received = self.stats.received
+            received[event.platform] = received.get(event.platform, 0) + 1
+            if not event.addressed and self.conversations.peek(event.conversation_key) is None:
+                self.stats.ignored += 1
+                return
+        else:
+            self.stats.interactions += 1
+        await self.dispatcher.run(event.conversation_key, event)
+
+    async def _handle(self, event: Event) -> None:
+        adapter = self.adapters[event.platform]
+        ctx = Context(self, adapter, event)
+        await self._pipeline(ctx)
+        self.stats.handled += 1
+
+    # -- events out ----------------------------------------------------------------------------
+    def add_outbound_filter(self, func: Callable[[str], str]) -> None:
+        self._outbound_filters.append(func)
+
+    def outbound(self, text: str) -> str:
+        for func in self._outbound_filters:
+            text = func(text)
+        return text
+
+    async def notify(self, user_key: str, text: str, *,
+                     choices: Sequence[Choice] = ()) -> PostedRef | None:
+        """DM a user by ``platform:id`` wherever they are; None if that platform is not running."""
+        platform, _, user_id = user_key.partition(":")
+        adapter = self.adapters.get(platform)
+        if adapter is None:
+            log.warning("cannot notify %s: platform %s is not connected", user_key, platform)
+            return None
+        return await adapter.send_dm(user_id, self.outbound(text), choices=choices)
+
+    async def post(self, platform: str, channel: str, text: str, *, thread: str | None = None,
+                   choices: Sequence[Choice] = ()) -> PostedRef | None:
+        adapter = self.adapters.get(platform)
+        if adapter is None:
+            return None
+        return await adapter.send(channel, self.outbound(text), thread=thread, choices=choices)
+
+
+async def _call_handler(ctx: Context) -> None:
+    spec = ctx.spec
+    if spec is not None:
+        await spec.func(ctx)

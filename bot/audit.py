@@ -1,0 +1,78 @@
+"""The audit trail: every handled command, denial, role change and reload, written in batches.
+
+Batching keeps the database off the message path; ``flush`` is awaited at stop and by tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class AuditLog:
+    def __init__(self, flush_interval: float = 0.5, max_batch: int = 500) -> None:
+        self.flush_interval = flush_interval
+        self.max_batch = max_batch
+        self._buffer: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.enabled = False
+
+    def record(self, actor: str, kind: str, target: str = "", outcome: str = "ok",
+               **detail: Any) -> None:
+        if not self.enabled:
+            return
+        self._buffer.append({"at": datetime.now(UTC), "actor": actor, "kind": kind,
+                             "target": target[:200], "outcome": outcome, "detail": detail})
+        if len(self._buffer) >= self.max_batch:
+            self._wake.set()
+
+    async def write(self, actor: str, kind: str, target: str = "", outcome: str = "ok",
+                    **detail: Any) -> None:
+        """Record and flush now: for events that must be on disk before the bot says so."""
+        self.record(actor, kind, target, outcome, **detail)
+        await self.flush()
+
+    async def flush(self) -> None:
+        if not self._buffer:
+            return
+        from bot.storage.models import AuditEvent
+
+        batch, self._buffer = self._buffer, []
+        try:
+            await AuditEvent.bulk_create([AuditEvent(**row) for row in batch])
+        except Exception:
+            self._buffer[:0] = batch          # keep it; the next flush tries again
+            raise
+
+    async def start(self) -> None:
+        self.enabled = True
+        self._task = asyncio.create_task(self._run(), name="audit-flush")
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.flush_interval):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # noqa: BLE001 - a database hiccup must not kill the flusher
+                log.warning("audit flush failed; %d records kept for the next try",
+                            len(self._buffer), exc_info=True)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            await self.flush()
+        finally:
+            self.enabled = False

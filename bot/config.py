@@ -1,0 +1,217 @@
+"""Settings: one YAML file, validated at start, with environment overrides for secrets.
+
+Errors name the file, the dotted key and the problem, because the person reading them is an
+operator at a terminal, not a Python developer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.errors import ConfigError
+from bot.paths import config_dir, data_dir
+
+ENV_PREFIX = "QUARTERMASTER__"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+DEFAULT_ROLES = ["researcher", "helpdesk", "staff", "management", "operator", "admin"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ShellSettings(_Section):
+    enabled: bool = True
+    user: str | None = Field(None, description="local user name; default $USER")
+    admin: bool = Field(True, description="grant the local user the admin role")
+    history_file: Path | None = None
+
+
+class PlatformSettings(BaseModel):
+    """Platform adapters validate their own keys; the core only needs ``enabled``."""
+
+    model_config = ConfigDict(extra="allow")
+    enabled: bool = False
+
+
+class AdaptersSettings(_Section):
+    shell: ShellSettings = ShellSettings()
+    slack: PlatformSettings = PlatformSettings()
+    mattermost: PlatformSettings = PlatformSettings()
+
+
+class DatabaseSettings(_Section):
+    url: str | None = Field(None, description="sqlite://PATH or postgres://USER:PW@HOST:PORT/DB")
+
+    def resolved_url(self) -> str:
+        if self.url:
+            return self.url
+        return f"sqlite://{data_dir() / 'quartermaster.sqlite3'}"
+
+
+class RedisSettings(_Section):
+    url: str | None = None
+    prefix: str = "qm:"
+
+
+class RolesSettings(_Section):
+    default: str = "researcher"
+    known: list[str] = Field(default_factory=lambda: list(DEFAULT_ROLES))
+    grants: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("grants")
+    @classmethod
+    def _known_roles(cls, grants: dict[str, list[str]], info: Any) -> dict[str, list[str]]:
+        known = info.data.get("known", DEFAULT_ROLES)
+        for role in grants:
+            if role not in known:
+                raise ValueError(f"role {role!r} is not one of the known roles {known}")
+        return grants
+
+
+class SkillsSettings(_Section):
+    packages: list[str] = Field(default_factory=lambda: ["skills"])
+    disabled: list[str] = Field(default_factory=list)
+
+
+class HttpSettings(_Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str | None = None
+
+
+class RateLimitSettings(_Section):
+    enabled: bool = True
+    messages: int = Field(20, ge=1)
+    per_seconds: float = Field(10.0, gt=0)
+
+
+class DispatcherSettings(_Section):
+    max_pending: int = Field(10_000, ge=1)
+
+
+class ConversationSettings(_Section):
+    timeout_minutes: float = Field(30.0, gt=0)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file: Path | None = None
+
+
+class Settings(_Section):
+    name: str = "quartermaster"
+    adapters: AdaptersSettings = AdaptersSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    roles: RolesSettings = RolesSettings()
+    nlu: dict[str, Any] = Field(default_factory=lambda: {"backend": "embedded"})
+    skills: SkillsSettings = SkillsSettings()
+    http: HttpSettings = HttpSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    dispatcher: DispatcherSettings = DispatcherSettings()
+    conversations: ConversationSettings = ConversationSettings()
+    observers: dict[str, Any] = Field(default_factory=dict)
+    workflows: dict[str, Any] = Field(default_factory=dict)
+    vault: dict[str, Any] = Field(default_factory=dict)
+    email: dict[str, Any] = Field(default_factory=dict)
+    logging: LoggingSettings = LoggingSettings()
+
+    #: where the settings were read from (for messages); not a config key
+    source: str = Field("<defaults>", exclude=True)
+
+
+def default_config_path() -> Path:
+    env = os.environ.get("QUARTERMASTER_CONFIG")
+    return Path(env).expanduser() if env else config_dir() / "quartermaster.yml"
+
+
+def _expand_env(value: Any, where: str, source: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{where}.{k}" if where else str(k), source)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{where}[{i}]", source) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{source}: {where}: environment variable {name} is not set")
+        return _ENV_REF.sub(sub, value)
+    return value
+
+
+def _apply_env_overrides(raw: dict[str, Any], environ: dict[str, str]) -> None:
+    """``QUARTERMASTER__ADAPTERS__SLACK__BOT_TOKEN=xoxb-…`` sets ``adapters.slack.bot_token``."""
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
+        node = raw
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        if path:
+            node[path[-1]] = yaml.safe_load(value) if value else value
+    for short, dotted in (("QUARTERMASTER_DATABASE_URL", ("database", "url")),
+                          ("QUARTERMASTER_REDIS_URL", ("redis", "url"))):
+        if environ.get(short):
+            raw.setdefault(dotted[0], {})[dotted[1]] = environ[short]
+
+
+def _format_validation(source: str, err: ValidationError) -> str:
+    lines = []
+    for problem in err.errors():
+        key = ".".join(str(p) for p in problem["loc"]) or "(top level)"
+        msg = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see docs/configuration.md)"
+        lines.append(f"{source}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | str | None = None, *,
+                  environ: dict[str, str] | None = None) -> Settings:
+    """Read, expand and validate the configuration; a missing default file means defaults."""
+    environ = dict(os.environ) if environ is None else environ
+    explicit = path is not None
+    cfg_path = Path(path) if path is not None else default_config_path()
+    source = str(cfg_path)
+    raw: Any = {}
+    if cfg_path.exists():
+        try:
+            raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{source}{where}: not valid YAML: {problem}") from None
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: the top level must be a mapping of keys to values")
+    elif explicit:
+        raise ConfigError(f"{source}: no such file")
+    else:
+        source = "<defaults>"
+    raw = _expand_env(raw, "", source)
+    _apply_env_overrides(raw, environ)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(source, exc)) from None
+    settings.source = source
+    return settings

@@ -1,0 +1,114 @@
+"""The normalised event model every adapter translates to and from.
+
+Adapters only translate; dispatch, permissions, dialogue and audit work on these types, so every
+platform behaves the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Message:
+    """One chat message addressed to (or overheard by) the bot."""
+
+    platform: str
+    user_id: str
+    user_name: str
+    channel: str
+    text: str
+    direct: bool = False
+    mentioned: bool = False
+    thread: str | None = None
+    id: str | None = None
+    time: datetime = field(default_factory=utcnow)
+    edited: bool = False
+    raw: Any = None
+
+    @property
+    def user_key(self) -> str:
+        """Stable identity across the process: ``platform:user_id`` (what roles are granted to)."""
+        return f"{self.platform}:{self.user_id}"
+
+    @property
+    def conversation_key(self) -> str:
+        """Dialogue state is per user and per conversation (DM, channel, or thread)."""
+        return f"{self.platform}:{self.channel}:{self.thread or ''}:{self.user_id}"
+
+    @property
+    def addressed(self) -> bool:
+        """Whether the bot should answer: always in a DM, only when mentioned in a channel."""
+        return self.direct or self.mentioned
+
+
+@dataclass(slots=True)
+class Interaction:
+    """A click on a button (or a numbered choice in the shell) the bot offered earlier."""
+
+    platform: str
+    user_id: str
+    user_name: str
+    channel: str
+    action: str
+    value: str = ""
+    message_id: str | None = None
+    thread: str | None = None
+    direct: bool = False
+    time: datetime = field(default_factory=utcnow)
+    raw: Any = None
+
+    @property
+    def user_key(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+    @property
+    def conversation_key(self) -> str:
+        return f"{self.platform}:{self.channel}:{self.thread or ''}:{self.user_id}"
+
+
+Event = Message | Interaction
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """An option offered with a message: a button on platforms, a numbered line in the shell."""
+
+    label: str
+    action: str
+    value: str = ""
+    style: str = "default"  # default | primary | danger
+
+
+@dataclass(frozen=True, slots=True)
+class PostedRef:
+    """Where a message the bot posted lives, so it can be updated or deleted later."""
+
+    platform: str
+    channel: str
+    id: str
+    thread: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"platform": self.platform, "channel": self.channel, "id": self.id,
+                "thread": self.thread}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> PostedRef:
+        return cls(raw["platform"], raw["channel"], raw["id"], raw.get("thread"))
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """What a platform tells about a user (cached by adapters)."""
+
+    id: str
+    name: str
+    email: str | None = None
+    is_bot: bool = False

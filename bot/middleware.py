@@ -1,0 +1,120 @@
+"""Inbound middleware around every handler: errors, rate limits, authorisation, audit.
+
+Each middleware is ``async def mw(ctx, call_next)``; the chain is composed once at start, so a
+message pays for a handful of awaits and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+from bot.errors import UserError
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+log = logging.getLogger(__name__)
+
+Next = Callable[["Context"], Awaitable[None]]
+Middleware = Callable[["Context", Next], Awaitable[None]]
+
+
+def compose(middlewares: Sequence[Middleware], endpoint: Next) -> Next:
+    handler = endpoint
+    for mw in reversed(middlewares):
+        handler = _bind(mw, handler)
+    return handler
+
+
+def _bind(mw: Middleware, nxt: Next) -> Next:
+    async def bound(ctx: Context) -> None:
+        await mw(ctx, nxt)
+    bound.__qualname__ = getattr(mw, "__qualname__", type(mw).__name__)
+    return bound
+
+
+async def guard_errors(ctx: Context, call_next: Next) -> None:
+    """A ``UserError`` is shown as is; anything else is an apology with a reference id."""
+    try:
+        await call_next(ctx)
+    except UserError as exc:
+        await ctx.reply(str(exc))
+    except Exception:
+        ref = secrets.token_hex(3)
+        ctx.app.stats.errors += 1
+        handler = ctx.spec.qualname if ctx.spec else "routing"
+        log.exception("handler %s failed for %s (ref %s)", handler, ctx.user_key, ref)
+        ctx.app.audit.record(ctx.user_key, "error", handler, "error", ref=ref)
+        try:
+            await ctx.reply(f"Sorry, something went wrong on my side (ref `{ref}`). "
+                            "An admin can find the details in my log under that reference.")
+        except Exception:  # noqa: BLE001 - the platform itself failed; the log has it
+            log.exception("could not tell %s about error %s", ctx.user_key, ref)
+
+
+class RateLimiter:
+    """A token bucket per user: ``messages`` per ``per_seconds``, with one polite warning."""
+
+    def __init__(self, messages: int, per_seconds: float) -> None:
+        self.capacity = float(messages)
+        self.rate = messages / per_seconds
+        self._buckets: dict[str, list[float]] = {}   # user -> [tokens, last, warned]
+
+    def allow(self, user_key: str, now: float | None = None) -> tuple[bool, bool]:
+        """(allowed, should_warn)."""
+        now = time.monotonic() if now is None else now
+        bucket = self._buckets.get(user_key)
+        if bucket is None:
+            self._buckets[user_key] = [self.capacity - 1.0, now, 0.0]
+            return True, False
+        tokens = min(self.capacity, bucket[0] + (now - bucket[1]) * self.rate)
+        bucket[1] = now
+        if tokens >= 1.0:
+            bucket[0] = tokens - 1.0
+            bucket[2] = 0.0
+            return True, False
+        bucket[0] = tokens
+        warn = bucket[2] == 0.0
+        bucket[2] = 1.0
+        return False, warn
+
+    async def __call__(self, ctx: Context, call_next: Next) -> None:
+        allowed, warn = self.allow(ctx.user_key)
+        if allowed:
+            await call_next(ctx)
+            return
+        ctx.app.stats.rate_limited += 1
+        if warn:
+            await ctx.reply_private("You're sending messages faster than I can take them; "
+                                    "I'll skip a few. Give me a few seconds and try again.")
+
+
+async def authorize(ctx: Context, call_next: Next) -> None:
+    """Authorisation before dispatch: the same check help uses to decide what to show."""
+    spec = ctx.spec
+    if spec is not None and not ctx.has_role(spec.role):
+        ctx.app.stats.denied += 1
+        ctx.app.audit.record(ctx.user_key, "denied", spec.qualname, "denied", role=spec.role)
+        have = ", ".join(sorted(ctx.roles))
+        usage = (spec.help or "").partition(" — ")[0]
+        what = f"`{usage}`" if usage else "that"
+        await ctx.reply_private(f"Sorry, {what} needs the {spec.role} role, and you have: {have}. "
+                                "Ask an admin if you think you should have it.")
+        return
+    await call_next(ctx)
+
+
+async def audit(ctx: Context, call_next: Next) -> None:
+    outcome = "error"
+    try:
+        await call_next(ctx)
+        outcome = "ok"
+    finally:
+        spec = ctx.spec
+        if spec is not None and spec.skill != "builtin":
+            ctx.app.audit.record(ctx.user_key, spec.kind, spec.qualname, outcome,
+                                 channel=ctx.channel)

@@ -1,0 +1,70 @@
+"""Runs the schedules skills declare, on APScheduler; re-synced after every skills reload."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+if TYPE_CHECKING:
+    from bot.app import Application
+    from bot.registry import Registry
+    from bot.skill import HandlerSpec
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    def __init__(self, app: Application) -> None:
+        self.app = app
+        self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._specs: dict[str, HandlerSpec] = {}
+        self.runs: dict[str, int] = {}
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    async def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def sync(self, registry: Registry) -> None:
+        """Replace every skill job with the ones the current registry declares."""
+        for job_id in list(self._specs):
+            self._scheduler.remove_job(job_id)
+        self._specs.clear()
+        for spec in registry.schedules:
+            assert spec.schedule is not None
+            sched = spec.schedule
+            if sched.cron is not None:
+                trigger = CronTrigger.from_crontab(sched.cron, timezone=sched.timezone)
+            else:
+                trigger = IntervalTrigger(seconds=sched.seconds or 60, timezone=sched.timezone)
+            job_id = f"{spec.skill}.{spec.key}"
+            self._specs[job_id] = spec
+            self._scheduler.add_job(self.run, trigger, args=[job_id], id=job_id,
+                                    name=job_id, coalesce=True, max_instances=1,
+                                    misfire_grace_time=30, replace_existing=True)
+
+    @property
+    def job_ids(self) -> list[str]:
+        return sorted(self._specs)
+
+    def next_run(self, job_id: str) -> object:
+        job = self._scheduler.get_job(job_id)
+        return job.next_run_time if job else None
+
+    async def run(self, job_id: str) -> None:
+        """Run one job now (APScheduler calls this; tests and admins may too)."""
+        spec = self._specs.get(job_id)
+        if spec is None:
+            raise KeyError(job_id)
+        self.runs[job_id] = self.runs.get(job_id, 0) + 1
+        try:
+            await spec.func(self.app)
+        except Exception:
+            log.exception("scheduled job %s failed", job_id)
+            self.app.audit.record("scheduler", "job", job_id, "error")

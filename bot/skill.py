@@ -1,0 +1,124 @@
+"""How a skill declares what it handles: one typed record per handler, collected at decoration.
+
+A skill module creates ``skill = Skill("name", "what it is for")`` and decorates coroutines with
+``@skill.command``, ``@skill.intent``, ``@skill.action``, ``@skill.followup``, ``@skill.schedule``
+or ``@skill.fallback``. The registry reads these records; nothing is stored on the functions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from bot.app import Application
+    from bot.context import Context
+
+Handler = Callable[["Context"], Awaitable[None]]
+Job = Callable[["Application"], Awaitable[None]]
+Hook = Callable[["Application"], Awaitable[None] | None]
+Kind = Literal["command", "intent", "action", "followup", "schedule", "fallback"]
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When a job runs: a crontab expression, or every ``seconds``."""
+
+    cron: str | None = None
+    seconds: float | None = None
+    timezone: str = "UTC"
+
+
+@dataclass(slots=True)
+class HandlerSpec:
+    kind: Kind
+    key: str                       # the pattern, intent, action id, follow-up id or job name
+    func: Any                      # Handler for chat handlers, Job for schedules
+    skill: str = ""
+    role: str | None = None        # the role needed; None = everyone
+    help: str | None = None        # one line for the generated help; None = hidden
+    examples: tuple[str, ...] = ()
+    pattern: re.Pattern[str] | None = None
+    schedule: Schedule | None = None
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.skill}.{getattr(self.func, '__name__', self.key)}"
+
+
+@dataclass
+class Skill:
+    """A named bundle of handlers plus optional ``setup``/``teardown`` hooks."""
+
+    name: str
+    description: str = ""
+    specs: list[HandlerSpec] = field(default_factory=list)
+    on_setup: Hook | None = None
+    on_teardown: Hook | None = None
+
+    def _add(self, spec: HandlerSpec) -> None:
+        spec.skill = self.name
+        self.specs.append(spec)
+
+    def command(self, pattern: str, *, role: str | None = None, help: str | None = None,
+                examples: tuple[str, ...] = (), flags: int = re.IGNORECASE
+                ) -> Callable[[Handler], Handler]:
+        """Match the whole message (mention stripped) against a regular expression."""
+        compiled = re.compile(pattern, flags)
+
+        def deco(func: Handler) -> Handler:
+            self._add(HandlerSpec("command", pattern, func, role=role, help=help,
+                                  examples=examples, pattern=compiled))
+            return func
+        return deco
+
+    def intent(self, name: str, *, role: str | None = None, help: str | None = None,
+               examples: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+        """Handle messages the NLU model classifies as ``name`` (see nlu-schema.md)."""
+        def deco(func: Handler) -> Handler:
+            self._add(HandlerSpec("intent", name, func, role=role, help=help, examples=examples))
+            return func
+        return deco
+
+    def action(self, action_id: str, *, role: str | None = None) -> Callable[[Handler], Handler]:
+        """Handle clicks on choices offered with ``Choice(action=action_id)``."""
+        def deco(func: Handler) -> Handler:
+            self._add(HandlerSpec("action", action_id, func, role=role))
+            return func
+        return deco
+
+    def followup(self, followup_id: str) -> Callable[[Handler], Handler]:
+        """Handle the next message of a conversation that ``ctx.expect(followup_id)`` armed."""
+        def deco(func: Handler) -> Handler:
+            self._add(HandlerSpec("followup", followup_id, func))
+            return func
+        return deco
+
+    def fallback(self, func: Handler) -> Handler:
+        """Handle what nothing else matched (and the NLU's ``nlu_fallback``)."""
+        self._add(HandlerSpec("fallback", "*", func))
+        return func
+
+    def schedule(self, *, cron: str | None = None, seconds: float | None = None,
+                 timezone: str = "UTC", name: str | None = None) -> Callable[[Job], Job]:
+        """Run a job on a crontab expression or an interval; it receives the application."""
+        if (cron is None) == (seconds is None):
+            raise ValueError("give exactly one of cron= or seconds=")
+
+        def deco(func: Job) -> Job:
+            self._add(HandlerSpec("schedule", name or func.__name__, func,
+                                  schedule=Schedule(cron, seconds, timezone)))
+            return func
+        return deco
+
+    def setup(self, func: Hook) -> Hook:
+        """Called after the skill is loaded (and after every reload)."""
+        self.on_setup = func
+        return func
+
+    def teardown(self, func: Hook) -> Hook:
+        """Called before the skill is unloaded or replaced."""
+        self.on_teardown = func
+        return func

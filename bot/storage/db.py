@@ -1,0 +1,88 @@
+"""Opening the database: tortoise apps, migrations at start, and errors without credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from bot.errors import StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+#: tortoise apps: label -> (model modules, migrations package). Each package owns its records.
+APPS: dict[str, tuple[list[str], str]] = {
+    "bot": (["bot.storage.models"], "bot.storage.migrations"),
+}
+
+_PASSWORD = re.compile(r"(://[^:/@]+:)([^@]+)(@)")
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit for messages and logs: the password is replaced by ``***``."""
+    return _PASSWORD.sub(r"\1***\3", url)
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": url},
+        "apps": {label: {"models": models, "default_connection": "default",
+                         "migrations": migrations}
+                 for label, (models, migrations) in APPS.items()},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite://") and ":memory:" not in url:
+        from pathlib import Path
+
+        Path(url[len("sqlite://"):].split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def open_database(url: str, *, migrate: bool = True, timeout: float = 10.0) -> None:
+    """Apply pending migrations and initialise tortoise; raise ``StorageUnavailable`` if down."""
+    from tortoise import Tortoise
+    from tortoise.migrations.api import migrate as run_migrations
+
+    _ensure_sqlite_dir(url)
+    config = tortoise_config(url)
+    try:
+        async with asyncio.timeout(timeout):
+            if migrate:
+                await run_migrations(config=config)
+                await Tortoise.close_connections()
+            await Tortoise.init(config=config)
+            await Tortoise.get_connection("default").execute_query("SELECT 1")
+    except TimeoutError:
+        await _close_quietly()
+        raise StorageUnavailable(
+            f"database {redact_url(url)} did not answer within {timeout:.0f} s") from None
+    except (OSError, ConnectionError) as exc:
+        await _close_quietly()
+        raise StorageUnavailable(
+            f"cannot connect to database {redact_url(url)}: {exc.strerror or exc}") from None
+    except Exception as exc:  # drivers raise their own families (asyncpg, sqlite3)
+        await _close_quietly()
+        detail = redact_url(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise StorageUnavailable(f"database {redact_url(url)} failed: {detail}") from None
+    log.debug("database ready: %s", redact_url(url))
+
+
+async def _close_quietly() -> None:
+    from tortoise import Tortoise
+
+    try:
+        await Tortoise.close_connections()
+    except Exception:  # noqa: BLE001 - already failing; the first error is the one that matters
+        log.debug("closing a failed database connection raised", exc_info=True)
+
+
+async def close_database() -> None:
+    from tortoise import Tortoise
+
+    if Tortoise._inited:
+        await Tortoise.close_connections()
+        await Tortoise._reset_apps()

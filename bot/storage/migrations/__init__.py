@@ -1,0 +1,1 @@
+"""Migrations of the bot app (generated with `tortoise makemigrations`)."""

@@ -1,0 +1,5 @@
+"""Test harness: an in-process bot you can talk to (like errbot's testbot), shipped for skills too."""
+
+from bot.testing.harness import TestBot
+
+__all__ = ["TestBot"]

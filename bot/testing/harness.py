@@ -1,0 +1,100 @@
+"""``TestBot``: start a real Application on a real database with an in-memory adapter.
+
+    async with TestBot.create(tmp_path) as bot:
+        replies = await bot.say("alice", "ping")
+        assert replies[0].text == "pong"
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bot.adapters.memory import MemoryAdapter, Sent, dm_channel
+from bot.app import Application
+from bot.config import Settings
+from bot.events import Choice, Interaction, Message
+
+
+class TestAdapter(MemoryAdapter):
+    __test__ = False  # not a pytest test class
+    platform = "test"
+
+
+class TestBot:
+    __test__ = False
+
+    def __init__(self, settings: Settings, *, load_nlu: bool = False) -> None:
+        self.settings = settings
+        self.app = Application(settings, adapters=[self._make_adapter], load_nlu=load_nlu)
+        self.adapter: TestAdapter | None = None
+        self._ids = itertools.count(1)
+
+    @classmethod
+    def create(cls, home: Path, *, database_url: str | None = None,
+               overrides: Mapping[str, Any] | None = None, load_nlu: bool = False) -> TestBot:
+        """Settings for a throw-away bot: SQLite under ``home`` unless ``database_url`` is given."""
+        raw: dict[str, Any] = {
+            "adapters": {"shell": {"enabled": False}},
+            "database": {"url": database_url or f"sqlite://{home / 'test.sqlite3'}"},
+            "rate_limit": {"enabled": False},
+        }
+        for key, value in (overrides or {}).items():
+            node = raw
+            parts = key.split(".")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+        return cls(Settings.model_validate(raw), load_nlu=load_nlu)
+
+    def _make_adapter(self, app: Application) -> TestAdapter:
+        self.adapter = TestAdapter(app)
+        return self.adapter
+
+    async def __aenter__(self) -> TestBot:
+        await self.app.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.app.stop()
+
+    @property
+    def sent(self) -> list[Sent]:
+        assert self.adapter is not None
+        return self.adapter.sent
+
+    async def say(self, user: str, text: str, *, channel: str | None = None,
+                  mention: bool | None = None, thread: str | None = None) -> list[Sent]:
+        """Say ``text`` as ``user`` (DM unless ``channel``); returns what the bot sent meanwhile."""
+        direct = channel is None
+        msg = Message("test", user, user, channel or dm_channel(user), text, direct=direct,
+                      mentioned=(not direct) if mention is None else mention, thread=thread,
+                      id=f"t{next(self._ids)}")
+        start = len(self.sent)
+        await self.app.process(msg)
+        return self.sent[start:]
+
+    async def click(self, user: str, sent: Sent, label: str | int) -> list[Sent]:
+        """Click a choice of a posted message, by label or 1-based number."""
+        choice: Choice
+        if isinstance(label, int):
+            choice = sent.choices[label - 1]
+        else:
+            matches = [c for c in sent.choices if c.label.lower() == label.lower()]
+            if not matches:
+                raise AssertionError(f"no choice {label!r} in {sent.labels}")
+            choice = matches[0]
+        event = Interaction("test", user, user, sent.channel, choice.action, choice.value,
+                            message_id=sent.ref.id, thread=sent.thread,
+                            direct=sent.dm_to is not None)
+        start = len(self.sent)
+        await self.app.process(event)
+        return self.sent[start:]
+
+    def dms_to(self, user: str) -> list[Sent]:
+        return [s for s in self.sent if s.dm_to == user]
+
+    async def grant(self, user: str, role: str) -> None:
+        await self.app.roles.grant(f"test:{user}", role, by="test", source="cli")
