@@ -61,15 +61,30 @@ class Application:
         self._adapter_factories = list(adapters) if adapters is not None else None
         self._stack = contextlib.AsyncExitStack()
         self._outbound_filters: list[Callable[[str], str]] = [redact]
-        middlewares: list[mw.Middleware] = [mw.guard_errors]
+        self._before: list[mw.Middleware] = [mw.guard_errors]
         if settings.rate_limit.enabled:
-            middlewares.append(mw.RateLimiter(settings.rate_limit.messages,
-                                              settings.rate_limit.per_seconds))
-        middlewares += [route, mw.authorize, mw.audit]
-        self._pipeline = mw.compose(middlewares, _call_handler)
+            self._before.append(mw.RateLimiter(settings.rate_limit.messages,
+                                               settings.rate_limit.per_seconds))
+        self._extra: list[mw.Middleware] = []
+        self._pipeline = self._compose()
         self.dispatcher = Dispatcher(self._handle, settings.dispatcher.max_pending)
         #: per-application extension points that skills and adapters may fill at setup
         self.services: dict[str, Any] = {}
+
+    def _compose(self) -> mw.Next:
+        chain = [*self._before, *self._extra, route, mw.authorize, mw.audit]
+        return mw.compose(chain, _call_handler)
+
+    def use(self, middleware: mw.Middleware) -> None:
+        """Add inbound middleware (before routing), e.g. secret redaction; idempotent."""
+        if middleware not in self._extra:
+            self._extra.append(middleware)
+            self._pipeline = self._compose()
+
+    def unuse(self, middleware: mw.Middleware) -> None:
+        if middleware in self._extra:
+            self._extra.remove(middleware)
+            self._pipeline = self._compose()
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> Application:
@@ -108,12 +123,14 @@ class Application:
                 from bot.http import HttpServer
 
                 self.http = HttpServer(self)
+            stack.push_async_callback(self.dispatcher.close)
+            adapters = [factory(self) for factory in self._resolve_adapter_factories()]
+            for adapter in adapters:      # constructors may add HTTP routes (callbacks)
+                self.adapters[adapter.platform] = adapter
+            if self.http is not None:
                 await self.http.start()
                 stack.push_async_callback(self.http.stop)
-            stack.push_async_callback(self.dispatcher.close)
-            for factory in self._resolve_adapter_factories():
-                adapter = factory(self)
-                self.adapters[adapter.platform] = adapter
+            for adapter in adapters:
                 await adapter.connect()
                 stack.push_async_callback(adapter.disconnect)
             self.started_at = time.monotonic()

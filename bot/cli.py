@@ -202,22 +202,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_roles)
 
     for register in _extensions():
-        register(sub, lambda: None)
+        register(sub, lambda: load_settings(_CONFIG_PATH))
     return parser
+
+
+#: packages that add subcommands: each module has ``register(subparsers, load_settings)``
+CLI_EXTENSIONS = ["credentials.cli", "bot.workflow.cli"]
 
 
 def _extensions() -> list[Callable[[Any, Any], None]]:
     """Subcommands contributed by other packages (nlu, credentials, workflows)."""
+    import importlib
+
     found: list[Callable[[Any, Any], None]] = []
     try:
         from nlu import cli as nlu_cli
-    except ImportError:
-        return found
 
-    def register_nlu(sub: Any, _unused: Any) -> None:
-        p = sub.add_parser("nlu", help="train, evaluate and try the language model")
-        nlu_cli.add_subcommands(p, _nlu_settings)
-    found.append(register_nlu)
+        def register_nlu(sub: Any, _load: Any) -> None:
+            p = sub.add_parser("nlu", help="train, evaluate and try the language model")
+            nlu_cli.add_subcommands(p, _nlu_settings)
+        found.append(register_nlu)
+    except ImportError:
+        pass
+    for name in CLI_EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        found.append(module.register)
     return found
 
 

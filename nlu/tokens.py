@@ -2,7 +2,8 @@
 
 Hostlists (``c[001-010]``), paths, flavors (``m1.large``), ids (``REQ-12``) and numbers with
 separators (``1,000,000``) stay single tokens; surrounding punctuation is split off so that
-``text[start:end]`` of an entity never includes a trailing comma or question mark.
+``text[start:end]`` of an entity never includes a trailing comma or question mark. A question
+mark becomes a token of its own: questions and commands often differ only by it.
 """
 
 from __future__ import annotations
@@ -46,11 +47,18 @@ def tokenize(text: str) -> list[Token]:
         chunk = m.group()
         lo, hi = _strip(chunk)
         if lo >= hi:
+            if "?" in chunk:
+                at = m.start() + chunk.index("?")
+                tokens.append(Token("?", at, at + 1))
             continue
         inner = chunk[lo:hi]
         base = m.start() + lo
         if inner.endswith("'s") and len(inner) > 2:
             tokens.append(Token(inner[:-2], base, base + len(inner) - 2))
-            continue
-        tokens.append(Token(inner, base, base + len(inner)))
+        else:
+            tokens.append(Token(inner, base, base + len(inner)))
+        question = chunk.find("?", hi)
+        if question != -1:  # a question mark is a cue for the intent ("is c042 drained?")
+            at = m.start() + question
+            tokens.append(Token("?", at, at + 1))
     return tokens

@@ -15,4 +15,12 @@ def factories_from_settings(settings: Settings) -> list[AdapterFactory]:
         from bot.adapters.shell import ShellAdapter
 
         factories.append(ShellAdapter)
+    if settings.adapters.slack.enabled:
+        from bot.adapters.slack import SlackAdapter
+
+        factories.append(SlackAdapter)
+    if settings.adapters.mattermost.enabled:
+        from bot.adapters.mattermost import MattermostAdapter
+
+        factories.append(MattermostAdapter)
     return factories

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import re
 from typing import Any
@@ -14,7 +15,16 @@ log = logging.getLogger(__name__)
 #: tortoise apps: label -> (model modules, migrations package). Each package owns its records.
 APPS: dict[str, tuple[list[str], str]] = {
     "bot": (["bot.storage.models"], "bot.storage.migrations"),
+    "credentials": (["credentials.models"], "credentials.migrations"),
+    "workflows": (["bot.workflow.models"], "bot.workflow.migrations"),
 }
+
+
+def _present(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 _PASSWORD = re.compile(r"(://[^:/@]+:)([^@]+)(@)")
 
@@ -29,7 +39,8 @@ def tortoise_config(url: str) -> dict[str, Any]:
         "connections": {"default": url},
         "apps": {label: {"models": models, "default_connection": "default",
                          "migrations": migrations}
-                 for label, (models, migrations) in APPS.items()},
+                 for label, (models, migrations) in APPS.items()
+                 if all(_present(m) for m in models) and _present(migrations)},
         "use_tz": True,
         "timezone": "UTC",
     }

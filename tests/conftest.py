@@ -1,0 +1,106 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases, real Redis, isolated data dirs.
+
+Under CI=true a missing PostgreSQL or Redis is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+PG_HOST, PG_PORT = os.environ.get("QM_TEST_PG_HOST", "127.0.0.1"), 5432
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: services must be present)")
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test ever touches the user's real data directory."""
+    home = tmp_path / "qm-home"
+    monkeypatch.setenv("QUARTERMASTER_HOME", str(home))
+    return home
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="test")
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for this test, dropped afterwards."""
+    async for url in _pg():
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Runs the test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'db.sqlite3'}"
+    else:
+        async for url in _pg():
+            yield url
+
+
+async def _pg() -> AsyncIterator[str]:
+    need_service("PostgreSQL", PG_HOST, PG_PORT)
+    name = f"qm_test_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgres://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[object]:
+    """A Redis client whose keys live under a unique prefix (``client.qm_prefix``), removed after."""
+    need_service("Redis", REDIS_HOST, REDIS_PORT)
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT)
+    prefix = f"qm-test-{uuid.uuid4().hex[:10]}:"
+    client.qm_prefix = prefix  # type: ignore[attr-defined]
+    try:
+        yield client
+    finally:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+def free_port() -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    yield port
