@@ -19,6 +19,8 @@ class EmbeddedParser:
         self.clusters = list(clusters or [])
         self.threshold = threshold
         self._cluster_re = EntityContext.cluster_pattern(self.clusters)
+        # The first parse imports ClusterShell and fills caches; do it now, not on a user's message.
+        self.parse_sync("drain c[001-002] for 2 weeks until end of march, REQ-1 5TB /scratch/x")
 
     def parse_sync(self, text: str, now: datetime | None = None) -> dict[str, Any]:
         context = EntityContext(

@@ -2,7 +2,8 @@
 
 The CRF decides *what* a span is from context ("1234" is a job id after "job", a request id after
 "request"); the normalisers decide its *value*. A small set of unambiguous patterns (``REQ-12``,
-``5TB``, ``c[001-010]``, ``/scratch/x``, ``P14D``, provider and configured cluster names) is added
+``5TB``, ``c[001-010]``, ``/scratch/x``, ``P14D``, "end of march", provider and configured
+cluster names) is added
 by rules when the tagger found nothing there, which keeps recall up on wordings it never saw.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from nlu.features import token_class
 from nlu.normalise.counts import parse_count, parse_large_number
-from nlu.normalise.dates import parse_date
+from nlu.normalise.dates import DATE_RE, parse_date
 from nlu.normalise.durations import parse_duration
 from nlu.normalise.hostlists import expand_hostlist
 from nlu.normalise.ids import REQUEST_ID_RE, parse_job_id, parse_request_id
@@ -183,6 +184,8 @@ def rule_spans(
     for m in SIZE_RE.finditer(text):
         if m.group(1)[0].isdigit():
             found.append(("size", m.start(), m.end()))
+    for m in DATE_RE.finditer(text):
+        found.append(("date", m.start(), m.end()))
     for m in _COUNT_RE.finditer(text):
         if not m.group(0).lower().endswith(("vcpu", "vcpus")):
             found.append(("count", m.start(1), m.end(1)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from nlu.normalise.counts import TENS
 from nlu.normalise.counts import UNITS as COUNT_UNITS
@@ -42,6 +43,7 @@ PLACEHOLDER_TABLES = frozenset({"software", "image", "provider", "cluster_type"}
 _DAYS = frozenset(WEEKDAYS) | frozenset({"today", "tomorrow", "tonight", "eod", "tmrw"})
 
 
+@lru_cache(maxsize=8192)
 def shape(word: str) -> str:
     """Collapsed character-class shape: "c001" → "a0", "vm-12" → "a-0", "m1.large" → "a0.a"."""
     out = word
@@ -50,6 +52,7 @@ def shape(word: str) -> str:
     return out
 
 
+@lru_cache(maxsize=8192)
 def token_class(word: str) -> str | None:
     """A coarse class for value-carrying tokens; None for ordinary words."""
     low = word.lower()
@@ -119,6 +122,7 @@ def intent_features(
     return feats
 
 
+@lru_cache(maxsize=8192)
 def _word_info(word: str) -> dict[str, str]:
     low = word.lower()
     cls = token_class(word)

@@ -38,13 +38,17 @@ class IntentModel:
         self, tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector (indices, l2-normalised values) with sublinear tf."""
-        vocab = self.vocab
-        counts = Counter(f for f in intent_features(tokens, gazetteer_tags) if f in vocab)
+        get = self.vocab.get
+        counts: dict[int, int] = {}
+        for feature in intent_features(tokens, gazetteer_tags):
+            col = get(feature)
+            if col is not None:
+                counts[col] = counts.get(col, 0) + 1
         if not counts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        idx = np.fromiter((self.vocab[f] for f in counts), dtype=np.int64, count=len(counts))
-        tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float32)
-        values = tf * self.idf[idx]
+        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        values = (1.0 + np.log(tf)) * self.idf[idx]
         values /= float(np.sqrt(values @ values)) or 1.0
         return idx, values
 

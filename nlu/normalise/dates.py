@@ -74,6 +74,17 @@ _EDGE = re.compile(
     rf"(this\s+|next\s+)?(week|month|year|{_MONTH})\.?$"
 )
 _IN = re.compile(r"^in\s+(\S+(?:\s+\S+)?)\s+(days?|weeks?|months?)$")
+# Date phrases that are dates wherever they appear (used to find spans the tagger missed)
+DATE_RE = re.compile(
+    rf"\b\d{{4}}-\d{{1,2}}-\d{{1,2}}\b"
+    rf"|\b(?:next|this|coming)\s+(?:{_WEEKDAY})\b"
+    rf"|\b(?:end|beginning|start|mid|middle)\s+of\s+(?:the\s+)?(?:next\s+)?(?:week|month|year|{_MONTH})\b"
+    rf"|\b(?:{_MONTH})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}}\b)?"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b(?:,?\s+\d{{4}}\b)?"
+    rf"|(?<=\buntil\s)(?:{_WEEKDAY}|tomorrow|today|tonight)\b"
+    rf"|(?<=\btill\s)(?:{_WEEKDAY}|tomorrow|today|tonight)\b",
+    re.IGNORECASE,
+)
 _RELATIVE = {
     "today": 0,
     "tonight": 0,

@@ -11,7 +11,6 @@ from nlu.embedded import EmbeddedParser
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING_DATA = ROOT / "config" / "nlu"
-HELDOUT = Path(__file__).resolve().parent / "data" / "heldout.yml"
 
 TINY_DATA = """\
 version: "3.1"

@@ -10,7 +10,7 @@ from nlu.data import DataError, load_data, parse_annotated, read_file
 
 HERE = Path(__file__).resolve().parent
 TRAINING_DATA = HERE.parents[1] / "config" / "nlu"
-HELDOUT = HERE / "data" / "heldout.yml"
+HELDOUT = HERE / "data"
 
 
 def test_hostlist_inside_annotation_is_kept_whole() -> None:
