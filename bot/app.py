@@ -163,7 +163,7 @@ class Application:
                     result = skill.on_setup(self)
                     if asyncio.iscoroutine(result):
                         await result
-                except Exception as exc:  # noqa: BLE001 - reported like an import failure
+                except Exception as exc:
                     from bot.loader import describe_failure
 
                     report.failed[f"{name} (setup)"] = describe_failure(exc)
@@ -173,7 +173,7 @@ class Application:
                     result = skill.on_teardown(self)
                     if asyncio.iscoroutine(result):
                         await result
-                except Exception:  # noqa: BLE001 - the new version is already in place
+                except Exception:
                     log.exception("teardown of skill %s failed", name)
         self.registry = registry
         if not initial:
@@ -189,7 +189,7 @@ class Application:
                     result = skill.on_teardown(self)
                     if asyncio.iscoroutine(result):
                         await result
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("teardown of skill %s failed", name)
 
     # -- NLU -----------------------------------------------------------------------------------

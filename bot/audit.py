@@ -62,7 +62,7 @@ class AuditLog:
             self._wake.clear()
             try:
                 await self.flush()
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the flusher
+            except Exception:
                 log.warning("audit flush failed; %d records kept for the next try",
                             len(self._buffer), exc_info=True)
 

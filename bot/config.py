@@ -133,17 +133,17 @@ def default_config_path() -> Path:
     return Path(env).expanduser() if env else config_dir() / "quartermaster.yml"
 
 
-def _expand_env(value: Any, where: str, source: str) -> Any:
+def _expand_env(value: Any, where: str, source: str, environ: dict[str, str]) -> Any:
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{where}.{k}" if where else str(k), source)
+        return {k: _expand_env(v, f"{where}.{k}" if where else str(k), source, environ)
                 for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v, f"{where}[{i}]", source) for i, v in enumerate(value)]
+        return [_expand_env(v, f"{where}[{i}]", source, environ) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
         def sub(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
-            if name in os.environ:
-                return os.environ[name]
+            if name in environ:
+                return environ[name]
             if default is not None:
                 return default
             raise ConfigError(f"{source}: {where}: environment variable {name} is not set")
@@ -207,7 +207,7 @@ def load_settings(path: Path | str | None = None, *,
         raise ConfigError(f"{source}: no such file")
     else:
         source = "<defaults>"
-    raw = _expand_env(raw, "", source)
+    raw = _expand_env(raw, "", source, environ)
     _apply_env_overrides(raw, environ)
     try:
         settings = Settings.model_validate(raw)

@@ -65,7 +65,7 @@ class Dispatcher:
                 event, done = queue.popleft()
                 try:
                     await self._handle(event)
-                except Exception as exc:  # noqa: BLE001 - the pipeline's guard reports; belt and braces
+                except Exception as exc:
                     log.exception("unhandled error while dispatching")
                     if done is not None and not done.done():
                         done.set_exception(exc)

@@ -87,7 +87,7 @@ class SkillLoader:
             try:
                 package = importlib.import_module(pkg_name)
                 names = self._discover(package)
-            except Exception as exc:  # noqa: BLE001 - reported to the admin, old package restored
+            except Exception as exc:
                 report.failed[pkg_name] = describe_failure(exc)
                 sys.modules.update(snapshot[pkg_name])
                 for name, module in self.modules.items():
@@ -100,7 +100,7 @@ class SkillLoader:
                 try:
                     module = importlib.import_module(name)
                     skills = self._skills_of(module)
-                except Exception as exc:  # noqa: BLE001 - a broken skill must not stop the rest
+                except Exception as exc:
                     report.failed[name] = describe_failure(exc)
                     for key in list(_family(name)):
                         sys.modules.pop(key, None)

@@ -1,4 +1,4 @@
-"""Logging set-up with redaction: registered secrets and secret-looking strings never reach a log."""
+"""Logging with redaction: registered secrets and secret-looking strings never reach a log."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Where Quartermaster keeps its files: one data directory, overridable for tests and deployments."""
+"""Where Quartermaster keeps its files: one data directory, overridable for tests and deploys."""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_LINE = re.compile(r"^(?P<user>[A-Za-z0-9_.-]+)(?:@(?P<channel>[A-Za-z0-9_.-]+))?>(?: (?P<text>.*)|$)")
+_LINE = re.compile(
+    r"^(?P<user>[A-Za-z0-9_.-]+)(?:@(?P<channel>[A-Za-z0-9_.-]+))?>(?: (?P<text>.*)|$)")
 _BOT_LINE = re.compile(r"^bot(?:@[A-Za-z0-9_.-]+|->[A-Za-z0-9_.-]+)?>")
 
 

@@ -30,7 +30,8 @@ def _visible(ctx: Context) -> list[tuple[str, str]]:
                examples=("help", "help reload"))
 @skill.intent("help")
 async def help_(ctx: Context) -> None:
-    topic = ctx.match.group("topic").strip().lower() if ctx.match and ctx.match.group("topic") else ""
+    raw_topic = ctx.match.group("topic") if ctx.match else None
+    topic = raw_topic.strip().lower() if raw_topic else ""
     rows = _visible(ctx)
     if topic:
         rows = [r for r in rows if topic in r[0].lower() or topic in r[1].lower()]

@@ -82,7 +82,7 @@ async def _pg() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def redis_client() -> AsyncIterator[object]:
-    """A Redis client whose keys live under a unique prefix (``client.qm_prefix``), removed after."""
+    """A Redis client whose keys live under a unique ``client.qm_prefix``, removed after."""
     need_service("Redis", REDIS_HOST, REDIS_PORT)
     import redis.asyncio as aioredis
 
@@ -104,3 +104,33 @@ def free_port() -> Iterator[int]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     yield port
+
+
+class SkillPackage:
+    """A throw-away skills package on sys.path, for reload and pipeline tests."""
+
+    def __init__(self, root: Path) -> None:
+        self.name = f"qmt_{uuid.uuid4().hex[:8]}"
+        self.path = root / self.name
+        self.path.mkdir(parents=True)
+        (self.path / "__init__.py").write_text("")
+
+    def write(self, module: str, source: str) -> Path:
+        import textwrap
+
+        target = self.path / f"{module}.py"
+        target.write_text(textwrap.dedent(source))
+        return target
+
+
+@pytest.fixture
+def skill_pkg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SkillPackage]:
+    import sys
+
+    root = tmp_path / "skillpkgs"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+    pkg = SkillPackage(root)
+    yield pkg
+    for name in [m for m in sys.modules if m == pkg.name or m.startswith(pkg.name + ".")]:
+        del sys.modules[name]

@@ -28,7 +28,7 @@ _NUMBER = re.compile(r"^\s*(\d{1,2})\s*$")
 def local_user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+    except Exception:
         return os.environ.get("USER", "me")
 
 
@@ -65,13 +65,13 @@ class ShellAdapter(MemoryAdapter):
         print(format_message(self._prefix(sent), note, None if sent.deleted else sent.labels),
               file=self.out, flush=True)
 
-    async def send(self, channel, text, *, thread=None, choices=()):  # type: ignore[no-untyped-def]
+    async def send(self, channel, text, *, thread=None, choices=()):
         ref = await super().send(channel, text, thread=thread, choices=choices)
         if choices:
             await self._remember_choices(channel, self.by_id[ref.id])
         return ref
 
-    async def send_dm(self, user_id, text, *, choices=()):  # type: ignore[no-untyped-def]
+    async def send_dm(self, user_id, text, *, choices=()):
         ref = await super().send_dm(user_id, text, choices=choices)
         if choices:
             await self._remember_choices(dm_channel(user_id), self.by_id[ref.id])

@@ -87,7 +87,7 @@ async def _close_quietly() -> None:
 
     try:
         await Tortoise.close_connections()
-    except Exception:  # noqa: BLE001 - already failing; the first error is the one that matters
+    except Exception:
         log.debug("closing a failed database connection raised", exc_info=True)
 
 
@@ -97,3 +97,9 @@ async def close_database() -> None:
     if Tortoise._inited:
         await Tortoise.close_connections()
         await Tortoise._reset_apps()
+    # tortoise caches compiled INSERT/UPDATE SQL per (connection name, table), not per dialect:
+    # a process that reopens on another backend (tests, `db migrate` then run) would send SQLite
+    # placeholders to PostgreSQL.
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+    EXECUTOR_CACHE.clear()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-
 # NB: tortoise copies model docstrings into SQL comments and splits migrations on ";",
 # so model docstrings must not contain semicolons.
 

@@ -1,4 +1,4 @@
-"""Test harness: an in-process bot you can talk to (like errbot's testbot), shipped for skills too."""
+"""Test harness: an in-process bot to talk to (like errbot's testbot), shipped for skills too."""
 
 from bot.testing.harness import TestBot
 

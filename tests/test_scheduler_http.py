@@ -1,0 +1,59 @@
+"""Schedules declared by skills run on APScheduler; /healthz and /metrics over a real socket."""
+
+import asyncio
+
+import aiohttp
+
+from bot.testing import TestBot
+
+TICKER = '''
+from bot.skill import Skill
+skill = Skill("ticker", "")
+
+@skill.schedule(seconds=0.05)
+async def tick(app):
+    app.services["ticks"] = app.services.get("ticks", 0) + 1
+
+@skill.schedule(cron="0 3 * * *")
+async def nightly(app):
+    app.services["nightly"] = True
+'''
+
+
+async def test_declared_schedules_run_and_resync_after_reload(tmp_path, skill_pkg):
+    skill_pkg.write("ticker", TICKER)
+    async with TestBot.create(tmp_path, overrides={
+            "skills.packages": ["skills", skill_pkg.name]}) as bot:
+        scheduler = bot.app.scheduler
+        assert scheduler is not None
+        assert scheduler.job_ids == ["ticker.nightly", "ticker.tick"]
+        for _ in range(100):
+            if bot.app.services.get("ticks", 0) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert bot.app.services["ticks"] >= 2
+        assert scheduler.next_run("ticker.nightly").hour == 3
+        await scheduler.run("ticker.nightly")
+        assert bot.app.services["nightly"] is True
+        (skill_pkg.path / "ticker.py").unlink()
+        await bot.grant("root", "admin")
+        await bot.say("root", "reload skills")
+        assert scheduler.job_ids == []
+
+
+async def test_healthz_and_metrics(tmp_path):
+    async with TestBot.create(tmp_path, overrides={"http.enabled": True, "http.port": 0}) as bot:
+        await bot.say("alice", "ping")
+        await bot.say("alice", "ping", channel="general", mention=False)
+        port = bot.app.http.port
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                assert resp.status == 200
+                body = await resp.json()
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                metrics = await resp.text()
+        assert body["status"] == "ok" and body["database"] is True
+        assert body["adapters"] == {"test": True}
+        assert 'quartermaster_messages_received_total{platform="test"} 2.0' in metrics
+        assert "quartermaster_ignored_total 1.0" in metrics
+        assert 'quartermaster_adapter_connected{platform="test"} 1.0' in metrics
