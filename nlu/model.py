@@ -33,6 +33,7 @@ from nlu.tokens import tokenize
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.yml"
 RANKING_SIZE = 10
+MAX_TOKENS = 256  # a pasted log is not a request: read only its beginning, keep latency bounded
 log = logging.getLogger(__name__)
 
 
@@ -103,7 +104,7 @@ class NLUModel:
         context: EntityContext | None = None,
     ) -> dict[str, Any]:
         """Rasa-compatible parse result for one message (see docs/nlu.md)."""
-        tokens = tokenize(text)
+        tokens = tokenize(text)[:MAX_TOKENS]
         gaz = self.tagger.gazetteer.tag(tokens)
         probs = self.intent.probabilities(tokens, gaz)
         name, confidence, ranking = self.intent.decide(probs, threshold)
@@ -120,7 +121,8 @@ class NLUModel:
         elif now is not None:
             context.now = now
         spans = self.tagger.spans(tokens, top_label, gaz) if tokens else []
-        entities = extract(text, tokens, spans, context)
+        read = text if len(tokens) < MAX_TOKENS else text[: tokens[-1].end]
+        entities = extract(read, tokens, spans, context)
         ranked = [{"name": n, "confidence": round(c, 4)} for n, c in ranking[:RANKING_SIZE]]
         if name == FALLBACK:
             ranked.insert(0, {"name": FALLBACK, "confidence": round(confidence, 4)})

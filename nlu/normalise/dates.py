@@ -209,6 +209,11 @@ def parse_date(text: str, now: datetime | None = None) -> str | None:
     return _dateparser(cleaned, now)
 
 
+def warm_up() -> None:
+    """Import dateparser and run one parse so that the first real fallback is fast."""
+    _dateparser("the 3rd of february 2027", datetime(2026, 1, 1))
+
+
 def _dateparser(text: str, now: datetime) -> str | None:
     import dateparser
 
