@@ -1,0 +1,150 @@
+"""The `quartermaster` command as a user runs it: real subprocesses, real files."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+_NLU_CACHE: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def shared_model_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every invocation has its own data dir but shares one trained model (trained once)."""
+    _NLU_CACHE["dir"] = str(tmp_path_factory.mktemp("nlu-model"))
+
+
+def qm(*args: str, home: Path, stdin: str | None = None, env: dict | None = None,
+       timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "QUARTERMASTER_HOME": str(home), "USER": "tester",
+                "QUARTERMASTER__NLU__MODEL_DIR": _NLU_CACHE["dir"], **(env or {})}
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, text=True,
+                          capture_output=True, env=full_env, cwd=ROOT, timeout=timeout)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+def test_chat_script_prints_the_bots_side(home, tmp_path):
+    script = tmp_path / "t.txt"
+    script.write_text("# a comment\n\nalice> ping\nalice@general> @quartermaster ping\n"
+                      "alice@general> chatter nobody asked about\nbob> whoami\n"
+                      "bot> lines of the bot are expected output and skipped\n")
+    result = qm("chat", "--script", str(script), home=home)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "bot> pong",
+        "bot@general> pong",
+        "bot> You are bob (shell:bob) with the roles: researcher.",
+    ]
+
+
+def test_multi_line_replies_are_indented(home):
+    result = qm("chat", "--script", "-", home=home, stdin="alice> help\n")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "bot> Here's what I can do for you:"
+    assert all(line.startswith("  ") for line in lines[1:])
+    assert "  • `ping` — check that I'm alive" in lines
+
+
+def test_conversation_carries_on_one_line_per_invocation(home):
+    """State lives in the database, so each line can be its own process."""
+    assert qm("chat", "--script", "-", home=home, stdin="tester> grant alice staff\n"
+              ).stdout.strip() == "bot> shell:alice now has the staff role."
+    result = qm("chat", "--script", "-", home=home, stdin="alice> whoami\n")
+    assert "researcher, staff" in result.stdout
+
+
+def test_bad_transcript_line_is_reported_and_exit_code_is_2(home):
+    result = qm("chat", "--script", "-", home=home, stdin="alice> ping\nthis is not a line\n")
+    assert result.returncode == 2
+    assert result.stdout.strip() == "bot> pong"
+    assert "line 2: expected `user> text`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_transcript_file(home, tmp_path):
+    result = qm("chat", "--script", str(tmp_path / "nope.txt"), home=home)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("quartermaster: error: cannot read transcript")
+
+
+def test_run_reads_a_piped_transcript(home):
+    result = qm("run", home=home, stdin="tester> whoami\n")
+    assert result.returncode == 0, result.stderr
+    assert "admin" in result.stdout        # the local user is the admin in the shell
+
+
+def test_config_check_good_and_bad(home, tmp_path):
+    good = qm("config", "check", home=home)
+    assert good.returncode == 0
+    assert "adapters: shell" in good.stdout
+    bad_file = tmp_path / "bad.yml"
+    bad_file.write_text("http:\n  port: 99999\nadapters:\n  shel: {}\n")
+    bad = qm("--config", str(bad_file), "config", "check", home=home)
+    assert bad.returncode == 2
+    assert f"quartermaster: error: {bad_file}: http.port:" in bad.stderr
+    assert f"quartermaster: error: {bad_file}: adapters.shel: unknown key" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_roles_grant_list_revoke(home):
+    assert qm("roles", "grant", "slack:U024BE7LH", "management", home=home).stdout.strip() \
+        == "slack:U024BE7LH: granted management"
+    listing = qm("roles", "list", home=home).stdout
+    assert "slack:U024BE7LH\tmanagement" in listing
+    assert qm("roles", "revoke", "slack:U024BE7LH", "management", home=home).returncode == 0
+    assert "slack:U024BE7LH" not in qm("roles", "list", home=home).stdout
+    wrong = qm("roles", "grant", "alice", "wizard", home=home)
+    assert wrong.returncode == 1
+    assert "There is no role 'wizard'" in wrong.stderr and "Traceback" not in wrong.stderr
+    missing = qm("roles", "grant", "alice", home=home)
+    assert missing.returncode == 2 and "usage: quartermaster roles grant USER ROLE" in missing.stderr
+
+
+def test_db_migrate_and_database_down(home, free_port):
+    ok = qm("db", "migrate", home=home)
+    assert ok.returncode == 0 and "is up to date" in ok.stdout
+    assert (home / "quartermaster.sqlite3").exists()
+    down = qm("db", "migrate", home=home,
+              env={"QUARTERMASTER_DATABASE_URL": f"postgres://bot:pw123@127.0.0.1:{free_port}/x"})
+    assert down.returncode == 1
+    assert "cannot connect to database postgres://bot:***@127.0.0.1" in down.stderr
+    assert "pw123" not in down.stderr and "Traceback" not in down.stderr
+
+
+def test_choices_are_numbered_and_answerable_across_invocations(home, tmp_path):
+    pkg = tmp_path / "clipkgs" / "qmcli_probe"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "pick.py").write_text('''
+from bot.events import Choice
+from bot.skill import Skill
+skill = Skill("pick", "")
+
+@skill.command(r"offer")
+async def offer(ctx):
+    await ctx.reply("Approve REQ-1?", choices=[Choice("Approve", "pick.do", "approve"),
+                                              Choice("Deny", "pick.do", "deny")])
+
+@skill.action("pick.do")
+async def do(ctx):
+    await ctx.reply(ctx.user_name + " chose " + ctx.interaction.value)
+''')
+    cfg = tmp_path / "qm.yml"
+    cfg.write_text("skills:\n  packages: [skills, qmcli_probe]\n")
+    env = {"PYTHONPATH": str(tmp_path / "clipkgs")}
+    first = qm("--config", str(cfg), "chat", "--script", "-", home=home, env=env,
+               stdin="sam@general> @quartermaster offer\n")
+    assert first.stdout.splitlines() == ["bot@general> Approve REQ-1?", "  1) Approve",
+                                         "  2) Deny"]
+    second = qm("--config", str(cfg), "chat", "--script", "-", home=home, env=env,
+                stdin="mia@general> 2\n")
+    assert second.stdout.strip() == "bot@general> mia chose deny"
