@@ -217,7 +217,7 @@ def train_from(
     """Train from already-read data (used by cross-validation)."""
     started = time.perf_counter() if started is None else started
     tokenised = [(tokenize(e.text), e) for e in data.examples]
-    gazetteer = Gazetteer.from_data(data.lookups, data.synonyms)
+    gazetteer = Gazetteer.from_data(data.lookups, data.synonyms, data.regexes)
     intent = train_intent([(t, gazetteer.tag(t), e.intent) for t, e in tokenised], config.intent)
     sequences = [
         (t, e.intent, [(s.entity, s.start, s.end) for s in e.entities]) for t, e in tokenised

@@ -198,3 +198,27 @@ def test_heldout_is_disjoint_from_training() -> None:
     training = {e.text.lower() for e in load_data(TRAINING_DATA).examples}
     overlap = [e.text for e in load_data(HELDOUT).examples if e.text.lower() in training]
     assert overlap == []
+
+
+def test_gazetteer_marks_phrases_and_regex_tokens() -> None:
+    from nlu.gazetteer import Gazetteer
+    from nlu.tokens import tokenize
+
+    gaz = Gazetteer.from_data(
+        {"software": ["quantum-espresso", "gromacs"]},
+        {"quantum espresso": "quantum-espresso"},
+        {"request_id": [r"REQ-\d+"]},
+    )
+    tokens = tokenize("install Quantum Espresso and gromacs for REQ-12 now")
+    assert gaz.tag(tokens) == [
+        "-",
+        "B-software",
+        "I-software",
+        "-",
+        "B-software",
+        "-",
+        "B-re:request_id",
+        "-",
+    ]
+    again = Gazetteer.from_json(gaz.to_json())
+    assert again.tag(tokens) == gaz.tag(tokens)
