@@ -1,0 +1,367 @@
+"""The Slack adapter: slack-bolt's async app over Socket Mode (default) or the HTTP Events API.
+
+Only translation lives here (see ``slack_events`` for the payload rules and ``slack_blocks`` for
+buttons): events are de-duplicated (event id *and* channel+ts), turned into ``Message`` /
+``Interaction`` and handed to the application; replies go out through a paced outbox that waits
+out 429s. Every envelope is acked — an un-acked one is re-sent by Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiohttp import ClientError, web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapter import Adapter
+from bot.adapters.slack_blocks import render
+from bot.adapters.slack_config import SlackSettings, load_slack_settings
+from bot.adapters.slack_events import (
+    PLATFORM,
+    Identity,
+    dedupe_keys,
+    interaction_keys,
+    is_bot,
+    is_self,
+    to_interaction,
+    to_message,
+)
+from bot.backoff import Backoff
+from bot.dedupe import Deduplicator
+from bot.errors import QuartermasterError
+from bot.events import Choice, PostedRef, UserInfo
+from bot.logs import redact
+from bot.outbox import Outbox, RateLimited
+
+if TYPE_CHECKING:
+    from bot.adapters.slack_socket import SocketModeHandler
+    from bot.app import Application
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: scopes without which the bot cannot do its job (checked at start from X-OAuth-Scopes)
+REQUIRED_SCOPES = frozenset({"app_mentions:read", "chat:write", "im:history", "im:write",
+                             "users:read"})
+#: scopes whose absence only disables something (e-mails, thread replies without a mention)
+RECOMMENDED_SCOPES = frozenset({"users:read.email", "channels:history", "groups:history"})
+BAD_TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked",
+                              "token_expired", "not_allowed_token_type"})
+NAME_LOOKUP_TIMEOUT = 1.5   # seconds an event waits for a user's name before using the id
+HELLO_TIMEOUT = 10.0
+
+
+class SlackStartupError(QuartermasterError):
+    """The Slack adapter cannot start; the message is one line for the operator, no secrets."""
+
+
+class SlackAdapter(Adapter):
+    platform = PLATFORM
+
+    def __init__(self, app: Application) -> None:
+        super().__init__(app)
+        self.settings: SlackSettings = load_slack_settings(
+            app.settings.adapters.slack, http_enabled=app.settings.http.enabled)
+        cfg = self.settings
+        assert cfg.bot_token is not None
+        self.client = AsyncWebClient(
+            token=cfg.bot_token.get_secret_value(), base_url=cfg.api_url,
+            retry_handlers=[AsyncConnectionErrorRetryHandler(),
+                            AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
+        self.bolt = AsyncApp(
+            client=self.client, name=app.name, process_before_response=True,
+            signing_secret=(cfg.signing_secret.get_secret_value()
+                            if cfg.signing_secret is not None else ""),
+            request_verification_enabled=cfg.mode == "http")
+        self.bolt.event("app_mention")(self._on_event)
+        self.bolt.event("message")(self._on_event)
+        self.bolt.action(re.compile(".*"))(ack=_ack, lazy=[self._on_action])
+        self.bolt.event(re.compile(".*"))(_ignore)       # ack whatever else is subscribed
+        self.outbox = Outbox(min_interval=cfg.pace_seconds)
+        self.backoff = Backoff(base=cfg.reconnect_base, cap=cfg.reconnect_cap)
+        self.me: Identity | None = None
+        self.dedupe: Deduplicator | None = None
+        self.socket: SocketModeHandler | None = None
+        self._redis: Any = None
+        self._ready = asyncio.Event()
+        self._listen = frozenset(cfg.listen_channels)
+        self._users: dict[str, tuple[float, UserInfo]] = {}
+        self._dm_channels: dict[str, str] = {}
+        self._up = False
+        if cfg.mode == "http":
+            if app.http is None:  # pragma: no cover - load_slack_settings refuses this
+                raise SlackStartupError("Slack http mode needs http.enabled: true")
+            app.http.add_route("POST", cfg.events_path, self._http_endpoint)
+            if cfg.interactions_path != cfg.events_path:
+                app.http.add_route("POST", cfg.interactions_path, self._http_endpoint)
+
+    # -- health --------------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        if not self._up:
+            return False
+        if self.socket is None:
+            return True
+        session = self.socket.client.current_session
+        return session is not None and not session.closed
+
+    @connected.setter
+    def connected(self, value: bool) -> None:
+        self._up = value
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def connect(self) -> None:
+        try:
+            self.me = await self._check_auth()
+            redis_url = self.app.settings.redis.url
+            if redis_url:
+                import redis.asyncio as aioredis
+
+                self._redis = aioredis.from_url(redis_url)
+            self.dedupe = Deduplicator(redis=self._redis, prefix=self.app.settings.redis.prefix)
+            self._ready.set()
+            if self.settings.mode == "socket":
+                await self._open_socket()
+        except BaseException:
+            await self.disconnect()
+            raise
+        self.connected = True
+        log.info("Slack connected as %s (%s mode)", self.me.user_id, self.settings.mode)
+
+    async def disconnect(self) -> None:
+        self.connected = False
+        self._ready.clear()
+        if self.socket is not None:
+            with contextlib.suppress(Exception):
+                await self.socket.close_async()
+            self.socket = None
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
+            self._redis = None
+
+    async def _check_auth(self) -> Identity:
+        """``auth.test`` with the bot token: who we are, and whether the scopes suffice."""
+        try:
+            resp = await self.client.auth_test()
+        except SlackApiError as exc:
+            error = _error_code(exc)
+            if error in BAD_TOKEN_ERRORS:
+                raise SlackStartupError(
+                    f"Slack rejected adapters.slack.bot_token ({error}): use the Bot User OAuth "
+                    "Token (xoxb-…) of the installed app") from None
+            raise SlackStartupError(f"Slack auth.test failed ({error})") from None
+        except (ClientError, OSError, TimeoutError) as exc:
+            raise SlackStartupError(
+                f"cannot reach the Slack Web API at {redact(self.settings.api_url)} "
+                f"({type(exc).__name__})") from None
+        granted = _scopes(resp.headers)
+        if granted is not None:
+            missing = REQUIRED_SCOPES - granted
+            if missing:
+                raise SlackStartupError(
+                    "the Slack bot token lacks the scopes " + ", ".join(sorted(missing))
+                    + ": add them under OAuth & Permissions (see config/slack-app-manifest.yml)"
+                    " and reinstall the app")
+            if RECOMMENDED_SCOPES - granted:
+                log.warning("Slack bot token lacks %s; some features are off (see docs/slack.md)",
+                            ", ".join(sorted(RECOMMENDED_SCOPES - granted)))
+        return Identity(str(resp.get("user_id")), resp.get("bot_id"), resp.get("team_id"))
+
+    async def _open_socket(self) -> None:
+        from bot.adapters.slack_socket import BackoffSocketModeClient, SocketModeHandler
+
+        assert self.settings.app_token is not None
+        client = BackoffSocketModeClient(
+            self.settings.app_token.get_secret_value(),
+            web_client=AsyncWebClient(base_url=self.settings.api_url),
+            ping_interval=self.settings.ping_interval, backoff=self.backoff)
+        self.socket = SocketModeHandler(self.bolt, client)
+        try:
+            await client.connect_once()
+        except SlackApiError as exc:
+            error = _error_code(exc)
+            if error in BAD_TOKEN_ERRORS:
+                raise SlackStartupError(
+                    f"Slack rejected adapters.slack.app_token ({error}): use an app-level "
+                    "token (xapp-…) with the connections:write scope") from None
+            raise SlackStartupError(f"Slack apps.connections.open failed ({error})") from None
+        except (ClientError, OSError, TimeoutError) as exc:
+            raise SlackStartupError(
+                f"cannot open the Slack Socket Mode connection ({type(exc).__name__})") from None
+        try:
+            await asyncio.wait_for(client.hello.wait(), HELLO_TIMEOUT)
+        except TimeoutError:
+            raise SlackStartupError("Slack Socket Mode connected but never said hello") from None
+
+    # -- inbound -------------------------------------------------------------------------------
+    async def _http_endpoint(self, request: web.Request) -> web.Response:
+        """Events API and interactivity requests; bolt verifies the signature and timestamp."""
+        response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def _wait_ready(self) -> Deduplicator:
+        await asyncio.wait_for(self._ready.wait(), HELLO_TIMEOUT)
+        assert self.dedupe is not None
+        return self.dedupe
+
+    async def _on_event(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """Runs before the ack: claim the delivery, queue the message, return quickly."""
+        dedupe = await self._wait_ready()
+        assert self.me is not None
+        inner = ((event.get("message") or {}) if event.get("subtype") == "message_changed"
+                 else event)
+        if is_self(inner, self.me):
+            return
+        if self.settings.ignore_bots and is_bot(inner):
+            return
+        message = to_message(event, self.me, user_name="", listen_channels=self._listen)
+        if message is None:
+            return
+        message.user_name = message.user_id
+        if (not message.addressed
+                and self.app.conversations.peek(message.conversation_key) is None):
+            await self.app.receive(message)          # counted and dropped by the core
+            return
+        if not await dedupe.first_time(*dedupe_keys(body, event)):
+            log.debug("dropped a duplicate Slack delivery of %s/%s", message.channel, message.id)
+            return
+        message.user_name = await self._name_quickly(message.user_id)
+        await self.app.receive(message)
+
+    async def _on_action(self, body: dict[str, Any]) -> None:
+        """Runs after the ack (a bolt lazy listener): one Interaction per clicked button."""
+        dedupe = await self._wait_ready()
+        for action in body.get("actions") or ():
+            interaction = to_interaction(body, action)
+            if interaction is None:
+                continue
+            if not await dedupe.first_time(*interaction_keys(body, action)):
+                continue
+            interaction.user_name = await self._name_quickly(interaction.user_id,
+                                                             interaction.user_name)
+            await self.app.interact(interaction)
+
+    async def _name_quickly(self, user_id: str, default: str | None = None) -> str:
+        try:
+            info = await asyncio.wait_for(self.user_info(user_id), NAME_LOOKUP_TIMEOUT)
+        except TimeoutError:
+            return default or user_id
+        return info.name if info.name != user_id or default is None else default
+
+    # -- outbound ------------------------------------------------------------------------------
+    async def _call(self, key: str, request: Callable[[], Awaitable[T]]) -> T:
+        """Through the outbox: paced per channel; a 429 the client gave up on is waited out."""
+        async def attempt() -> T:
+            try:
+                return await request()
+            except SlackApiError as exc:
+                if exc.response.status_code == 429:
+                    raise RateLimited(_retry_after(exc.response.headers)) from None
+                raise
+        return await self.outbox.call(key, attempt)
+
+    async def send(self, channel: str, text: str, *, thread: str | None = None,
+                   choices: Sequence[Choice] = ()) -> PostedRef:
+        blocks = render(text, choices)
+        resp = await self._call(channel, lambda: self.client.chat_postMessage(
+            channel=channel, text=text, thread_ts=thread, blocks=blocks))
+        return PostedRef(self.platform, str(resp.get("channel") or channel), str(resp["ts"]),
+                         thread)
+
+    async def send_dm(self, user_id: str, text: str, *,
+                      choices: Sequence[Choice] = ()) -> PostedRef:
+        return await self.send(await self._dm_channel(user_id), text, choices=choices)
+
+    async def _dm_channel(self, user_id: str) -> str:
+        channel = self._dm_channels.get(user_id)
+        if channel is None:
+            resp = await self._call("conversations.open",
+                                    lambda: self.client.conversations_open(users=user_id))
+            channel = str(resp["channel"]["id"])
+            self._dm_channels[user_id] = channel
+        return channel
+
+    async def update(self, ref: PostedRef, text: str, *, choices: Sequence[Choice] = ()) -> None:
+        blocks = render(text, choices) or []      # [] removes buttons a message had
+        await self._call(ref.channel, lambda: self.client.chat_update(
+            channel=ref.channel, ts=ref.id, text=text, blocks=blocks))
+
+    async def delete(self, ref: PostedRef) -> None:
+        await self._call(ref.channel, lambda: self.client.chat_delete(channel=ref.channel,
+                                                                      ts=ref.id))
+
+    async def user_info(self, user_id: str) -> UserInfo:
+        """Display name and e-mail from ``users.info``, cached; the id when Slack will not say."""
+        cached = self._users.get(user_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.settings.user_cache_seconds:
+            return cached[1]
+        try:
+            resp = await self._call("users.info", lambda: self.client.users_info(user=user_id))
+        except (SlackApiError, ClientError, OSError, TimeoutError) as exc:
+            log.warning("Slack users.info %s failed: %s", user_id, _error_code(exc))
+            return UserInfo(id=user_id, name=user_id)
+        user = resp.get("user") or {}
+        profile = user.get("profile") or {}
+        name = (profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+                or user.get("name") or user_id)
+        info = UserInfo(id=user_id, name=str(name), email=profile.get("email"),
+                        is_bot=bool(user.get("is_bot")))
+        self._users[user_id] = (now, info)
+        return info
+
+    def mention(self, user_id: str) -> str:
+        return f"<@{user_id}>"
+
+
+async def _ack(ack: Callable[[], Awaitable[Any]]) -> None:
+    await ack()
+
+
+async def _ignore() -> None:
+    """Events nobody handles are still acknowledged (bolt acks events automatically)."""
+
+
+def _error_code(exc: BaseException) -> str:
+    if isinstance(exc, SlackApiError):
+        data = getattr(exc.response, "data", None)
+        if isinstance(data, dict) and data.get("error"):
+            return str(data["error"])
+        return f"HTTP {exc.response.status_code}"
+    return type(exc).__name__
+
+
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name:
+            return str(value[0] if isinstance(value, list) else value)
+    return None
+
+
+def _scopes(headers: Any) -> frozenset[str] | None:
+    raw = _header(headers, "x-oauth-scopes")
+    if raw is None:
+        return None
+    return frozenset(s.strip() for s in raw.split(",") if s.strip())
+
+
+def _retry_after(headers: Any) -> float:
+    raw = _header(headers, "retry-after")
+    try:
+        return float(raw) if raw is not None else 1.0
+    except ValueError:
+        return 1.0
