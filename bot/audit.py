@@ -21,6 +21,7 @@ class AuditLog:
         self._buffer: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
         self.enabled = False
 
     def record(self, actor: str, kind: str, target: str = "", outcome: str = "ok",
@@ -52,10 +53,11 @@ class AuditLog:
 
     async def start(self) -> None:
         self.enabled = True
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="audit-flush")
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.flush_interval):
                     await self._wake.wait()
@@ -67,10 +69,11 @@ class AuditLog:
                             len(self._buffer), exc_info=True)
 
     async def stop(self) -> None:
+        """Let a flush in progress finish (cancelling it would break its transaction)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self._wake.set()
+            await self._task
             self._task = None
         try:
             await self.flush()

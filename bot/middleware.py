@@ -10,6 +10,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.errors import UserError
@@ -24,17 +25,11 @@ Middleware = Callable[["Context", Next], Awaitable[None]]
 
 
 def compose(middlewares: Sequence[Middleware], endpoint: Next) -> Next:
+    """Bind each middleware to the next with ``partial``: no extra coroutine frame per layer."""
     handler = endpoint
     for mw in reversed(middlewares):
-        handler = _bind(mw, handler)
+        handler = partial(mw, call_next=handler)
     return handler
-
-
-def _bind(mw: Middleware, nxt: Next) -> Next:
-    async def bound(ctx: Context) -> None:
-        await mw(ctx, nxt)
-    bound.__qualname__ = getattr(mw, "__qualname__", type(mw).__name__)
-    return bound
 
 
 async def guard_errors(ctx: Context, call_next: Next) -> None:
@@ -115,6 +110,6 @@ async def audit(ctx: Context, call_next: Next) -> None:
         outcome = "ok"
     finally:
         spec = ctx.spec
-        if spec is not None and spec.skill != "builtin":
+        if spec is not None and spec.audit and spec.skill != "builtin":
             ctx.app.audit.record(ctx.user_key, spec.kind, spec.qualname, outcome,
                                  channel=ctx.channel)

@@ -42,6 +42,7 @@ class HandlerSpec:
     examples: tuple[str, ...] = ()
     pattern: re.Pattern[str] | None = None
     schedule: Schedule | None = None
+    audit: bool = True             # False for read-only handlers: nothing to put on record
 
     @property
     def qualname(self) -> str:
@@ -63,22 +64,24 @@ class Skill:
         self.specs.append(spec)
 
     def command(self, pattern: str, *, role: str | None = None, help: str | None = None,
-                examples: tuple[str, ...] = (), flags: int = re.IGNORECASE
+                examples: tuple[str, ...] = (), flags: int = re.IGNORECASE, audit: bool = True
                 ) -> Callable[[Handler], Handler]:
         """Match the whole message (mention stripped) against a regular expression."""
         compiled = re.compile(pattern, flags)
 
         def deco(func: Handler) -> Handler:
             self._add(HandlerSpec("command", pattern, func, role=role, help=help,
-                                  examples=examples, pattern=compiled))
+                                  examples=examples, pattern=compiled, audit=audit))
             return func
         return deco
 
     def intent(self, name: str, *, role: str | None = None, help: str | None = None,
-               examples: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+               examples: tuple[str, ...] = (), audit: bool = True
+               ) -> Callable[[Handler], Handler]:
         """Handle messages the NLU model classifies as ``name`` (see nlu-schema.md)."""
         def deco(func: Handler) -> Handler:
-            self._add(HandlerSpec("intent", name, func, role=role, help=help, examples=examples))
+            self._add(HandlerSpec("intent", name, func, role=role, help=help, examples=examples,
+                                  audit=audit))
             return func
         return deco
 
@@ -98,7 +101,7 @@ class Skill:
 
     def fallback(self, func: Handler) -> Handler:
         """Handle what nothing else matched (and the NLU's ``nlu_fallback``)."""
-        self._add(HandlerSpec("fallback", "*", func))
+        self._add(HandlerSpec("fallback", "*", func, audit=False))
         return func
 
     def schedule(self, *, cron: str | None = None, seconds: float | None = None,

@@ -27,8 +27,8 @@ def _visible(ctx: Context) -> list[tuple[str, str]]:
 
 
 @skill.command(r"help(?:\s+(?P<topic>.+))?", help="help [topic] — what I can do for you",
-               examples=("help", "help reload"))
-@skill.intent("help")
+               examples=("help", "help reload"), audit=False)
+@skill.intent("help", audit=False)
 async def help_(ctx: Context) -> None:
     raw_topic = ctx.match.group("topic") if ctx.match else None
     topic = raw_topic.strip().lower() if raw_topic else ""
@@ -46,18 +46,18 @@ async def help_(ctx: Context) -> None:
     await ctx.reply("\n".join(lines))
 
 
-@skill.command(r"ping", help="ping — check that I'm alive")
+@skill.command(r"ping", help="ping — check that I'm alive", audit=False)
 async def ping(ctx: Context) -> None:
     await ctx.reply("pong")
 
 
-@skill.command(r"who\s*am\s*i\??", help="whoami — your user id and roles")
+@skill.command(r"who\s*am\s*i\??", help="whoami — your user id and roles", audit=False)
 async def whoami(ctx: Context) -> None:
     roles = ", ".join(sorted(ctx.roles))
     await ctx.reply(f"You are {ctx.user_name} ({ctx.user_key}) with the roles: {roles}.")
 
 
-@skill.intent("greet")
+@skill.intent("greet", audit=False)
 async def greet(ctx: Context) -> None:
     await ctx.reply(f"Hello {ctx.user_name}! Say `help` to see what I can do.")
 

@@ -106,7 +106,8 @@ def test_roles_grant_list_revoke(home):
     assert wrong.returncode == 1
     assert "There is no role 'wizard'" in wrong.stderr and "Traceback" not in wrong.stderr
     missing = qm("roles", "grant", "alice", home=home)
-    assert missing.returncode == 2 and "usage: quartermaster roles grant USER ROLE" in missing.stderr
+    assert missing.returncode == 2
+    assert "usage: quartermaster roles grant USER ROLE" in missing.stderr
 
 
 def test_db_migrate_and_database_down(home, free_port):

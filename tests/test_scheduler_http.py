@@ -26,7 +26,8 @@ async def test_declared_schedules_run_and_resync_after_reload(tmp_path, skill_pk
             "skills.packages": ["skills", skill_pkg.name]}) as bot:
         scheduler = bot.app.scheduler
         assert scheduler is not None
-        assert scheduler.job_ids == ["ticker.nightly", "ticker.tick"]
+        ours = [j for j in scheduler.job_ids if j.startswith("ticker.")]
+        assert ours == ["ticker.nightly", "ticker.tick"]
         for _ in range(100):
             if bot.app.services.get("ticks", 0) >= 2:
                 break
@@ -38,7 +39,7 @@ async def test_declared_schedules_run_and_resync_after_reload(tmp_path, skill_pk
         (skill_pkg.path / "ticker.py").unlink()
         await bot.grant("root", "admin")
         await bot.say("root", "reload skills")
-        assert scheduler.job_ids == []
+        assert not [j for j in scheduler.job_ids if j.startswith("ticker.")]
 
 
 async def test_healthz_and_metrics(tmp_path):

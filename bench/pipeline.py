@@ -1,0 +1,156 @@
+"""Throughput, latency, start-up and memory of the message pipeline, with a bare-loop floor.
+
+adapter → dispatcher → middleware (errors, route, authorize, audit) → skill → reply, through the
+in-memory test adapter on SQLite, NLU off (the NLU has its own benchmark, bench/nlu.py).
+The last line printed is one JSON object with the figures.
+
+    .venv/bin/python bench/pipeline.py [--messages 20000] [--users 100] [--roundtrips 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _settings(home: Path):  # type: ignore[no-untyped-def]
+    from bot.config import Settings
+
+    return Settings.model_validate({
+        "adapters": {"shell": {"enabled": False}},
+        "database": {"url": f"sqlite://{home / 'bench.sqlite3'}"},
+        "rate_limit": {"enabled": False},
+        "dispatcher": {"max_pending": 50_000},
+    })
+
+
+async def pipeline(messages: int, users: int, roundtrips: int) -> dict[str, float]:
+    from bot.events import Message
+    from bot.testing import TestBot
+
+    home = Path(tempfile.mkdtemp(prefix="qm-bench-"))
+    os.environ["QUARTERMASTER_HOME"] = str(home)
+    bot = TestBot(_settings(home))
+    async with bot:
+        app = bot.app
+        # warm-up: user rows, caches, code paths
+        for u in range(users):
+            await app.process(Message("test", f"u{u}", f"u{u}", f"dm:u{u}", "ping", direct=True))
+        assert bot.sent[-1].text == "pong"
+        batch = [Message("test", f"u{i % users}", f"u{i % users}", f"dm:u{i % users}", "ping",
+                         direct=True) for i in range(messages)]
+        before = len(bot.sent)
+        receive = app.receive
+        t0 = time.perf_counter()
+        for msg in batch:
+            await receive(msg)
+        await app.dispatcher.join()
+        burst = time.perf_counter() - t0
+        assert len(bot.sent) - before == messages, "every message must be answered"
+        lat = []
+        one = Message("test", "solo", "solo", "dm:solo", "ping", direct=True)
+        for _ in range(roundtrips):
+            t = time.perf_counter()
+            await app.process(one)
+            lat.append(time.perf_counter() - t)
+        bot.adapter.sent.clear()
+        bot.adapter.by_id.clear()
+    lat.sort()
+    return {"msgs_per_s": messages / burst,
+            "p50_ms": statistics.median(lat) * 1000,
+            "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000}
+
+
+async def floor(messages: int) -> float:
+    """A bare asyncio loop doing the minimum: queue, regex, append a reply."""
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    pattern = re.compile(r"ping", re.IGNORECASE)
+    out: list[str] = []
+
+    async def consumer() -> None:
+        for _ in range(messages):
+            text = await queue.get()
+            if pattern.fullmatch(text):
+                out.append("pong")
+
+    task = asyncio.create_task(consumer())
+    t0 = time.perf_counter()
+    for _ in range(messages):
+        queue.put_nowait("ping")
+    await task
+    assert len(out) == messages
+    return messages / (time.perf_counter() - t0)
+
+
+async def _startup_child() -> None:
+    """Run in a fresh interpreter: start the bot, send one message, report when answered."""
+    from bot.events import Message
+    from bot.testing import TestBot
+
+    home = Path(tempfile.mkdtemp(prefix="qm-bench-start-"))
+    os.environ["QUARTERMASTER_HOME"] = str(home)
+    async with TestBot(_settings(home)) as bot:
+        await bot.app.process(Message("test", "a", "a", "dm:a", "ping", direct=True))
+        assert bot.sent[-1].text == "pong"
+        print("ANSWERED", flush=True)
+
+
+def startup_time(runs: int = 3) -> float:
+    """Wall time from launching a new process to the first reply (best of ``runs``)."""
+    best = float("inf")
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, __file__, "--startup-child"],
+                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        elapsed = time.perf_counter() - t0
+        proc.wait(timeout=60)
+        if line.strip() != "ANSWERED":
+            raise SystemExit("start-up child failed")
+        best = min(best, elapsed)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--roundtrips", type=int, default=2_000)
+    parser.add_argument("--startup-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.startup_child:
+        asyncio.run(_startup_child())
+        return
+    startup = startup_time()
+    figures = asyncio.run(pipeline(args.messages, args.users, args.roundtrips))
+    floor_rate = asyncio.run(floor(args.messages))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {"msgs_per_s": round(figures["msgs_per_s"]), "p50_ms": round(figures["p50_ms"], 4),
+              "p99_ms": round(figures["p99_ms"], 4), "startup_s": round(startup, 3),
+              "peak_rss_mb": round(peak, 1), "floor_msgs_per_s": round(floor_rate)}
+    print(f"burst: {args.messages} messages from {args.users} users: "
+          f"{result['msgs_per_s']:,} msgs/s (floor: bare asyncio regex loop "
+          f"{result['floor_msgs_per_s']:,} msgs/s)")
+    print(f"idle round trip over {args.roundtrips}: p50 {result['p50_ms']} ms, "
+          f"p99 {result['p99_ms']} ms")
+    print(f"start-up to first reply (new process, best of 3): {result['startup_s']} s")
+    print(f"peak RSS: {result['peak_rss_mb']} MB")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
