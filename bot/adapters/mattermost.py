@@ -298,7 +298,7 @@ class MattermostAdapter(Adapter):
         if message.addressed or pending:
             key = (f"mattermost:edit:{post['id']}:{post.get('edit_at')}" if edited
                    else f"mattermost:post:{post['id']}")
-            if False and not await self.dedupe.first_time(key):
+            if not await self.dedupe.first_time(key):
                 log.debug("mattermost: dropped a duplicate delivery of %s", key)
                 return
         await self.app.receive(message)

@@ -217,12 +217,24 @@ class MattermostPeer:
         await self._broadcast_posted(post)
         return post
 
+    def store_post(self, user_id: str, channel_id: str, message: str, *,
+                   root_id: str = "") -> dict[str, Any]:
+        """Create a post without broadcasting it (as if its event was lost)."""
+        post, problem = self._new_post(user_id, channel_id, message, root_id, {})
+        if problem is not None:
+            raise ValueError(problem)
+        return post
+
     async def edit_as(self, post_id: str, message: str) -> dict[str, Any]:
         post = self.posts[post_id]
         post["message"] = message
         post["edit_at"] = post["update_at"] = now_ms()
         await self._broadcast_edited(post)
         return post
+
+    async def redeliver(self, post_id: str) -> None:
+        """Send the ``posted`` event of an existing post again (a replay after a reconnect)."""
+        await self._broadcast_posted(self.posts[post_id])
 
     async def drop_websockets(self, *, abrupt: bool = False) -> None:
         """Close every websocket (``abrupt``: reset the TCP connection, as a proxy would)."""
