@@ -1,0 +1,1 @@
+"""Helpdesk workflows: request types in YAML, dialogue, approvals, reminders, search, stats."""

@@ -1,0 +1,235 @@
+"""Slot filling for a new request: ask only for what is missing, one question at a time.
+
+The draft lives in the conversation store (per user and conversation, written to the database,
+so it survives a restart and expires politely). Each answer is validated with a reason; a
+correction such as "actually make it 8TB" changes an earlier answer; the summary asks to confirm;
+"cancel" anywhere is handled by the core router. Nothing is filed before "yes".
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.events import Choice
+from bot.workflow import render
+from bot.workflow.fields import FieldError, coerce_entity, display, parse_answer
+from bot.workflow.spec import FieldSpec, RequestType
+
+if TYPE_CHECKING:
+    from bot.context import Context
+    from bot.workflow.engine import Workflows
+
+FOLLOWUP = "workflow.answer"
+ANSWER_ACTION = "workflow.answer"
+CONFIRM_ACTION = "workflow.confirm"
+DISCARD_ACTION = "workflow.discard"
+
+YES = frozenset({"yes", "y", "yep", "yeah", "ok", "okay", "confirm", "sure", "file it",
+                 "go ahead", "submit", "do it", "please do", "correct", "yes please"})
+NO = frozenset({"no", "n", "nope", "don't", "do not", "discard"})
+_CORRECTION = re.compile(
+    r"^(?:(?:actually|no|sorry|wait|oops|correction|i meant|i mean|rather|instead)\b[\s,:;.!-]*)+"
+    r"(?:(?:please\s+)?(?:make|change|set)\s+(?:it|that)\s+(?:to\s+)?)?", re.IGNORECASE)
+_MAKE_IT = re.compile(r"^(?:please\s+)?(?:make|change|set)\s+(?:it|that)\s+(?:to\s+)?",
+                      re.IGNORECASE)
+_NAMED = re.compile(r"^(?:(?:please\s+)?(?:make|change|set)\s+(?:the\s+)?)?(?P<field>[a-z][\w ]*?)"
+                    r"\s*(?:=|:|\bto\b|\bis\b|\bshould be\b)\s*(?P<value>.+)$", re.IGNORECASE)
+_DISTINCT = ("size", "duration", "date", "path", "integer")
+
+
+def _state(draft: dict[str, Any]) -> dict[str, Any]:
+    return {"followup": FOLLOWUP, "data": draft}
+
+
+def new_draft(spec: RequestType, *, requester: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"type": spec.name, "fields": {}, "asking": None, "stage": "ask",
+            "requester": requester}
+
+
+def prefill(spec: RequestType, draft: dict[str, Any], entities: dict[str, list[Any]],
+            now: datetime | None = None) -> list[str]:
+    """Fill fields from NLU entities; returns the reasons for values that did not fit."""
+    problems = []
+    for name, field in spec.fields.items():
+        values = entities.get(field.entity or "", [])
+        if not values or name in draft["fields"]:
+            continue
+        try:
+            draft["fields"][name] = coerce_entity(field, values[0], now)
+        except FieldError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def missing(spec: RequestType, data: dict[str, Any]) -> str | None:
+    """The next field to ask for, in declaration order; defaults fill unasked optional fields."""
+    for name, field in spec.fields.items():
+        if data.get(name) is not None:
+            continue
+        if not spec.needed(name, data):
+            continue
+        if field.default is not None:
+            continue
+        return name
+    return None
+
+
+def with_defaults(spec: RequestType, data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for name, field in spec.fields.items():
+        if out.get(name) is None and field.default is not None:
+            out[name] = field.default
+        if out.get(name) is None:
+            out.pop(name, None)
+    return out
+
+
+def question(field: FieldSpec, key: str) -> tuple[str, list[Choice]]:
+    text = field.question
+    choices = []
+    if field.type == "choice":
+        choices = [Choice(opt, ANSWER_ACTION, f"{key}|{opt}") for opt in field.choices]
+    return text, choices
+
+
+async def proceed(ctx: Context, spec: RequestType, draft: dict[str, Any],
+                  preface: str = "") -> None:
+    """Ask the next question, or show the summary and ask to confirm."""
+    draft["fields"] = {k: v for k, v in draft["fields"].items() if k in spec.fields}
+    name = missing(spec, draft["fields"])
+    prefix = f"{preface}\n" if preface else ""
+    key = ctx.conversation_key
+    if name is not None:
+        draft["asking"], draft["stage"] = name, "ask"
+        await ctx.app.conversations.save(key, _state(draft))
+        text, choices = question(spec.fields[name], key)
+        await ctx.reply(prefix + text, choices=choices)
+        return
+    draft["asking"], draft["stage"] = None, "confirm"
+    await ctx.app.conversations.save(key, _state(draft))
+    text = render.summary(spec, with_defaults(spec, draft["fields"]))
+    await ctx.reply(prefix + text, choices=[
+        Choice("File it", CONFIRM_ACTION, key, "primary"),
+        Choice("Discard", DISCARD_ACTION, key, "danger")])
+
+
+def _field_by_name(spec: RequestType, word: str) -> FieldSpec | None:
+    word = word.strip().lower().replace("_", " ")
+    for name, field in spec.fields.items():
+        if word in (name.replace("_", " "), field.label.lower()):
+            return field
+    return None
+
+
+def correction(spec: RequestType, draft: dict[str, Any], text: str, now: datetime | None
+               ) -> tuple[str, Any] | None:
+    """(field, value) when ``text`` changes an answer ("actually make it 8TB", "size: 8TB").
+
+    Raises ``FieldError`` when the field is clear but the value does not fit."""
+    marked = _CORRECTION.match(text)
+    rest = text[marked.end():].strip() if marked and marked.end() else text.strip()
+    rest = _MAKE_IT.sub("", rest).strip()
+    named = _NAMED.match(rest)
+    if named:
+        field = _field_by_name(spec, named.group("field"))
+        if field is not None:
+            return field.name, parse_answer(field, named.group("value"), now)
+    if not (marked and marked.end()) and draft["stage"] != "confirm":
+        return None
+    asking = draft.get("asking")
+    candidates = [f for n, f in spec.fields.items() if n != asking and f.type in _DISTINCT]
+    found = []
+    for field in candidates:
+        try:
+            found.append((field.name, parse_answer(field, rest, now)))
+        except FieldError:
+            continue
+    if len(found) == 1:
+        return found[0]
+    return None
+
+
+async def answer(ctx: Context, wf: Workflows, text: str) -> None:
+    """Handle one message (or choice click) of a pending request dialogue."""
+    state = ctx.state or {}
+    draft = dict(state.get("data") or {})
+    spec = wf.types.get(draft.get("type", ""))
+    if spec is None:
+        await ctx.done()
+        await ctx.reply("That request type is no longer configured; I've dropped the draft.")
+        return
+    now = ctx.event.time
+    lowered = text.strip().lower().rstrip(".!")
+    if draft["stage"] == "confirm":
+        if lowered in YES:
+            await confirm(ctx, wf, spec, draft)
+            return
+        if lowered in NO:
+            await ctx.done()
+            await ctx.reply("OK, I've discarded it. Nothing was filed.")
+            return
+    try:
+        fix = correction(spec, draft, text, now)
+    except FieldError as exc:
+        await ctx.reply(f"{exc} The other answers are kept.")
+        return
+    if fix is not None:
+        fixed, value = fix
+        draft["fields"][fixed] = value
+        field = spec.fields[fixed]
+        await proceed(ctx, spec, draft, f"Got it — {field.label} is now "
+                                        f"{display(field, value)}.")
+        return
+    if draft["stage"] == "confirm":
+        await ctx.reply("Say `yes` to file it, `no` to discard it, or correct a value (for "
+                        "example \"size: 8TB\").")
+        return
+    name = draft.get("asking")
+    if name not in spec.fields:
+        await proceed(ctx, spec, draft)
+        return
+    field = spec.fields[name]
+    try:
+        draft["fields"][name] = parse_answer(field, text, now)
+    except FieldError as exc:
+        await ctx.app.conversations.save(ctx.conversation_key, _state(draft))
+        await ctx.reply(f"{exc}\n{field.question}",
+                        choices=question(field, ctx.conversation_key)[1])
+        return
+    await proceed(ctx, spec, draft)
+
+
+async def confirm(ctx: Context, wf: Workflows, spec: RequestType, draft: dict[str, Any]
+                  ) -> None:
+    """File the request (records first), then post it and tell the user."""
+    from bot.workflow.engine import FilingFailed
+
+    data = with_defaults(spec, draft["fields"])
+    if missing(spec, data) is not None:
+        await proceed(ctx, spec, draft)
+        return
+    filer = await ctx.db_user()
+    requester = filer
+    behalf = draft.get("requester")
+    if behalf:
+        requester = await ctx.app.users.ensure(behalf["platform"], behalf["id"],
+                                               behalf.get("name", ""))
+    try:
+        req = await wf.file(spec, data, requester, filed_by=filer, channel=ctx.channel)
+    except FilingFailed as exc:
+        await ctx.reply(str(exc))      # the draft stays, so "yes" tries again
+        return
+    await ctx.done()
+    posted = await wf.publish(req)
+    where = f" and posted it to #{spec.channel}" if posted is not None else ""
+    whom = "you" if requester.key == filer.key else requester.name
+    await ctx.reply(f"Thanks — I filed {req.ref}{where}. I'll let {whom} know when it moves.")
+    text, choices = await wf.render(req, requester_copy=True)
+    ref = await ctx.reply(text, choices=choices)
+    await wf.remember(req, ref)
+    if requester.key != filer.key:
+        await wf.notifier.tell(requester, f"{req.ref} filed for you",
+                               f"{filer.name} filed {req.ref} ({wf.describe(req, spec)}) for "
+                               "you. I'll tell you when it moves.")

@@ -1,0 +1,357 @@
+"""The workflow engine: file requests, decide who may move them, record and publish every move.
+
+Records first: a request and its first history entry are written in one transaction before
+anyone is told; each transition is committed before copies are updated and people notified.
+The engine never waits for a human: an approval is a stored state that a later event resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tortoise.transactions import in_transaction
+
+from bot.errors import UserError
+from bot.events import PostedRef
+from bot.storage.models import PostedCopy, Request, RequestEvent, User
+from bot.workflow import render
+from bot.workflow.fields import display
+from bot.workflow.loader import load_types
+from bot.workflow.notify import Notifier
+from bot.workflow.spec import RequestType, TransitionSpec
+
+if TYPE_CHECKING:
+    from bot.app import Application
+
+log = logging.getLogger(__name__)
+
+REF_RE = re.compile(r"(?:REQ[-_ ]?#?|#)?(\d{1,9})", re.IGNORECASE)
+SERVICE = "workflows"
+
+
+class FilingFailed(UserError):
+    """The request could not be stored; nothing was saved and the user is told so."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+
+
+def parse_ref(text: str) -> int | None:
+    m = REF_RE.fullmatch(text.strip())
+    return int(m.group(1)) if m else None
+
+
+def workflows_dir(settings: dict[str, Any]) -> Path:
+    from bot.paths import config_dir
+
+    raw = settings.get("dir")
+    return Path(raw).expanduser() if raw else config_dir() / "workflows"
+
+
+class Workflows:
+    """The service skills use (``app.services["workflows"]``)."""
+
+    def __init__(self, app: Application, types: dict[str, RequestType]) -> None:
+        self.app = app
+        self.types = types
+        self.notifier = Notifier(app)
+
+    @classmethod
+    def from_app(cls, app: Application) -> Workflows:
+        directory = workflows_dir(app.settings.workflows)
+        return cls(app, load_types(directory, app.settings.roles.known))
+
+    # -- types ---------------------------------------------------------------------------------
+    def type_named(self, word: str) -> RequestType | None:
+        word = word.strip().lower().replace(" ", "_")
+        for name, spec in self.types.items():
+            if word == name.lower() or word in (a.lower().replace(" ", "_")
+                                                for a in spec.aliases):
+                return spec
+        return None
+
+    def type_for_intent(self, intent: str, text: str = "") -> RequestType | None:
+        """The type an NLU intent starts; keywords in the text pick among several."""
+        candidates = [t for t in self.types.values() if t.intent == intent]
+        lowered = text.lower()
+        for spec in candidates:
+            if any(k.lower() in lowered for k in spec.keywords):
+                return spec
+        plain = [t for t in candidates if not t.keywords] or candidates
+        return plain[0] if plain else None
+
+    def spec_of(self, req: Request) -> RequestType:
+        spec = self.types.get(req.type)
+        if spec is None:
+            raise UserError(f"{req.ref} is of type {req.type!r}, which is no longer configured; "
+                            "an admin has to restore its workflow file.")
+        return spec
+
+    # -- reading -------------------------------------------------------------------------------
+    async def get(self, ref: str | int) -> Request:
+        number = ref if isinstance(ref, int) else parse_ref(ref)
+        req = None if number is None else await Request.get_or_none(id=number)
+        if req is None or req.deleted:
+            raise UserError(f"There is no request {ref if isinstance(ref, str) else f'REQ-{ref}'}"
+                            ". Say `list my open requests` to see yours.")
+        await req.fetch_related("requester")
+        return req
+
+    # -- filing --------------------------------------------------------------------------------
+    async def file(self, spec: RequestType, data: dict[str, Any], requester: User, *,
+                   filed_by: User | None = None, channel: str | None = None) -> Request:
+        """Store a new request and its first history entry in one transaction."""
+        try:
+            async with in_transaction():
+                req = await Request.create(type=spec.name, state=spec.initial,
+                                           requester=requester, filed_by=filed_by or requester,
+                                           fields_data=data, channel=spec.channel)
+                await RequestEvent.create(request=req, actor=filed_by or requester,
+                                          action="submitted", to_state=spec.initial,
+                                          data={"fields": data, "from_channel": channel})
+        except Exception as exc:
+            log.error("filing a %s request for %s failed: %s", spec.name, requester.key,
+                      type(exc).__name__, exc_info=True)
+            raise FilingFailed("I couldn't store your request because of a problem on my side, "
+                               "so nothing was filed. Your answers are kept: say `yes` to try "
+                               "again in a moment, or `cancel`.") from None
+        req.requester = requester
+        self.app.audit.record((filed_by or requester).key, "request.filed", req.ref,
+                              type=spec.name)
+        return req
+
+    # -- people --------------------------------------------------------------------------------
+    def responsible(self, req: Request, spec: RequestType) -> list[str]:
+        """User keys tagged while the request waits in its current state."""
+        state = spec.states.get(req.state)
+        if state is None or state.terminal:
+            return []
+        data = dict(req.fields_data)
+        keys: list[str] = []
+        for tag in state.tag:
+            if not spec.test(tag.when, data):
+                continue
+            for role in tag.roles:
+                keys += self.app.roles.holders(role)
+            keys += tag.users
+        return list(dict.fromkeys(keys))
+
+    def mention(self, key: str) -> str:
+        platform, _, user_id = key.partition(":")
+        adapter = self.app.adapters.get(platform)
+        return adapter.mention(user_id) if adapter is not None else key
+
+    # -- permission ----------------------------------------------------------------------------
+    def decide(self, req: Request, spec: RequestType, name: str, user_key: str) -> Decision:
+        """May ``user_key`` take transition ``name`` now? If not, say why in plain words."""
+        tr = spec.transitions.get(name)
+        if tr is None:
+            names = ", ".join(n for n, _ in spec.transitions_from(req.state)) or "none"
+            return Decision(False, f"{req.ref} has no step {name!r} (possible now: {names}).")
+        if tr.from_ and req.state not in tr.from_:
+            return Decision(False, f"{req.ref} is {spec.state_label(req.state)}, so it can't be "
+                                   f"{tr.past} now.")
+        data = dict(req.fields_data)
+        requester_key = req.requester.key if isinstance(req.requester, User) else ""
+        conditions: list[str] = []
+        roles: list[str] = []
+        for rule in tr.allow:
+            holds = (any(self.app.roles.has(user_key, r) for r in rule.roles)
+                     or user_key in rule.users
+                     or (rule.requester and user_key == requester_key))
+            roles += rule.roles
+            if not holds:
+                continue
+            if spec.test(rule.when, data):
+                return Decision(True)
+            conditions.append(rule.because or f"it needs {rule.when}")
+        if conditions:
+            return Decision(False, f"You can't {name} {req.ref}: {'; '.join(conditions)}.")
+        who = " or ".join(dict.fromkeys(roles)) or "a specific person"
+        if any(rule.requester for rule in tr.allow):
+            who = f"the requester or {who}" if roles else "the requester"
+        have = ", ".join(sorted(self.app.roles.roles_of(user_key)))
+        return Decision(False, f"You can't {name} {req.ref}: that needs {who}, and you have: "
+                               f"{have}.")
+
+    # -- moving --------------------------------------------------------------------------------
+    async def transition(self, req: Request, name: str, actor: User, comment: str = ""
+                         ) -> Request:
+        """Check, record, then publish and notify. Raises ``UserError`` with the reason if not
+        allowed."""
+        spec = self.spec_of(req)
+        decision = self.decide(req, spec, name, actor.key)
+        if not decision.allowed:
+            self.app.audit.record(actor.key, "request.refused", req.ref, "denied",
+                                  transition=name, reason=decision.reason)
+            raise UserError(decision.reason)
+        tr = spec.transitions[name]
+        before = req.state
+        async with in_transaction():
+            # re-read under the transaction so two clicks cannot both move the same state
+            updated = await Request.filter(id=req.id, state=before).update(
+                state=tr.to, updated_at=datetime.now(UTC),
+                closed_at=datetime.now(UTC) if spec.states[tr.to].terminal else None)
+            if not updated:
+                raise UserError(f"{req.ref} changed meanwhile; it is no longer "
+                                f"{spec.state_label(before)}.")
+            await RequestEvent.create(request=req, actor=actor, action=name, from_state=before,
+                                      to_state=tr.to, comment=comment)
+        await req.refresh_from_db()
+        await req.fetch_related("requester")
+        self.app.audit.record(actor.key, f"request.{name}", req.ref, from_state=before,
+                              to_state=tr.to)
+        await self.refresh(req)
+        await self._announce(req, spec, tr, actor, comment)
+        return req
+
+    async def _announce(self, req: Request, spec: RequestType, tr: TransitionSpec, actor: User,
+                        comment: str) -> None:
+        requester = req.requester
+        assert isinstance(requester, User)
+        what = self.describe(req, spec)
+        text = f"Your request {req.ref} ({what}) was {tr.past} by {actor.name}"
+        text += f": {comment}" if comment else "."
+        if spec.is_open(req.state):
+            text += f" It is now {spec.state_label(req.state)}."
+        if requester.key != actor.key:
+            await self.notifier.tell(requester, f"{req.ref} {tr.past}", text)
+        tagged = self.responsible(req, spec)
+        for key in tagged:
+            if key != actor.key:
+                await self.app.notify(key, f"{req.ref} ({what}) is "
+                                           f"{spec.state_label(req.state)} and waits for you.")
+
+    def describe(self, req: Request, spec: RequestType) -> str:
+        data = dict(req.fields_data)
+        parts = [display(spec.fields[n], data.get(n)) for n in list(spec.fields)[:2]
+                 if data.get(n) is not None]
+        return ", ".join([(spec.title or spec.name).lower(), *parts])
+
+    # -- posting -------------------------------------------------------------------------------
+    async def render(self, req: Request, *, requester_copy: bool = False
+                     ) -> tuple[str, list[Any]]:
+        spec = self.spec_of(req)
+        requester = req.requester
+        if not isinstance(requester, User):
+            await req.fetch_related("requester")
+            requester = req.requester
+        tagged = [self.mention(k) for k in self.responsible(req, spec)]
+        last_event = await RequestEvent.filter(request_id=req.id).order_by("-id").first()
+        last = None
+        if last_event is not None and last_event.action != "submitted":
+            await last_event.fetch_related("actor")
+            who = last_event.actor.name if last_event.actor else "someone"
+            tr = spec.transitions.get(last_event.action)
+            verb = tr.past if tr else last_event.action
+            last = f"{verb} by {who}" + (f": {last_event.comment}" if last_event.comment else "")
+        text = render.card(req, spec, requester=self.mention(requester.key), tagged=tagged,
+                           last=last)
+        return text, render.transition_choices(req, spec, requester_only=requester_copy)
+
+    async def publish(self, req: Request) -> PostedRef | None:
+        """Post the card to the type's channel (on the requester's platform) and remember it."""
+        spec = self.spec_of(req)
+        requester = req.requester
+        assert isinstance(requester, User)
+        text, choices = await self.render(req)
+        try:
+            ref = await self.app.post(requester.platform, spec.channel, text, choices=choices)
+        except Exception:
+            log.warning("could not post %s to %s", req.ref, spec.channel, exc_info=True)
+            return None
+        if ref is not None:
+            await self.remember(req, ref)
+        return ref
+
+    async def remember(self, req: Request, ref: PostedRef) -> None:
+        await PostedCopy.create(request=req, platform=ref.platform, channel=ref.channel,
+                                message_id=ref.id, thread=ref.thread)
+
+    async def refresh(self, req: Request) -> int:
+        """Update every posted copy; returns how many were updated."""
+        spec = self.spec_of(req)
+        count = 0
+        for copy in await PostedCopy.filter(request_id=req.id):
+            adapter = self.app.adapters.get(copy.platform)
+            if adapter is None:
+                continue
+            requester_copy = copy.channel != spec.channel
+            text, choices = await self.render(req, requester_copy=requester_copy)
+            ref = PostedRef(copy.platform, copy.channel, copy.message_id, copy.thread)
+            try:
+                await adapter.update(ref, self.app.outbound(text), choices=choices)
+                count += 1
+            except Exception:
+                log.warning("could not update copy %s of %s", copy.message_id, req.ref,
+                            exc_info=True)
+        return count
+
+    # -- edit / delete -------------------------------------------------------------------------
+    def may_edit(self, req: Request, user_key: str) -> bool:
+        requester = req.requester
+        return (isinstance(requester, User) and requester.key == user_key) or \
+            self.app.roles.has(user_key, "staff")
+
+    async def edit(self, req: Request, changes: dict[str, Any], actor: User) -> Request:
+        spec = self.spec_of(req)
+        if not self.may_edit(req, actor.key):
+            raise UserError(f"Only the requester or staff can edit {req.ref}.")
+        if not spec.is_open(req.state):
+            raise UserError(f"{req.ref} is {spec.state_label(req.state)}; closed requests "
+                            "can't be edited.")
+        old = dict(req.fields_data)
+        new = {**old, **changes}
+        diff = {k: [old.get(k), v] for k, v in changes.items() if old.get(k) != v}
+        if not diff:
+            raise UserError(f"{req.ref} already has those values.")
+        async with in_transaction():
+            await Request.filter(id=req.id).update(fields_data=new,
+                                                   updated_at=datetime.now(UTC))
+            await RequestEvent.create(request=req, actor=actor, action="edited",
+                                      from_state=req.state, to_state=req.state,
+                                      data={"changes": diff})
+        req.fields_data = new
+        self.app.audit.record(actor.key, "request.edited", req.ref, changes=list(diff))
+        await self.refresh(req)
+        return req
+
+    async def delete(self, req: Request, actor: User, comment: str = "") -> None:
+        if not self.may_edit(req, actor.key):
+            raise UserError(f"Only the requester or staff can delete {req.ref}.")
+        async with in_transaction():
+            await Request.filter(id=req.id).update(deleted=True, updated_at=datetime.now(UTC),
+                                                   closed_at=req.closed_at or datetime.now(UTC))
+            await RequestEvent.create(request=req, actor=actor, action="deleted",
+                                      from_state=req.state, to_state=req.state,
+                                      comment=comment)
+        self.app.audit.record(actor.key, "request.deleted", req.ref)
+        for copy in await PostedCopy.filter(request_id=req.id):
+            adapter = self.app.adapters.get(copy.platform)
+            if adapter is None:
+                continue
+            try:
+                await adapter.delete(PostedRef(copy.platform, copy.channel, copy.message_id,
+                                               copy.thread))
+            except Exception:
+                log.warning("could not delete copy %s of %s", copy.message_id, req.ref,
+                            exc_info=True)
+                continue
+            await copy.delete()
+
+
+def service(app: Application) -> Workflows:
+    """The running workflow service (created by the requests skill at setup)."""
+    found = app.services.get(SERVICE)
+    if found is None:
+        found = app.services[SERVICE] = Workflows.from_app(app)
+    assert isinstance(found, Workflows)
+    return found

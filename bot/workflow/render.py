@@ -1,0 +1,62 @@
+"""How a request looks in chat: the card (fields, state, people) and the transition choices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.events import Choice
+from bot.storage.models import Request
+from bot.workflow.fields import display
+from bot.workflow.spec import RequestType
+
+TRANSITION_ACTION = "workflow.transition"
+
+
+def field_lines(spec: RequestType, data: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, field in spec.fields.items():
+        value = data.get(name)
+        if value is None and not spec.needed(name, data):
+            continue
+        lines.append(f"• {field.label}: {display(field, value)}")
+    return lines
+
+
+def card(req: Request, spec: RequestType, *, requester: str, tagged: Sequence[str] = (),
+         last: str | None = None) -> str:
+    """The text of every posted copy of a request; regenerated after each change."""
+    title = spec.title or spec.name
+    if req.deleted:
+        return f"~{req.ref} · {title}~ — deleted"
+    lines = [f"*{req.ref} · {title}* — {spec.state_label(req.state)}",
+             f"Requested by {requester}"]
+    lines += field_lines(spec, dict(req.fields_data))
+    if tagged and spec.is_open(req.state):
+        lines.append(f"Waiting for: {' '.join(tagged)}")
+    if last:
+        lines.append(f"Last: {last}")
+    return "\n".join(lines)
+
+
+def transition_choices(req: Request, spec: RequestType, *, requester_only: bool = False
+                       ) -> list[Choice]:
+    """The transitions out of the current state, as buttons (numbered options in the shell).
+
+    The requester's own copy offers only what a requester may take (e.g. Cancel)."""
+    if req.deleted:
+        return []
+    out = []
+    for name, tr in spec.transitions_from(req.state):
+        if requester_only and not any(rule.requester for rule in tr.allow):
+            continue
+        out.append(Choice(tr.label, TRANSITION_ACTION, f"{req.id}:{name}", tr.style))
+    return out
+
+
+def summary(spec: RequestType, data: dict[str, Any]) -> str:
+    lines = [f"Here's your {(spec.title or spec.name).lower()} request:"]
+    lines += field_lines(spec, data)
+    lines.append("Shall I file it? (yes / no — or correct a value, e.g. \"actually make it "
+                 "8TB\")")
+    return "\n".join(lines)
