@@ -31,6 +31,28 @@ def _rewrite_ranges(part: str) -> str:
     return f"{prefix}[{lo_i}-{hi_i}]"
 
 
+_GROUP = re.compile(r"\[([^\[\]]*)\]")
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
+
+
+def _size(part: str) -> int | None:
+    """Number of hosts a part expands to, computed without expanding (None if malformed)."""
+    total = 1
+    for group in _GROUP.findall(part):
+        count = 0
+        for piece in group.split(","):
+            m = _RANGE.match(piece)
+            if not m:
+                return None
+            lo = int(m.group(1))
+            hi = int(m.group(2)) if m.group(2) else lo
+            if hi < lo:
+                return None
+            count += hi - lo + 1
+        total *= count
+    return total
+
+
 def _split_top(text: str) -> list[str]:
     """Split on commas/spaces that are not inside brackets."""
     parts: list[str] = []
@@ -65,6 +87,9 @@ def expand_hostlist(text: str) -> list[str] | None:
         return None
     if not all(p[0].isalnum() for p in parts):
         return None
+    sizes = [_size(p) for p in parts]
+    if any(s is None for s in sizes) or sum(s or 0 for s in sizes) > MAX_NODES:
+        return None  # NodeSet would build every name first: "c[1-99999999]" must stay cheap
     from ClusterShell.NodeSet import NodeSet, NodeSetException
 
     try:

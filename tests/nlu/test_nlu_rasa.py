@@ -144,7 +144,7 @@ async def test_out_of_scope_and_low_confidence_become_fallback(
 
 async def test_timeout_raises_unavailable(rasa_server: Callable[[Handler], Any]) -> None:
     async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(2)
+        await asyncio.sleep(1)
         return web.json_response(RASA_REPLY)
 
     url = await rasa_server(slow)
