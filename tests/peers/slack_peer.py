@@ -285,7 +285,7 @@ class SlackPeer:
             return
         self._ws = None
         if abrupt:
-            transport = ws._req.transport if ws._req is not None else None  # type: ignore[attr-defined]
+            transport = ws._req.transport if ws._req is not None else None
             if transport is not None:
                 transport.abort()
         else:
