@@ -1,0 +1,54 @@
+"""Fixtures for the workflow tests: a real SMTP sink (aiosmtpd) and one NLU model per session."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# pytest puts tests/ on sys.path (rootdir conftest, no __init__.py), where tests/nlu/ shadows the
+# real ``nlu`` package as an empty namespace package (the editable install is a meta-path finder,
+# which runs after the path scan). Put the project root first so the real package wins.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if sys.path[:1] != [_ROOT]:
+    sys.path.insert(0, _ROOT)
+if getattr(sys.modules.get("nlu"), "__file__", "") is None:
+    for _name in [m for m in sys.modules if m == "nlu" or m.startswith("nlu.")]:
+        del sys.modules[_name]
+
+
+class Sink:
+    """Collects what a real SMTP server on 127.0.0.1 received."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self.port = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[Sink]:
+    from aiosmtpd.smtp import SMTP
+
+    sink = Sink()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(sink, hostname="test"), "127.0.0.1", 0)
+    sink.port = server.sockets[0].getsockname()[1]
+    try:
+        yield sink
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.fixture(scope="session")
+def nlu_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained once per session (the first bot that loads the NLU trains it, ~15 s)."""
+    return tmp_path_factory.mktemp("nlu-model")
