@@ -294,3 +294,38 @@ async def test_server_under_a_base_path(tmp_path: Path, skills_pkg: str) -> None
             answer = await peer.wait_for(lambda: peer.bot_posts(dm))
     assert texts(answer) == ["pong"]
     assert all(c.path.startswith("/chat/api/v4/") for c in peer.calls)
+
+
+async def test_listen_channels_and_other_bots_when_allowed(peer: MattermostPeer, tmp_path: Path,
+                                                           skills_pkg: str) -> None:
+    alice = peer.add_user("alice")
+    robot = peer.add_user("ci-bot", is_bot=True)
+    helpdesk = peer.add_channel("helpdesk", members=[alice, robot, peer.bot_id])
+    town = peer.add_channel("town-square", members=[alice, peer.bot_id])
+    async with make_app(peer, tmp_path, skills_pkg, listen_channels=["helpdesk"],
+                        ignore_bots=False) as app:
+        await peer.post_as(alice, town, "ping")           # not listened: needs a mention
+        await peer.post_as(alice, helpdesk, "ping")       # listened: no mention needed
+        await peer.post_as(robot, helpdesk, "ping")       # another bot, allowed by config
+        await peer.wait_for(lambda: len(peer.bot_posts(helpdesk)) == 2)
+        await app.dispatcher.join()
+    assert peer.bot_posts(town) == []
+    assert len(seen(skills_pkg)) == 2
+
+
+async def test_token_never_reaches_the_logs(peer: MattermostPeer, tmp_path: Path,
+                                            skills_pkg: str,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    alice = peer.add_user("alice")
+    dm = peer.dm_channel(alice, peer.bot_id)
+    async with make_app(peer, tmp_path, skills_pkg):
+        await peer.post_as(alice, dm, "ping")
+        await peer.wait_for(lambda: peer.bot_posts(dm))
+        await peer.drop_websockets()
+        await peer.wait_for(lambda: peer.sockets)          # reconnected
+    bad = make_app(peer, tmp_path, skills_pkg, token="wrong-token-abcdef123")
+    with pytest.raises(MattermostStartupError):
+        await bad.start()
+    assert "websocket lost" in caplog.text                 # the logs did cover a reconnect
+    assert peer.token not in caplog.text and "wrong-token-abcdef123" not in caplog.text
