@@ -67,6 +67,11 @@ _COUNT_RE = re.compile(
     r"(?:vms?|instances?|machines?|servers?|boxes|workers?|vcpus?|virtual\s+machines?)\b",
     re.IGNORECASE,
 )
+# words before a duration that make it a requested length ("for 2 weeks", "add 3 days")
+_DURATION_CUES = frozenset(
+    {"for", "by", "add", "another", "more", "extra", "additional", "extend", "extended", "keep"}
+    | {"give", "need", "needs", "needed", "further", "plus", "+", "to", "it", "them"}
+)
 _VERSION_PREFIX = re.compile(r"^(?:version|ver\.?|v\.)\s*", re.IGNORECASE)
 
 
@@ -190,7 +195,9 @@ def rule_spans(
         if not m.group(0).lower().endswith(("vcpu", "vcpus")):
             found.append(("count", m.start(1), m.end(1)))
     for m in _DURATION_RE.finditer(text):
-        found.append(("duration", m.start(), m.end()))
+        before = text[max(0, m.start() - 24) : m.start()].lower().split()[-2:]
+        if _DURATION_CUES.intersection(before) or _DURATION_CUES.intersection(m.group().split()):
+            found.append(("duration", m.start(), m.end()))
     if ctx.cluster_re is not None:
         for m in ctx.cluster_re.finditer(text):
             found.append(("cluster", m.start(), m.end()))
