@@ -54,6 +54,7 @@ class Application:
         self.adapters: dict[str, Adapter] = {}
         self.scheduler: Scheduler | None = None
         self.http: Any = None
+        self.redis: Any = None            # redis.asyncio client when ``redis.url`` is set
         self.started_at: float | None = None
         self.nlu: Any = None
         self._nlu_task: asyncio.Task[Any] | None = None
@@ -101,6 +102,9 @@ class Application:
         try:
             await open_database(self.settings.database.resolved_url())
             stack.push_async_callback(close_database)
+            if self.settings.redis.url:
+                await self._open_redis(self.settings.redis.url)
+                stack.push_async_callback(self._close_redis)
             await self.roles.load()
             await self.roles.seed(self.settings.roles.grants)
             await self.conversations.load()
@@ -141,6 +145,26 @@ class Application:
     async def stop(self) -> None:
         await self._stack.aclose()
         self.adapters.clear()
+
+    async def _open_redis(self, url: str) -> None:
+        import redis.asyncio as aioredis
+
+        from bot.errors import StorageUnavailable
+        from bot.storage.db import redact_url
+
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
+        try:
+            await client.ping()
+        except Exception as exc:  # redis raises ConnectionError/TimeoutError/AuthenticationError
+            await client.aclose()
+            raise StorageUnavailable(f"cannot reach Redis at {redact_url(url)}: "
+                                     f"{type(exc).__name__}") from None
+        self.redis = client
+
+    async def _close_redis(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None
 
     def _resolve_adapter_factories(self) -> list[AdapterFactory]:
         if self._adapter_factories is not None:

@@ -24,15 +24,18 @@ def redact(text: str) -> str:
     return text
 
 
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@/\s]+)(@)")
 _TOKENS = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}|"
                      r"gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|glpat-[A-Za-z0-9_-]{20,})")
 
 
+def redact_url(text: str) -> str:
+    """Passwords in URLs (``scheme://user:PASSWORD@host``) become ``***``."""
+    return _URL_PASSWORD.sub(r"\1***\3", text) if "://" in text else text
+
+
 def _builtin_redactor(text: str) -> str:
-    if "://" in text:
-        text = _URL_PASSWORD.sub(r"\1***\3", text)
-    return _TOKENS.sub("[redacted]", text)
+    return _TOKENS.sub("[redacted]", redact_url(text))
 
 
 add_redactor(_builtin_redactor)

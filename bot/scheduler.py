@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,6 +24,7 @@ class Scheduler:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._specs: dict[str, HandlerSpec] = {}
         self.runs: dict[str, int] = {}
+        self.skipped: dict[str, int] = {}      # firings another bot process claimed first
 
     def start(self) -> None:
         self._scheduler.start()
@@ -30,6 +32,21 @@ class Scheduler:
     async def stop(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+
+    async def _claim(self, job_id: str, spec: HandlerSpec) -> bool:
+        """With Redis, exactly one bot process runs each firing of a job.
+
+        A firing is identified by its time slot (the interval, or the minute for cron jobs); the
+        first process to ``SET NX`` the slot's key runs it, the others skip it.
+        """
+        redis = self.app.redis
+        if redis is None:
+            return True
+        assert spec.schedule is not None
+        period = max(1.0, spec.schedule.seconds or 60.0)
+        slot = int(time.time() // period)
+        key = f"{self.app.settings.redis.prefix}job:{job_id}:{slot}"
+        return bool(await redis.set(key, "1", nx=True, ex=int(period * 2) + 1))
 
     def sync(self, registry: Registry) -> None:
         """Replace every skill job with the ones the current registry declares."""
@@ -62,6 +79,9 @@ class Scheduler:
         spec = self._specs.get(job_id)
         if spec is None:
             raise KeyError(job_id)
+        if not await self._claim(job_id, spec):
+            self.skipped[job_id] = self.skipped.get(job_id, 0) + 1
+            return
         self.runs[job_id] = self.runs.get(job_id, 0) + 1
         try:
             await spec.func(self.app)

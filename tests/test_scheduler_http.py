@@ -58,3 +58,31 @@ async def test_healthz_and_metrics(tmp_path):
         assert 'quartermaster_messages_received_total{platform="test"} 2.0' in metrics
         assert "quartermaster_ignored_total 1.0" in metrics
         assert 'quartermaster_adapter_connected{platform="test"} 1.0' in metrics
+
+
+async def test_with_redis_each_job_firing_runs_in_one_process_only(tmp_path, skill_pkg,
+                                                                   redis_client):
+    """Two bot processes (two apps) share Redis: a firing is claimed by exactly one of them."""
+    skill_pkg.write("ticker", TICKER)
+    overrides = {"skills.packages": ["skills", skill_pkg.name],
+                 "redis.url": "redis://127.0.0.1:6379/0", "redis.prefix": redis_client.qm_prefix}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with TestBot.create(tmp_path / "a", overrides=overrides) as one, \
+            TestBot.create(tmp_path / "b", overrides=overrides) as two:
+        await asyncio.gather(one.app.scheduler.run("ticker.nightly"),
+                             two.app.scheduler.run("ticker.nightly"))
+        ran = [bool(bot.app.services.get("nightly")) for bot in (one, two)]
+        assert sorted(ran) == [False, True]
+        assert one.app.scheduler.skipped.get("ticker.nightly", 0) + \
+            two.app.scheduler.skipped.get("ticker.nightly", 0) == 1
+
+
+async def test_unreachable_redis_is_a_clear_start_up_error(tmp_path, free_port):
+    import pytest
+
+    from bot.errors import StorageUnavailable
+
+    bot = TestBot.create(tmp_path, overrides={"redis.url": f"redis://:pw@127.0.0.1:{free_port}/0"})
+    with pytest.raises(StorageUnavailable, match="cannot reach Redis at redis://:\\*\\*\\*@"):
+        await bot.app.start()

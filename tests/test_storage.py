@@ -86,3 +86,5 @@ async def test_unreachable_database_is_a_clear_error_without_password(free_port)
 def test_redact_url():
     assert redact_url("postgres://u:p%40ss@h:5432/d") == "postgres://u:***@h:5432/d"
     assert redact_url("sqlite:///tmp/x.db") == "sqlite:///tmp/x.db"
+    assert redact_url("redis://:pw@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+    assert redact_url("http://127.0.0.1:8080/a:b@c") == "http://127.0.0.1:8080/a:b@c"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
-import re
 from typing import Any
 
 from bot.errors import StorageUnavailable
+from bot.logs import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +25,6 @@ def _present(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         return False
-
-_PASSWORD = re.compile(r"(://[^:/@]+:)([^@]+)(@)")
-
-
-def redact_url(url: str) -> str:
-    """A database URL fit for messages and logs: the password is replaced by ``***``."""
-    return _PASSWORD.sub(r"\1***\3", url)
-
 
 def tortoise_config(url: str) -> dict[str, Any]:
     return {
