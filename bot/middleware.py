@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot.errors import UserError
 
@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Next = Callable[["Context"], Awaitable[None]]
-Middleware = Callable[["Context", Next], Awaitable[None]]
+
+
+class Middleware(Protocol):
+    """``async def mw(ctx, call_next)``: do something, then (usually) ``await call_next(ctx)``."""
+
+    def __call__(self, ctx: Context, call_next: Next) -> Awaitable[None]: ...
 
 
 def compose(middlewares: Sequence[Middleware], endpoint: Next) -> Next:
