@@ -99,6 +99,7 @@ class MattermostAdapter(Adapter):
         self._closing = False
         self._session: SessionWebsocket | None = None
         self._task: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
         self._redis: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -125,6 +126,7 @@ class MattermostAdapter(Adapter):
                         "http.public_url is set; buttons call back %s", self.actions_url)
         self._closing = False
         self._task = asyncio.create_task(self._run(), name="mattermost-websocket")
+        self._pruner = asyncio.create_task(self._prune(), name="mattermost-dedupe-prune")
         ready = asyncio.create_task(self._ready.wait())
         try:
             done, _ = await asyncio.wait({ready, self._task}, timeout=self.cfg.connect_timeout,
@@ -133,7 +135,7 @@ class MattermostAdapter(Adapter):
             ready.cancel()
         if self._task in done:
             exc = self._task.exception()
-            await self._close_clients()
+            await self.disconnect()
             raise exc or MattermostStartupError(f"mattermost: websocket at {self.url} closed")
         if not done:
             await self.disconnect()
@@ -166,7 +168,13 @@ class MattermostAdapter(Adapter):
         self._mention = ev.mention_pattern(self.bot_name)
 
     async def _pick_teams(self) -> None:
-        teams = await self._read(lambda: self.driver.teams.get_teams_for_user("me"))
+        try:
+            teams = await self._read(lambda: self.driver.teams.get_teams_for_user("me"))
+        except (httpx.HTTPError, MattermostError, InvalidMattermostError) as exc:
+            await self._close_clients()
+            raise MattermostStartupError(
+                f"mattermost: cannot list the bot's teams on {self.url}: {describe(exc)}"
+            ) from None
         wanted = self.cfg.team
         if wanted:
             teams = [t for t in teams if wanted in (t.get("name"), t.get("id"))]
@@ -183,11 +191,12 @@ class MattermostAdapter(Adapter):
         if self._session is not None:
             with contextlib.suppress(Exception):
                 await self._session.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
-            self._task = None
+        for task in (self._task, self._pruner):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        self._task = self._pruner = None
         await self._close_clients()
 
     async def _close_clients(self) -> None:
@@ -224,6 +233,15 @@ class MattermostAdapter(Adapter):
             self.reconnects += 1
             log.warning("mattermost: websocket lost (%s); reconnecting in %.1f s", reason, delay)
             await asyncio.sleep(delay)
+
+    async def _prune(self, every: float = 900.0) -> None:
+        """Forget de-duplication keys older than their TTL (the database does not expire them)."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.dedupe.prune()
+            except Exception as exc:
+                log.warning("mattermost: pruning seen post ids failed: %s", describe(exc))
 
     async def _on_ws(self, raw: str) -> None:
         """Every websocket event; never raises, so one bad event cannot drop the connection."""

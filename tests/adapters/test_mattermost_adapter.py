@@ -329,3 +329,12 @@ async def test_token_never_reaches_the_logs(peer: MattermostPeer, tmp_path: Path
         await bad.start()
     assert "websocket lost" in caplog.text                 # the logs did cover a reconnect
     assert peer.token not in caplog.text and "wrong-token-abcdef123" not in caplog.text
+
+
+async def test_team_the_bot_is_not_in_is_a_clear_error(peer: MattermostPeer, tmp_path: Path,
+                                                       skills_pkg: str) -> None:
+    app = make_app(peer, tmp_path, skills_pkg, team="research")
+    with pytest.raises(MattermostStartupError, match="not a member of team 'research'"):
+        await app.start()
+    async with make_app(peer, tmp_path, skills_pkg, team="helpdesk") as ok:
+        assert ok.adapters["mattermost"].team_ids == [peer.team["id"]]
