@@ -38,9 +38,8 @@ def strip_mention(text: str, me: Identity) -> tuple[str, bool]:
     """The text without the bot's mention (unescaped), and whether the bot was mentioned."""
     pattern = mention_pattern(me.user_id)
     mentioned = bool(pattern.search(text))
-    text = pattern.sub(" ", text)
+    text = re.sub(pattern.pattern + r"[,:]?", " ", text)     # "@bot: ping", "hey @bot, ping"
     text = re.sub(r"\s+", " ", text).strip()
-    text = re.sub(r"^[,:]\s*", "", text)
     return html.unescape(text), mentioned
 
 
@@ -90,11 +89,15 @@ def to_message(event: dict[str, Any], me: Identity, *, user_name: str,
         return None
     channel = str(event.get("channel") or body.get("channel") or "")
     ts = body.get("ts")
+    direct = is_direct(event)
     thread = body.get("thread_ts")
-    if thread == ts:
+    if not direct:
+        # the bot answers a channel message in its thread, so the conversation lives there:
+        # a follow-up typed into that thread must find the same conversation key
+        thread = thread or ts
+    elif thread == ts:
         thread = None
     text, mentioned = strip_mention(str(body.get("text") or ""), me)
-    direct = is_direct(event)
     if event.get("type") == "app_mention":
         mentioned = True
     if not direct and channel in listen_channels:

@@ -73,6 +73,17 @@ async def test_thread_reply_is_answered_with_the_parents_ts(peer: SlackPeer,
     assert reply != parent
 
 
+async def test_a_follow_up_in_the_thread_needs_no_mention(peer: SlackPeer,
+                                                          bot: Application) -> None:
+    parent, _ = await peer.say("UALICE", "<@UBOT> ask my name", CHANNEL)
+    await peer.wait_posted(1)
+    _, envelopes = await peer.say("UALICE", "Alice", CHANNEL, thread_ts=parent)
+    await peer.wait_posted(2)
+    await settle(peer, envelopes)
+    assert [(p.text, p.thread_ts) for p in peer.posted] == [
+        ("What is your name?", parent), ("hello Alice", parent)]
+
+
 async def test_unmentioned_channel_chatter_is_acked_and_ignored(peer: SlackPeer,
                                                                  bot: Application) -> None:
     _, envelopes = await peer.say("UALICE", "ping", CHANNEL)

@@ -483,6 +483,18 @@ async def deny(ctx):
     await ctx.reply(f"denied {ctx.interaction.value}")
 
 
+@skill.command(r"ask my name")
+async def ask_name(ctx):
+    await ctx.expect("slacktest.name")
+    await ctx.reply("What is your name?")
+
+
+@skill.followup("slacktest.name")
+async def got_name(ctx):
+    await ctx.done()
+    await ctx.reply(f"hello {ctx.message.text}")
+
+
 @skill.command(r"dm me")
 async def dm(ctx):
     await ctx.dm("a private word")
