@@ -35,12 +35,18 @@ async def _claim(req: Request, state: str, since: datetime, interval: timedelta,
         await locked.using_db(conn).first()
         last = await RequestEvent.filter(request_id=req.id, action=REMINDED,
                                          to_state=state).using_db(conn).order_by("-id").first()
-        latest = max(since, last.created_at) if last is not None else since
+        latest = max(since, _reminded_at(last)) if last is not None else since
         if now - latest < interval:
             return False
         await RequestEvent.create(request=req, action=REMINDED, from_state=state,
-                                  to_state=state, using_db=conn)
+                                  to_state=state, data={"at": now.isoformat()}, using_db=conn)
     return True
+
+
+def _reminded_at(event: RequestEvent) -> datetime:
+    """When a reminder went out: the job's clock (``data.at``), else the row's time."""
+    raw = (event.data or {}).get("at")
+    return datetime.fromisoformat(raw) if isinstance(raw, str) else event.created_at
 
 
 async def remind_stalled(app: Application, wf: Workflows, now: datetime | None = None) -> int:
