@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -96,6 +97,10 @@ def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 
         try:
             return func(args)
+        except BrokenPipeError:  # "| head": the reader has gone, which is not an error
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
         except (CLIError, DataError, ValueError, OSError) as exc:
             print(f"quartermaster nlu: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
