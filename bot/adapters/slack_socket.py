@@ -77,7 +77,7 @@ class BackoffSocketModeClient(SocketModeClient):
                 if self.closed:
                     return
                 delay = self.backoff.next_delay()
-                log.warning("Slack Socket Mode connection failed (%s); retrying in %.1f s",
+                log.warning("Slack Socket Mode connection failed (%s); retrying in %.2f s",
                             _describe(exc), delay)
                 await asyncio.sleep(delay)
 
@@ -93,7 +93,7 @@ class BackoffSocketModeClient(SocketModeClient):
                 return
             self.hello.clear()
             delay = self.backoff.next_delay()
-            log.info("Slack Socket Mode connection lost; reconnecting in %.1f s", delay)
+            log.info("Slack Socket Mode connection lost; reconnecting in %.2f s", delay)
             await asyncio.sleep(delay)
             await self.connect()
         finally:

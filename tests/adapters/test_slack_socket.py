@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -216,6 +217,35 @@ async def test_close_frame_reconnects_with_a_fresh_url(peer: SlackPeer,
     await peer.wait_posted(1)
     await settle(peer, envelopes)
     assert [p.text for p in peer.posted] == ["pong"]
+
+
+async def test_reconnect_attempts_back_off_exponentially(peer: SlackPeer,
+                                                         bot: Application) -> None:
+    peer.fail("apps.connections.open", times=3)
+    await peer.drop_socket()
+    await peer.wait_connections(2, timeout=10)
+    opens = [c for c in peer.calls_of("apps.connections.open")][1:]
+    assert [c.status for c in opens] == [503, 503, 503, 200]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(opens)]
+    # reconnect_base 0.05: waits drawn from [0.05, 0.1], [0.1, 0.2], [0.2, 0.4] (full jitter)
+    assert gaps[0] >= 0.05 and gaps[2] >= 0.2
+    assert gaps[2] > gaps[0]
+    _, envelopes = await peer.say("UALICE", "ping", DM)
+    await peer.wait_posted(1)
+    await settle(peer, envelopes)
+
+
+async def test_posts_to_one_channel_are_paced(peer: SlackPeer, skills: str,
+                                              tmp_path: Path) -> None:
+    settings = settings_for(peer, tmp_path, skills, slack={"pace_seconds": 0.3})
+    async with Application(settings, adapters=[SlackAdapter], load_nlu=False):
+        await peer.wait_connections(1)
+        await peer.say("UALICE", "revise", DM)
+        await peer.wait_for(lambda: len(peer.posted) == 2 and peer.posted[1].deleted)
+    calls = [c for c in peer.calls if c.method.startswith("chat.")]
+    assert [c.method for c in calls] == ["chat.postMessage", "chat.update",
+                                         "chat.postMessage", "chat.delete"]
+    assert all(b.at - a.at >= 0.29 for a, b in itertools.pairwise(calls))
 
 
 async def test_a_429_is_waited_out(peer: SlackPeer, bot: Application) -> None:

@@ -80,6 +80,7 @@ class SlackPeer:
         self.connections = 0
         self.app_id = "APEER"
         self._rate_limits: dict[str, list[float]] = {}              # method -> [left, after]
+        self._failures: dict[str, list[int]] = {}                   # method -> [left, status]
         self._ws: web.WebSocketResponse | None = None
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -137,6 +138,10 @@ class SlackPeer:
         """Answer the next ``times`` calls of ``method`` with 429 and ``Retry-After``."""
         self._rate_limits[method] = [times, retry_after]
 
+    def fail(self, method: str, *, times: int = 1, status: int = 503) -> None:
+        """Answer the next ``times`` calls of ``method`` with a server error."""
+        self._failures[method] = [times, status]
+
     def calls_of(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method]
 
@@ -170,6 +175,13 @@ class SlackPeer:
             await self._notify()
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(int(limit[1]))})
+        failure = self._failures.get(method)
+        if failure and failure[0] > 0:
+            failure[0] -= 1
+            call.status, call.error = failure[1], "internal_error"
+            await self._notify()
+            return web.json_response({"ok": False, "error": "internal_error"},
+                                     status=failure[1])
         if not token:
             body: dict[str, Any] = {"ok": False, "error": "not_authed"}
         elif token != expected:
