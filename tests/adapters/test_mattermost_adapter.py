@@ -338,3 +338,23 @@ async def test_team_the_bot_is_not_in_is_a_clear_error(peer: MattermostPeer, tmp
         await app.start()
     async with make_app(peer, tmp_path, skills_pkg, team="helpdesk") as ok:
         assert ok.adapters["mattermost"].team_ids == [peer.team["id"]]
+
+
+async def test_notify_opens_a_dm_with_buttons_and_the_click_answers_there(
+        peer: MattermostPeer, tmp_path: Path, skills_pkg: str) -> None:
+    from bot.events import Choice
+
+    sam = peer.add_user("sam")
+    async with make_app(peer, tmp_path, skills_pkg) as app:
+        ref = await app.notify(f"mattermost:{sam}", "REQ-7 needs your approval",
+                               choices=[Choice("Approve", "mmtest.approve", "REQ-7")])
+        assert ref is not None
+        dm = peer.dm_channel(sam, peer.bot_id)
+        assert ref.channel == dm and len(peer.calls_to("POST", r"/channels/direct$")) == 1
+        clicked = await peer.click(sam, ref.id, "Approve")
+        assert clicked.status == 200
+        answers = await peer.wait_for(lambda: len(peer.bot_posts(dm)) == 2 and peer.bot_posts(dm))
+        await app.notify(f"mattermost:{sam}", "done")           # the DM channel is cached
+    assert answers[1]["message"] == "approved REQ-7 by sam" and answers[1]["root_id"] == ""
+    assert len(peer.calls_to("POST", r"/channels/direct$")) == 1
+    assert seen(skills_pkg) == [("approve", "REQ-7", sam)]
