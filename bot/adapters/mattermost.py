@@ -288,7 +288,8 @@ class MattermostAdapter(Adapter):
 
     async def _on_edited(self, data: dict[str, Any]) -> None:
         post = ev.decode(data.get("post"), {})
-        if isinstance(post, dict) and post.get("id"):
+        # pinning and other non-text updates also send post_edited, with edit_at unchanged (0)
+        if isinstance(post, dict) and post.get("id") and post.get("edit_at"):
             await self._handle_post(post, edited=True)
 
     # -- posts in ------------------------------------------------------------------------------
