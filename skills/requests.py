@@ -237,13 +237,20 @@ async def search(ctx: Context) -> None:
 
 
 @skill.command(r"(?:request|requests)\s+(?:stats|statistics)(?:\s+(?:for|over|in)?\s*(?P<period>.+))?",
-               role="staff", help="request stats [last 30 days] — counts and time to complete")
+               help="request stats [last 30 days] — counts and time to complete (staff)")
 async def stats(ctx: Context) -> None:
     period = ctx.match.group("period") if ctx.match else None
     await _stats(ctx, period)
 
 
+STATS_ROLES = ("helpdesk", "staff", "management", "operator")
+
+
 async def _stats(ctx: Context, period_text: str | None) -> None:
+    if not any(ctx.has_role(r) for r in STATS_ROLES):
+        await ctx.reply_private("Request statistics are for helpdesk, staff, management and "
+                                f"operators; you have: {', '.join(sorted(ctx.roles))}.")
+        return
     try:
         period = wstats.parse_period(period_text)
     except ValueError as exc:
@@ -394,7 +401,7 @@ async def list_requests(ctx: Context) -> None:
     await _waiting(ctx, quiet=True)
 
 
-@skill.intent("stats", role="staff")
+@skill.intent("stats")
 async def stats_intent(ctx: Context) -> None:
     await _stats(ctx, None)
 

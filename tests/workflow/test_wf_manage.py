@@ -108,4 +108,7 @@ async def test_text_transitions_reasons_search_and_waiting(tmp_path: Path) -> No
         out = await bot.say("alice", "list my open requests")
         assert "no open requests" in out[-1].text
         out = await bot.say("alice", "request stats")
-        assert "needs the staff role" in out[-1].text
+        assert "for helpdesk, staff, management and operators" in out[-1].text
+        out = await bot.say("mary", "request stats last 7 days")
+        assert "Requests filed in the last 7 days: 2" in out[-1].text
+        assert "Storage quota: 2 (denied 2)" in out[-1].text
