@@ -3,7 +3,9 @@
 Run from the checkout: ``.venv/bin/python bench/nlu.py [--messages 3000] [--data config/nlu]``.
 Training and loading run in fresh subprocesses so that import costs and memory are measured as
 the bot would see them; parse latency is measured on one core over messages built from the
-held-out file and the training data. The last line printed is one JSON object with all figures.
+held-out files and the training data. Wall-clock and CPU times are both reported: on a shared
+machine the wall clock also counts time spent waiting for other processes. The last line printed
+is one JSON object with all figures.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ sys.path.insert(0, {root!r})
 mode, data, model_dir, messages = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
+cpu_started = time.process_time()
 if mode == "train":
     from nlu.model import TrainConfig, data_hash, train_from
     from nlu.data import load_data
@@ -31,24 +34,30 @@ if mode == "train":
     config = TrainConfig.from_data_dir(Path(data))
     model = train_from(load_data(Path(data)), config, data_hash(Path(data), config))
     model.save(Path(model_dir))
-    print(json.dumps({{"seconds": time.perf_counter() - started}}))
+    print(json.dumps({{"seconds": time.perf_counter() - started,
+                      "cpu_seconds": time.process_time() - cpu_started}}))
 else:
     from nlu import NLUSettings, load_parser
     from pathlib import Path
     parser = load_parser(NLUSettings(data=Path(data), model_dir=Path(model_dir)))
     loaded = time.perf_counter() - started
+    load_cpu = time.process_time() - cpu_started
     texts = json.loads(Path(messages).read_text())
     for text in texts[:200]:
         parser.parse_sync(text)
-    times = []
+    times, cpu = [], []
     for text in texts:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         parser.parse_sync(text)
         times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.thread_time() - c0) * 1000)
     times.sort()
-    pick = lambda q: times[min(len(times) - 1, int(q * len(times)))]
+    cpu.sort()
+    pick = lambda q, xs=times: xs[min(len(xs) - 1, int(q * len(xs)))]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({{"load_seconds": loaded, "p50_ms": pick(0.5), "p95_ms": pick(0.95),
+    print(json.dumps({{"load_seconds": loaded, "load_cpu_seconds": load_cpu,
+                      "cpu_p50_ms": pick(0.5, cpu), "cpu_p99_ms": pick(0.99, cpu),
+                      "p50_ms": pick(0.5), "p95_ms": pick(0.95),
                       "p99_ms": pick(0.99), "max_ms": times[-1], "n": len(times),
                       "peak_rss_mb": rss / 1024, "baseline_rss_mb": rss0 / 1024}}))
 """
@@ -63,7 +72,7 @@ def _messages(data: Path, count: int, seed: int = 1) -> list[str]:
     from nlu.data import load_data
 
     texts = [e.text for e in load_data(data).examples]
-    heldout = ROOT / "tests" / "nlu" / "data" / "heldout.yml"
+    heldout = ROOT / "tests" / "nlu" / "data"
     if heldout.exists():
         texts += [e.text for e in load_data(heldout).examples]
     rng = random.Random(seed)
@@ -115,7 +124,11 @@ def main() -> int:
         baseline_mb = float(base.stdout.strip())
     figures = {
         "train_seconds": round(train["seconds"], 2),
+        "train_cpu_seconds": round(train["cpu_seconds"], 2),
         "load_seconds": round(run["load_seconds"], 3),
+        "load_cpu_seconds": round(run["load_cpu_seconds"], 3),
+        "parse_cpu_p50_ms": round(run["cpu_p50_ms"], 3),
+        "parse_cpu_p99_ms": round(run["cpu_p99_ms"], 3),
         "parse_p50_ms": round(run["p50_ms"], 3),
         "parse_p95_ms": round(run["p95_ms"], 3),
         "parse_p99_ms": round(run["p99_ms"], 3),
@@ -124,12 +137,22 @@ def main() -> int:
         "peak_rss_mb": round(run["peak_rss_mb"], 1),
         "added_memory_mb": round(run["peak_rss_mb"] - baseline_mb, 1),
     }
-    print(f"training:        {figures['train_seconds']} s (target <= 15 s)")
-    print(f"model load:      {figures['load_seconds']} s (target <= 1 s)")
+    print(
+        f"training:        {figures['train_seconds']} s wall, {figures['train_cpu_seconds']} s CPU "
+        "(target <= 15 s)"
+    )
+    print(
+        f"model load:      {figures['load_seconds']} s wall, {figures['load_cpu_seconds']} s CPU "
+        "(target <= 1 s)"
+    )
     print(
         f"parse latency:   p50 {figures['parse_p50_ms']} ms, p95 {figures['parse_p95_ms']} ms, "
         f"p99 {figures['parse_p99_ms']} ms over {figures['messages']} messages on one core "
         "(target p99 <= 5 ms)"
+    )
+    print(
+        f"parse CPU time:  p50 {figures['parse_cpu_p50_ms']} ms, "
+        f"p99 {figures['parse_cpu_p99_ms']} ms (not inflated by other processes on a busy machine)"
     )
     print(
         f"memory:          peak RSS {figures['peak_rss_mb']} MB, "
