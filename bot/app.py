@@ -114,9 +114,6 @@ class Application:
             for name, why in report.failed.items():
                 log.error("skill %s failed to load: %s", name, why)
             stack.push_async_callback(self._teardown_skills)
-            if self._load_nlu:
-                self._start_nlu()
-                stack.push_async_callback(self._stop_nlu)
             from bot.scheduler import Scheduler
 
             self.scheduler = Scheduler(self)
@@ -137,6 +134,9 @@ class Application:
             for adapter in adapters:
                 await adapter.connect()
                 stack.push_async_callback(adapter.disconnect)
+            if self._load_nlu:   # last: a bad platform token must fail fast, not after training
+                self._start_nlu()
+                stack.push_async_callback(self._stop_nlu)
             self.started_at = time.monotonic()
         except BaseException:
             await stack.aclose()

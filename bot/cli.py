@@ -97,8 +97,21 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 # -- config / db ---------------------------------------------------------------------------------
+def validate_adapters(settings: Settings) -> None:
+    """Each enabled platform validates its own keys (errors name ``adapters.<name>.<key>``)."""
+    if settings.adapters.slack.enabled:
+        from bot.adapters.slack_config import load_slack_settings
+
+        load_slack_settings(settings.adapters.slack, http_enabled=settings.http.enabled)
+    if settings.adapters.mattermost.enabled:
+        from bot.adapters import mattermost_config
+
+        mattermost_config.load(settings)
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    validate_adapters(settings)
     enabled = [n for n in ("shell", "slack", "mattermost")
                if getattr(settings.adapters, n).enabled]
     from bot.storage.db import redact_url

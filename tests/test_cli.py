@@ -95,6 +95,14 @@ def test_config_check_good_and_bad(home, tmp_path):
     assert "Traceback" not in bad.stderr
 
 
+def test_config_check_validates_enabled_platform_keys(home, tmp_path):
+    cfg = tmp_path / "slack.yml"
+    cfg.write_text("adapters:\n  slack:\n    enabled: true\n    bot_token: xoxb-1-2\n")
+    result = qm("--config", str(cfg), "config", "check", home=home)
+    assert result.returncode == 2
+    assert "adapters.slack.app_token" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_roles_grant_list_revoke(home):
     assert qm("roles", "grant", "slack:U024BE7LH", "management", home=home).stdout.strip() \
         == "slack:U024BE7LH: granted management"
