@@ -105,12 +105,15 @@ async def _startup_child() -> None:
     async with TestBot(_settings(home)) as bot:
         await bot.app.process(Message("test", "a", "a", "dm:a", "ping", direct=True))
         assert bot.sent[-1].text == "pong"
-        print("ANSWERED", flush=True)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"ANSWERED {rss:.1f}", flush=True)
 
 
-def startup_time(runs: int = 3) -> float:
-    """Wall time from launching a new process to the first reply (best of ``runs``)."""
+def startup_time(runs: int = 3) -> tuple[float, float]:
+    """Wall time from launching a new process to the first reply (best of ``runs``), and the
+    peak RSS of that process: the bot's own footprint, without the benchmark's message lists."""
     best = float("inf")
+    rss = 0.0
     for _ in range(runs):
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, __file__, "--startup-child"],
@@ -119,10 +122,11 @@ def startup_time(runs: int = 3) -> float:
         line = proc.stdout.readline()
         elapsed = time.perf_counter() - t0
         proc.wait(timeout=60)
-        if line.strip() != "ANSWERED":
+        if not line.startswith("ANSWERED "):
             raise SystemExit("start-up child failed")
         best = min(best, elapsed)
-    return best
+        rss = max(rss, float(line.split()[1]))
+    return best, rss
 
 
 def main() -> None:
@@ -135,20 +139,22 @@ def main() -> None:
     if args.startup_child:
         asyncio.run(_startup_child())
         return
-    startup = startup_time()
+    startup, bot_rss = startup_time()
     figures = asyncio.run(pipeline(args.messages, args.users, args.roundtrips))
     floor_rate = asyncio.run(floor(args.messages))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {"msgs_per_s": round(figures["msgs_per_s"]), "p50_ms": round(figures["p50_ms"], 4),
               "p99_ms": round(figures["p99_ms"], 4), "startup_s": round(startup, 3),
-              "peak_rss_mb": round(peak, 1), "floor_msgs_per_s": round(floor_rate)}
+              "peak_rss_mb": round(peak, 1), "floor_msgs_per_s": round(floor_rate),
+              "bot_rss_mb": round(bot_rss, 1)}
     print(f"burst: {args.messages} messages from {args.users} users: "
           f"{result['msgs_per_s']:,} msgs/s (floor: bare asyncio regex loop "
           f"{result['floor_msgs_per_s']:,} msgs/s)")
     print(f"idle round trip over {args.roundtrips}: p50 {result['p50_ms']} ms, "
           f"p99 {result['p99_ms']} ms")
     print(f"start-up to first reply (new process, best of 3): {result['startup_s']} s")
-    print(f"peak RSS: {result['peak_rss_mb']} MB")
+    print(f"peak RSS: {result['peak_rss_mb']} MB with the burst's {args.messages} messages and "
+          f"replies held; {result['bot_rss_mb']} MB for a fresh bot after its first reply")
     print(json.dumps(result))
 
 
