@@ -35,7 +35,10 @@ _KEYWORD = re.compile(
     r"(?i)\b(?:tokens?|api[ _-]?keys?|access[ _-]?keys?|secret(?:[ _-]?(?:access[ _-]?)?keys?)?|"
     r"secrets|passwords?|passwd|passphrase|pwd|pass|credentials?|creds|auth|keys?)\b")
 _ASSIGN = re.compile(r"\s*(?:[:=]|is\b|was\b|-)")
-_CANDIDATE = re.compile(r"""[^\s'"`<>()\[\]{},;]+""")
+_CANDIDATE = re.compile(r"""[^\s'"`<>()\[\]{},;]+|[,;\n]""")
+_FILLERS = frozenset({"is", "was", "are", "=", ":", "-", "my", "the", "a", "an", "here", "it",
+                      "it's", "its", "here's", "for", "of", "to", "please", "now", "new", "value",
+                      "id", "secret", "token", "key", "password", "be", "should", "will"})
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _WINDOW = 60
 
@@ -82,10 +85,19 @@ def find_secrets(text: str) -> list[Finding]:
     for m in _KEYWORD.finditer(text):
         pos = m.end()
         assigned = _ASSIGN.match(text, pos) is not None
+        # the value is the first word after the keyword and a few fillers ("token is: X"),
+        # on the same line and before any comma -- not any random-looking word nearby
         for word in _CANDIDATE.finditer(text, pos, min(len(text), pos + _WINDOW)):
-            if looks_random(word.group(), assigned=assigned):
-                found.append(Finding("a password or key", word.start(), word.end()))
+            token = word.group()
+            if token in ",;\n":
                 break
+            if token.lower().strip(":=") in _FILLERS or not token.strip(":="):
+                continue
+            value = token.lstrip(":=")
+            if looks_random(value, assigned=assigned):
+                start = word.start() + len(token) - len(value)
+                found.append(Finding("a password or key", start, word.end()))
+            break
     found.extend(_remembered(text))
     found.sort(key=lambda f: (f.start, -f.end))
     merged: list[Finding] = []

@@ -69,3 +69,9 @@ def test_remembered_values_are_masked_wherever_they_appear() -> None:
 def test_entropy_separates_random_from_words() -> None:
     assert detect.entropy(secrets.token_urlsafe(32)) > 4.0
     assert detect.entropy("aaaaaaaa") == 0.0
+
+
+def test_only_the_value_right_after_the_keyword_counts() -> None:
+    listing = "Reloaded 4 skill modules: admin, credentials, requests.\nqmt_56e2c5e4.greeter failed"
+    assert detect.redact(listing) == listing
+    assert detect.redact("api key=3f2ab4c5d6e7f8091a2b3c4d5e6f7081, ok") == "api key=[redacted], ok"
