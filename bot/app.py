@@ -107,6 +107,9 @@ class Application:
                 stack.push_async_callback(self._close_redis)
             await self.roles.load()
             await self.roles.seed(self.settings.roles.grants)
+            for person, accounts in self.settings.identities.items():
+                for account in accounts:
+                    self.roles.link(account, person)
             await self.conversations.load()
             await self.audit.start()
             stack.push_async_callback(self.audit.stop)
@@ -304,7 +307,14 @@ class Application:
 
     async def notify(self, user_key: str, text: str, *,
                      choices: Sequence[Choice] = ()) -> PostedRef | None:
-        """DM a user by ``platform:id`` wherever they are; None if that platform is not running."""
+        """DM a user by ``platform:id`` (or a person by ``person:NAME``, on the first of their
+        accounts whose platform is connected); None if no platform of theirs is running."""
+        if user_key.startswith("person:"):
+            for account in self.roles.accounts_of(user_key):
+                if account.partition(":")[0] in self.adapters:
+                    return await self.notify(account, text, choices=choices)
+            log.warning("cannot notify %s: none of their platforms is connected", user_key)
+            return None
         platform, _, user_id = user_key.partition(":")
         adapter = self.adapters.get(platform)
         if adapter is None:

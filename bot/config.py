@@ -75,6 +75,18 @@ class RolesSettings(_Section):
         return grants
 
 
+def _check_accounts(identities: dict[str, list[str]]) -> dict[str, list[str]]:
+    owner: dict[str, str] = {}
+    for person, accounts in identities.items():
+        for account in accounts:
+            if ":" not in account:
+                raise ValueError(f"{person}: {account!r} must be platform:id, e.g. slack:U024BE7LH")
+            if account in owner:
+                raise ValueError(f"{account} is listed for both {owner[account]} and {person}")
+            owner[account] = person
+    return identities
+
+
 class SkillsSettings(_Section):
     packages: list[str] = Field(default_factory=lambda: ["skills"])
     disabled: list[str] = Field(default_factory=list)
@@ -118,11 +130,19 @@ class Settings(_Section):
     rate_limit: RateLimitSettings = RateLimitSettings()
     dispatcher: DispatcherSettings = DispatcherSettings()
     conversations: ConversationSettings = ConversationSettings()
+    identities: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="person -> accounts (platform:id) that are the same human on several platforms")
     observers: dict[str, Any] = Field(default_factory=dict)
     workflows: dict[str, Any] = Field(default_factory=dict)
     vault: dict[str, Any] = Field(default_factory=dict)
     email: dict[str, Any] = Field(default_factory=dict)
     logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("identities")
+    @classmethod
+    def _identities(cls, identities: dict[str, list[str]]) -> dict[str, list[str]]:
+        return _check_accounts(identities)
 
     #: where the settings were read from (for messages); not a config key
     source: str = Field("<defaults>", exclude=True)

@@ -25,6 +25,7 @@ class RoleService:
         self.known = list(settings.known)
         self._grants: dict[str, set[str]] = defaultdict(set)
         self._aliases: dict[str, str] = {}   # user key -> person key (cross-platform identity)
+        self._accounts: dict[str, set[str]] = defaultdict(set)   # person key -> user keys
 
     def check_role(self, role: str) -> str:
         role = role.strip().lower()
@@ -33,14 +34,25 @@ class RoleService:
         return role
 
     def link(self, user_key: str, person: str) -> None:
-        """Treat ``user_key`` as the person ``person`` (roles granted to either apply to both)."""
-        self._aliases[user_key] = f"person:{person}"
+        """Treat ``user_key`` as the person ``person``: a role granted to ``person:NAME`` or to
+        any of that person's accounts holds on all of them."""
+        key = f"person:{person}"
+        self._aliases[user_key] = key
+        self._accounts[key].add(user_key)
+
+    def person_of(self, user_key: str) -> str | None:
+        return self._aliases.get(user_key)
+
+    def accounts_of(self, person_key: str) -> list[str]:
+        return sorted(self._accounts.get(person_key, ()))
 
     def roles_of(self, user_key: str) -> frozenset[str]:
         roles = {self.default} | self._grants.get(user_key, set())
         person = self._aliases.get(user_key)
         if person:
             roles |= self._grants.get(person, set())
+            for account in self._accounts[person]:
+                roles |= self._grants.get(account, set())
         return frozenset(roles)
 
     def has(self, user_key: str, role: str | None) -> bool:

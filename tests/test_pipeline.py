@@ -202,3 +202,24 @@ async def test_rate_limit_warns_once_and_drops(tmp_path):
 async def test_outbound_redaction_of_known_token_formats(bot):
     await bot.app.notify("test:alice", "your token is xoxb-123456789012-abcdefghijkl")
     assert bot.sent[-1].text == "your token is [redacted]"
+
+
+async def test_one_person_across_platforms_shares_roles_and_is_notified(tmp_path):
+    overrides = {"identities": {"alice": ["slack:U1", "test:alice"]}}
+    async with TestBot.create(tmp_path, overrides=overrides) as bot:
+        await bot.app.roles.grant("slack:U1", "management", by="test")
+        (reply,) = await bot.say("alice", "whoami")
+        assert "management" in reply.text           # granted on Slack, holds here too
+        assert bot.app.roles.person_of("test:alice") == "person:alice"
+        await bot.app.notify("person:alice", "your request was approved")
+        assert bot.dms_to("alice")[-1].text == "your request was approved"
+        assert await bot.app.notify("person:nobody", "x") is None
+
+
+def test_an_account_may_belong_to_one_person_only(tmp_path):
+    from bot.config import Settings
+
+    with pytest.raises(ValueError, match="slack:U1 is listed for both alice and bob"):
+        Settings.model_validate({"identities": {"alice": ["slack:U1"], "bob": ["slack:U1"]}})
+    with pytest.raises(ValueError, match="must be platform:id"):
+        Settings.model_validate({"identities": {"alice": ["U1"]}})
