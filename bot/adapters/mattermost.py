@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -54,6 +55,9 @@ _TOKENS: set[str] = set()
 # here (a 401 at start becomes one clear line; a root_id 400 is retried on the root). Failures
 # that are not handled reach our own log through the exception.
 logging.getLogger("mattermostautodriver.websocket").setLevel(logging.CRITICAL)
+
+
+_CHANNEL_ID = re.compile(r"[a-z0-9]{26}")
 
 
 class MattermostStartupError(QuartermasterError):
@@ -99,6 +103,7 @@ class MattermostAdapter(Adapter):
         self._users: dict[str, tuple[float, UserInfo, str]] = {}
         self._channels: dict[str, dict[str, Any]] = {}
         self._dm_channels: dict[str, str] = {}
+        self._by_name: dict[str, str] = {}
         self._cursors: dict[str, int] = {}
         self._synced = False
         self._ready = asyncio.Event()
@@ -422,8 +427,24 @@ class MattermostAdapter(Adapter):
                                                    channel, thread)}
 
     # -- posts out -----------------------------------------------------------------------------
+    async def _channel_id(self, channel: str) -> str:
+        """Workflows name channels (``helpdesk-storage``); the REST API wants ids."""
+        if channel in self._channels or _CHANNEL_ID.fullmatch(channel):
+            return channel
+        name = channel.lstrip("~#")
+        cid = self._by_name.get(name)
+        if cid is None:
+            for info in await self._list_channels():
+                self._by_name[str(info.get("name"))] = str(info["id"])
+            cid = self._by_name.get(name)
+        if cid is None:
+            raise LookupError(f"mattermost: the bot is not a member of a channel named {name!r}; "
+                              "add it to the channel (or use the channel id)")
+        return cid
+
     async def send(self, channel: str, text: str, *, thread: str | None = None,
                    choices: Sequence[Choice] = ()) -> PostedRef:
+        channel = await self._channel_id(channel)
         try:
             post = await self._create(channel, text, thread, choices)
         except InvalidOrMissingParameters as exc:

@@ -168,6 +168,21 @@ async def test_update_patches_and_delete_removes(peer: MattermostPeer, tmp_path:
     assert not peer.calls_to("PUT", rf"/posts/{ref.id}$")   # never the whole-post PUT
 
 
+async def test_channels_can_be_named(peer: MattermostPeer, tmp_path: Path,
+                                     skills_pkg: str) -> None:
+    """Workflows post to channels by name (``helpdesk-storage``); REST wants the id."""
+    alice = peer.add_user("alice")
+    desk = peer.add_channel("helpdesk-storage", members=[alice, peer.bot_id])
+    peer.add_channel("elsewhere", members=[alice])
+    async with make_app(peer, tmp_path, skills_pkg) as app:
+        adapter = app.adapters["mattermost"]
+        ref = await adapter.send("helpdesk-storage", "new request")
+        assert ref.channel == desk and peer.posts[ref.id]["channel_id"] == desk
+        await adapter.send("~helpdesk-storage", "again")
+        with pytest.raises(LookupError, match="not a member of a channel named 'elsewhere'"):
+            await adapter.send("elsewhere", "nope")
+
+
 async def test_reply_id_handed_as_thread_is_resolved_to_the_root(
         peer: MattermostPeer, tmp_path: Path, skills_pkg: str) -> None:
     alice = peer.add_user("alice")

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-# pytest puts tests/ on sys.path (rootdir conftest, no __init__.py), where tests/nlu/ shadows the
-# real ``nlu`` package as an empty namespace package (the editable install is a meta-path finder,
-# which runs after the path scan). Put the project root first so the real package wins.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if sys.path[:1] != [_ROOT]:
-    sys.path.insert(0, _ROOT)
-if getattr(sys.modules.get("nlu"), "__file__", "") is None:
-    for _name in [m for m in sys.modules if m == "nlu" or m.startswith("nlu.")]:
-        del sys.modules[_name]
 
 
 class Sink:
