@@ -229,3 +229,54 @@ async def test_reloading_skills_keeps_one_vault_and_one_guard(tmp_path: Path) ->
         assert bot.app.services["vault"] is not before
         out = await bot.say("bob", f"token {GH}", channel="ops")
         assert len(out) == 1 and len(deleted) == 1          # refused once, not once per reload
+
+
+TINY_NLU = """\
+version: "3.1"
+nlu:
+- intent: store_credential
+  examples: |
+    - add my [openstack](provider) token
+    - I want to store my [aws](provider) credentials
+    - here's my new [gcp](provider) key
+    - rotate my [azure](provider) secret
+    - delete my [aws](provider) keys
+    - keep my [openstack](provider) application credential safe
+    - put my [aws](provider) access key in the vault
+    - remove the stored [gcp](provider) credentials
+- intent: greet
+  examples: |
+    - hi
+    - hello
+    - thanks
+    - good morning
+    - hey there
+    - thank you
+- intent: out_of_scope
+  examples: |
+    - what's the weather
+    - tell me a joke
+    - order a pizza
+    - play some music
+    - what is the capital of peru
+    - who won the match
+"""
+
+
+async def test_plain_language_goes_through_the_nlu_intent(tmp_path: Path) -> None:
+    data = tmp_path / "nlu-data"
+    data.mkdir()
+    (data / "nlu.yml").write_text(TINY_NLU, encoding="utf-8")
+    (data / "config.yml").write_text("embedded:\n  intent:\n    folds: 2\n", encoding="utf-8")
+    bot = TestBot.create(tmp_path, load_nlu=True, overrides={
+        "nlu": {"backend": "embedded", "data": str(data), "model_dir": str(tmp_path / "model")}})
+    async with bot:
+        out = await bot.say("hana", "could you put my openstack application credential in the "
+                                    "vault", channel="general")
+        assert any("direct message" in s.text for s in out if s.channel == "general")
+        assert any("Paste your openstack secret" in s.text for s in out if s.dm_to == "hana")
+        out = await bot.say("hana", OPENSTACK)
+        assert "Stored your `openstack` secret" in out[0].text
+        out = await bot.say("hana", "please remove the stored openstack credentials now")
+        assert out[0].labels == ["Delete", "Keep"]
+        assert all(OPENSTACK not in s.text for s in bot.sent)

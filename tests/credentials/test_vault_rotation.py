@@ -164,6 +164,12 @@ async def test_rotation_killed_half_way_resumes_and_finishes(db_url: str, tmp_pa
     assert read_key_file(path, "t").ids == [new_id]
     verify = _cli(config, "vault", "verify")
     assert verify.returncode == 0 and verify.stdout.startswith("20 of 20 secrets open")
+    user = _cli(config, "vault", "rotate-user", USERS[3])
+    assert user.returncode == 0
+    assert f"{USERS[3]}: new data key; re-sealed 2 secret(s)" in user.stdout
+    listing = _cli(config, "vault", "list", "--user", USERS[3])
+    assert listing.returncode == 0 and len(listing.stdout.splitlines()) == 3
+    assert value_of(USERS[3]) not in listing.stdout
     await open_database(db_url)
     try:
         assert await Rotation.filter(finished_at=None).count() == 0
@@ -197,3 +203,15 @@ async def test_cli_with_the_wrong_master_key_fails_cleanly(tmp_path: Path) -> No
     assert "alice-Zx81Qw-token" not in listing.stdout
     bad = _cli(config, "vault", "rotate-user", "two words", env=env)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_cli_reports_bad_vault_settings_by_key(tmp_path: Path) -> None:
+    config = tmp_path / "qm.yml"
+    config.write_text(f"database:\n  url: sqlite://{tmp_path / 'v.sqlite3'}\n"
+                      "vault:\n  max_secret_bytes: 3\n  colour: blue\n")
+    result = _cli(config, "vault", "verify")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"quartermaster: error: {config}: vault.max_secret_bytes: Input should be greater than "
+        "or equal to 16",
+        f"quartermaster: error: {config}: vault.colour: unknown key (see docs/vault.md)"]
