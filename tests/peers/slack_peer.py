@@ -240,6 +240,10 @@ class SlackPeer:
         posted.text = str(args.get("text", ""))
         if "blocks" in args:
             posted.blocks = args["blocks"] or None
+        stored = self.messages.get((posted.channel, posted.ts))
+        if stored is not None:       # what a later block_actions payload carries as "message"
+            stored["text"] = posted.text
+            stored["blocks"] = posted.blocks or []
         return {"ok": True, "channel": posted.channel, "ts": posted.ts, "text": posted.text}
 
     def _m_chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
