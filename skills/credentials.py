@@ -49,8 +49,10 @@ def _vault(ctx: Context) -> Vault:
 # -- lifecycle -----------------------------------------------------------------------------------
 @skill.setup
 async def setup(app: Any) -> None:
-    """Create the vault service, redact secrets in logs and replies, and guard inbound text."""
+    """Guard inbound text and redact logs first (fail closed), then create the vault service."""
     global _installed
+    add_redactor(detect.redact)
+    app.use(guard)          # even if the keys below are broken, channels stay guarded
     settings = vault_settings(app.settings.vault, app.settings.source)
     keyring = load_keyring(settings)
     vault = Vault(keyring, settings, audit=app.audit)
@@ -59,9 +61,7 @@ async def setup(app: Any) -> None:
         log.error("vault: data keys are wrapped by master key(s) %s, which %s does not hold; "
                   "those secrets cannot be opened until the right key is configured",
                   ", ".join(missing), keyring.source)
-    add_redactor(detect.redact)
     app.services["vault"] = vault
-    app.use(guard)
     _installed = vault
 
 
@@ -106,10 +106,11 @@ def _clean(text: str) -> str:
 async def guard(ctx: Context, call_next: Next) -> None:
     """Inbound middleware: seal pasted answers, refuse secrets anywhere else."""
     event = ctx.event
-    vault = ctx.app.services.get("vault")
-    if not isinstance(event, Message) or not isinstance(vault, Vault):
+    if not isinstance(event, Message):
         await call_next(ctx)
         return
+    found = ctx.app.services.get("vault")
+    vault = found if isinstance(found, Vault) else None
     conversations = ctx.app.conversations
     state = conversations.peek(event.conversation_key)
     if event.direct and state is not None and state.get("followup") == PASTE:
@@ -118,6 +119,12 @@ async def guard(ctx: Context, call_next: Next) -> None:
         if text.lower().rstrip(".!") in CANCEL_WORDS or (
                 finding is None and ctx.app.registry.match_command(text) is not None):
             await call_next(ctx)              # "cancel", or a command: not the answer
+            return
+        if vault is None:
+            _scrub(event)
+            await conversations.clear(event.conversation_key)
+            await ctx.reply("The vault isn't available right now, so I didn't keep what you "
+                            "sent. An admin can see why in my log; try again later.")
             return
         await _seal_answer(ctx, event, vault, state)
         await call_next(ctx)                  # routes to the follow-up with the placeholder
@@ -143,7 +150,7 @@ async def guard(ctx: Context, call_next: Next) -> None:
                         "store a secret safely, say `store my <service> token` (for example "
                         "`store my openstack token`) and paste it when I ask.")
         return
-    if finding is None or not vault.settings.channel_guard:
+    if finding is None or (vault is not None and not vault.settings.channel_guard):
         await call_next(ctx)
         return
     _scrub(event)

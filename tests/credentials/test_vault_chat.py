@@ -280,3 +280,17 @@ async def test_plain_language_goes_through_the_nlu_intent(tmp_path: Path) -> Non
         out = await bot.say("hana", "please remove the stored openstack credentials now")
         assert out[0].labels == ["Delete", "Keep"]
         assert all(OPENSTACK not in s.text for s in bot.sent)
+
+
+async def test_with_broken_keys_channels_stay_guarded_and_users_are_told(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    missing = tmp_path / "no-such.key"
+    async for bot, deleted in _start(tmp_path, **{"vault.key_file": str(missing)}):
+        assert "vault" not in bot.app.services
+        assert any(f"vault.key_file: {missing} does not exist" in r.getMessage()
+                   for r in caplog.records)
+        out = await bot.say("bob", f"my token is {GH}", channel="general")
+        assert [s.dm_to for s in out] == ["bob"] and "revoke" in out[0].text
+        assert len(deleted) == 1
+        out = await bot.say("bob", "store my github token")
+        assert "vault isn't available" in out[0].text
