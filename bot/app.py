@@ -127,7 +127,6 @@ class Application:
                 from bot.http import HttpServer
 
                 self.http = HttpServer(self)
-            stack.push_async_callback(self.dispatcher.close)
             adapters = [factory(self) for factory in self._resolve_adapter_factories()]
             for adapter in adapters:      # constructors may add HTTP routes (callbacks)
                 self.adapters[adapter.platform] = adapter
@@ -140,6 +139,9 @@ class Application:
             if self._load_nlu:   # last: a bad platform token must fail fast, not after training
                 self._start_nlu()
                 stack.push_async_callback(self._stop_nlu)
+            # registered last so it runs first at stop: in-flight handlers finish while the
+            # adapters, the NLU and the database they use are still there
+            stack.push_async_callback(self.dispatcher.close)
             self.started_at = time.monotonic()
         except BaseException:
             await stack.aclose()

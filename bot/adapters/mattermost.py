@@ -58,6 +58,7 @@ logging.getLogger("mattermostautodriver.websocket").setLevel(logging.CRITICAL)
 
 
 _CHANNEL_ID = re.compile(r"[a-z0-9]{26}")
+_PLACEHOLDER = re.compile(r"<@([a-z0-9]{26})>")
 
 
 class MattermostStartupError(QuartermasterError):
@@ -456,8 +457,16 @@ class MattermostAdapter(Adapter):
             post = await self._create(channel, text, root, choices)
         return PostedRef(self.platform, channel, post["id"], post.get("root_id") or None)
 
+    async def _mentions(self, text: str) -> str:
+        """``<@USERID>`` placeholders (from ``mention`` before the name was known) → ``@name``."""
+        if "<@" not in text:
+            return text
+        names = {uid: await self._username(uid) for uid in set(_PLACEHOLDER.findall(text))}
+        return _PLACEHOLDER.sub(lambda m: f"@{names[m.group(1)]}", text)
+
     async def _create(self, channel: str, text: str, thread: str | None,
                       choices: Sequence[Choice]) -> dict[str, Any]:
+        text = await self._mentions(text)
         props = self._props(channel, thread, choices)
         result: dict[str, Any] = await call(self.outbox, channel, lambda: (
             self.driver.posts.create_post(channel_id=channel, message=text,
@@ -482,6 +491,7 @@ class MattermostAdapter(Adapter):
     async def update(self, ref: PostedRef, text: str, *, choices: Sequence[Choice] = ()) -> None:
         """Patch message and buttons; ``message`` is always sent (leaving it out blanks it)."""
         props = self._props(ref.channel, ref.thread, choices) or {"attachments": []}
+        text = await self._mentions(text)
         await call(self.outbox, ref.channel, lambda: self.driver.posts.patch_post(
             ref.id, message=text, props=props))
 
@@ -513,8 +523,9 @@ class MattermostAdapter(Adapter):
             return user_id
 
     def mention(self, user_id: str) -> str:
+        """``@username``; a placeholder resolved when posting if the name is not cached yet."""
         cached = self._users.get(user_id)
-        return f"@{cached[2]}" if cached else f"@{user_id}"
+        return f"@{cached[2]}" if cached else f"<@{user_id}>"
 
     # -- helpers -------------------------------------------------------------------------------
     async def _read(self, request: Callable[[], Awaitable[T]]) -> T:
