@@ -139,26 +139,33 @@ class Vault:
         master = self.keyring.primary
         return master.key_id, seal(master.material, key, _key_aad(owner, version, master.key_id))
 
-    async def _current_key(self, owner: str, conn: Any, *, create: bool) -> tuple[int, bytes]:
-        """The owner's active data key, created (wrapped by the primary key) on first need."""
+    async def _current_key(self, owner: str, conn: Any = None) -> tuple[int, bytes]:
+        """The owner's active data key (see ``_ensure_key``), unwrapped."""
+        row = await (DataKey.filter(owner=owner, active=True).using_db(conn)
+                     .order_by("-version").first())
+        if row is None:
+            raise SecretUnreadable(f"{owner} has no data key")
+        return row.version, self._unwrap(row)
+
+    async def _ensure_key(self, owner: str) -> None:
+        """Create the owner's first data key, wrapped by the primary key, in its own statement.
+
+        Outside the caller's transaction on purpose: when two tasks race, the loser's unique-key
+        violation must not abort (PostgreSQL) the transaction that stores the secret.
+        """
         for _attempt in range(3):
-            row = await (DataKey.filter(owner=owner, active=True).using_db(conn)
-                         .order_by("-version").first())
-            if row is not None:
-                return row.version, self._unwrap(row)
-            if not create:
-                raise SecretNotFound(f"{owner} has no data key")
-            latest = await DataKey.filter(owner=owner).using_db(conn).order_by("-version").first()
-            self._reload_keys()         # wrap new keys with the current primary, not a retired one
+            latest = await DataKey.filter(owner=owner).order_by("-version").first()
+            if latest is not None and latest.active:
+                return
             version = (latest.version + 1) if latest else 1
-            key = new_key()
-            key_id, wrapped = self._wrap(owner, version, key)
+            self._reload_keys()         # wrap new keys with the current primary, not a retired one
+            key_id, wrapped = self._wrap(owner, version, new_key())
             try:
                 await DataKey.create(owner=owner, version=version, master_key_id=key_id,
-                                     wrapped=wrapped, using_db=conn)
+                                     wrapped=wrapped)
+                return
             except IntegrityError:      # another task created it first: use theirs
                 continue
-            return version, key
         raise SecretUnreadable(f"could not create a data key for {owner}")
 
     async def _key_for(self, owner: str, version: int, conn: Any = None) -> bytes:
@@ -191,6 +198,18 @@ class Vault:
             raise InvalidSecret(f"That is longer than the {self.settings.max_secret_bytes} bytes "
                                 "I accept for one secret, so I stored nothing.")
         detect.remember(plain)
+        await self._ensure_key(owner)
+        for attempt in (1, 2):
+            try:
+                row = await self._seal_row(owner, name, provider, data)
+                break
+            except IntegrityError:      # a concurrent first store of the same name won
+                if attempt == 2:
+                    raise
+        self._record(owner, "vault.store", name, "ok", provider=provider, version=row.version)
+        return SecretInfo.of(row)
+
+    async def _seal_row(self, owner: str, name: str, provider: str, data: bytes) -> SealedSecret:
         async with in_transaction() as conn:
             existing = await (SealedSecret.filter(owner=owner, name=name).using_db(conn)
                               .select_for_update().first())
@@ -200,20 +219,17 @@ class Vault:
                     raise InvalidSecret(
                         f"You already have {count} secrets, the most I keep per person. "
                         "Delete one you no longer need first.")
-            key_version, key = await self._current_key(owner, conn, create=True)
+            key_version, key = await self._current_key(owner, conn)
             version = existing.version + 1 if existing else 1
             sealed = seal(key, data, _secret_aad(owner, name, provider, version, key_version))
             if existing is None:
-                row = await SealedSecret.create(owner=owner, name=name, provider=provider,
-                                                version=version, key_version=key_version,
-                                                sealed=sealed, using_db=conn)
-            else:
-                existing.provider, existing.version = provider, version
-                existing.key_version, existing.sealed = key_version, sealed
-                await existing.save(using_db=conn)
-                row = existing
-        self._record(owner, "vault.store", name, "ok", provider=provider, version=version)
-        return SecretInfo.of(row)
+                return await SealedSecret.create(owner=owner, name=name, provider=provider,
+                                                 version=version, key_version=key_version,
+                                                 sealed=sealed, using_db=conn)
+            existing.provider, existing.version = provider, version
+            existing.key_version, existing.sealed = key_version, sealed
+            await existing.save(using_db=conn)
+            return existing
 
     async def use(self, owner: str, name: str, *, skill: str) -> Secret:
         """The owner's secret for ``skill``; every call is written to the use log and audit."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import pickle
 from pathlib import Path
@@ -201,3 +202,17 @@ def test_secret_never_shows_its_value(caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(TypeError):
         pickle.dumps(secret)
     assert secret == Secret(PLAIN) and secret != Secret(PLAIN + "x")
+
+
+async def test_concurrent_first_stores_share_one_data_key(vault_db: str, keyring: Keyring) -> None:
+    vault = Vault(keyring)
+    names = [f"n{i}" for i in range(5)] + ["same", "same"]
+    await asyncio.gather(*(vault.store("test:zed", n, f"value-{i}-abcdef")
+                           for i, n in enumerate(names)))
+    assert await DataKey.filter(owner="test:zed").count() == 1
+    for i, name in enumerate(names[:5]):
+        assert (await vault.use("test:zed", name, skill="t")).reveal() == f"value-{i}-abcdef"
+    same = await SealedSecret.get(owner="test:zed", name="same")
+    assert same.version == 2
+    assert (await vault.use("test:zed", "same", skill="t")).reveal() in {
+        "value-5-abcdef", "value-6-abcdef"}
