@@ -139,7 +139,7 @@ def _fit(x: Any, y: np.ndarray, c: float, seed: int) -> Any:
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(
-        C=c, class_weight="balanced", solver="newton-cg", random_state=seed, max_iter=500
+        C=c, class_weight="balanced", solver="newton-cg", tol=1e-3, random_state=seed, max_iter=500
     )
     clf.fit(x, y)
     return clf

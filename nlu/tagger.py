@@ -22,7 +22,7 @@ OUTSIDE = "O"
 class TaggerConfig:
     c1: float = 0.05
     c2: float = 0.02
-    max_iterations: int = 120
+    max_iterations: int = 60
 
 
 def bio_labels(tokens: Sequence[Token], spans: Sequence[tuple[str, int, int]]) -> list[str]:
