@@ -27,7 +27,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapter import Adapter
-from bot.adapters.slack_blocks import render
+from bot.adapters.slack_blocks import escape, render
 from bot.adapters.slack_config import SlackSettings, load_slack_settings
 from bot.adapters.slack_events import (
     PLATFORM,
@@ -276,6 +276,7 @@ class SlackAdapter(Adapter):
 
     async def send(self, channel: str, text: str, *, thread: str | None = None,
                    choices: Sequence[Choice] = ()) -> PostedRef:
+        text = escape(text)
         blocks = render(text, choices)
         resp = await self._call(channel, lambda: self.client.chat_postMessage(
             channel=channel, text=text, thread_ts=thread, blocks=blocks))
@@ -296,6 +297,7 @@ class SlackAdapter(Adapter):
         return channel
 
     async def update(self, ref: PostedRef, text: str, *, choices: Sequence[Choice] = ()) -> None:
+        text = escape(text)
         blocks = render(text, choices) or []      # [] removes buttons a message had
         await self._call(ref.channel, lambda: self.client.chat_update(
             channel=ref.channel, ts=ref.id, text=text, blocks=blocks))

@@ -7,6 +7,7 @@ Slack wants ``action_id`` unique within a block, so buttons get positional ids a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,29 @@ BUTTON_LABEL_LIMIT = 75     # plain_text of a button
 VALUE_LIMIT = 2000          # a button's value
 ACTION_PREFIX = "qm-choice-"
 BUTTONS_PER_BLOCK = 25      # an actions block holds at most 25 elements
+
+
+# our own control sequences survive escaping: mentions, channel links, specials, URLs with labels
+_CONTROL = re.compile(r"<(?:[@#][A-Z0-9]+(?:\|[^<>]*)?|![a-z^]+(?:\|[^<>]*)?|"
+                      r"(?:https?|mailto):[^<>\s]+(?:\|[^<>]*)?)>")
+
+
+def escape(text: str) -> str:
+    """Slack's required escaping of ``&``, ``<`` and ``>`` in message text, leaving our own
+    ``<@U…>``, ``<#C…>``, ``<!here>`` and ``<https://…|label>`` sequences intact."""
+    if not any(c in text for c in "&<>"):
+        return text
+    out, last = [], 0
+    for m in _CONTROL.finditer(text):
+        out.append(_escape_plain(text[last:m.start()]))
+        out.append(m.group(0))
+        last = m.end()
+    out.append(_escape_plain(text[last:]))
+    return "".join(out)
+
+
+def _escape_plain(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def encode_value(choice: Choice) -> str:

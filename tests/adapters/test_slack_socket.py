@@ -187,7 +187,7 @@ async def test_dm_opens_the_conversation_and_user_info_is_cached(peer: SlackPeer
     await peer.say("UALICE", "whois", DM)
     await peer.say("UALICE", "whois", DM)
     posted = await peer.wait_posted(3)
-    assert posted[1].text == "alice <alice@example.org> <@UALICE>"
+    assert posted[1].text == "alice &lt;alice@example.org&gt; <@UALICE>"
     assert len(peer.calls_of("users.info")) == 1
 
 

@@ -85,3 +85,14 @@ def test_clicks_on_foreign_buttons_are_not_interactions() -> None:
                                  "action_id": "qm-choice-0"})
     assert ours is not None
     assert (ours.action, ours.value, ours.thread, ours.direct) == ("go", "7", "1.1", False)
+
+
+def test_outgoing_text_is_escaped_but_our_control_sequences_survive() -> None:
+    from bot.adapters.slack_blocks import escape
+
+    assert escape("size > 10TB & a<b") == "size &gt; 10TB &amp; a&lt;b"
+    assert escape("ask <@U024BE7LH> in <#C123|general>, <!here>") == \
+        "ask <@U024BE7LH> in <#C123|general>, <!here>"
+    assert escape("see <https://example.org/a?b=1&c=2|the docs> & more") == \
+        "see <https://example.org/a?b=1&c=2|the docs> &amp; more"
+    assert escape("plain text") == "plain text"
