@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -30,6 +30,9 @@ from credentials.keys import Keyring
 from credentials.models import DataKey, Rotation, SealedSecret, SecretUse
 from credentials.secret import Secret
 from credentials.settings import VaultSettings
+
+if TYPE_CHECKING:
+    from bot.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -380,3 +383,17 @@ class Vault:
     async def _log_use(self, owner: str, name: str, skill: str, outcome: str) -> None:
         await SecretUse.create(owner=owner, name=name, skill=skill[:64], outcome=outcome)
         self._record(owner, "vault.use", f"{owner}/{name}", outcome, skill=skill)
+
+
+async def secret_for(ctx: Context, name: str) -> Secret:
+    """The *requesting* user's secret ``name`` for the skill handling this turn.
+
+    The narrowest way for a skill to get a credential: the owner is ``ctx.user_key`` and the skill
+    recorded in the use log is the handler's, so neither can be mixed up or spoofed from input.
+    """
+    vault = ctx.app.services.get("vault")
+    if not isinstance(vault, Vault):
+        raise SecretNotFound("The vault isn't available right now, so I can't use your "
+                             f"{name} secret; an admin can see why in my log.")
+    skill = ctx.spec.skill if ctx.spec is not None else "unknown"
+    return await vault.use(ctx.user_key, name, skill=skill)

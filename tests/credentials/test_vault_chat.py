@@ -294,3 +294,40 @@ async def test_with_broken_keys_channels_stay_guarded_and_users_are_told(
         assert len(deleted) == 1
         out = await bot.say("bob", "store my github token")
         assert "vault isn't available" in out[0].text
+
+
+USING_SKILL = '''
+from credentials.vault import secret_for
+from bot.skill import Skill
+
+skill = Skill("cloudtest", "uses the requester's openstack secret")
+
+
+@skill.command(r"boot a vm")
+async def boot(ctx):
+    secret = await secret_for(ctx, "openstack")
+    await ctx.reply(f"booting with {secret} ({len(secret)} characters)")
+'''
+
+
+async def test_a_skill_gets_only_the_requesters_secret_and_the_use_is_audited(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    root = tmp_path / "skillpath"
+    (root / "vaultuser").mkdir(parents=True)
+    (root / "vaultuser" / "__init__.py").write_text("")
+    (root / "vaultuser" / "cloud.py").write_text(USING_SKILL)
+    monkeypatch.syspath_prepend(str(root))
+    async for bot, _ in _start(tmp_path, **{"skills.packages": ["skills", "vaultuser"]}):
+        await bot.say("alice", "store my openstack token")
+        await bot.say("alice", OPENSTACK)
+        out = await bot.say("alice", "boot a vm", channel="general")
+        assert out[0].text == f"booting with [secret] ({len(OPENSTACK)} characters)"
+        out = await bot.say("bob", "boot a vm", channel="general")
+        assert "You have no secret called 'openstack'" in out[0].text
+        await bot.app.audit.flush()
+        uses = await AuditEvent.filter(kind="vault.use").order_by("id").values_list(
+            "actor", "outcome", "detail")
+        assert [(a, o, d["skill"]) for a, o, d in uses] == [
+            ("test:alice", "ok", "cloudtest"), ("test:bob", "missing", "cloudtest")]
+        assert await _leaks(bot, caplog, OPENSTACK) == []
