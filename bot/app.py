@@ -189,21 +189,14 @@ class Application:
                 continue
             if skill.on_setup is not None:
                 try:
-                    result = skill.on_setup(self)
-                    if asyncio.iscoroutine(result):
-                        await result
+                    await self._call_hook(skill.on_setup)
                 except Exception as exc:
                     from bot.loader import describe_failure
 
                     report.failed[f"{name} (setup)"] = describe_failure(exc)
         for name, skill in old.skills.items():
-            if registry.skills.get(name) is not skill and skill.on_teardown is not None:
-                try:
-                    result = skill.on_teardown(self)
-                    if asyncio.iscoroutine(result):
-                        await result
-                except Exception:
-                    log.exception("teardown of skill %s failed", name)
+            if registry.skills.get(name) is not skill:
+                await self._teardown_skill(name, skill)
         self.registry = registry
         if not initial:
             self.stats.reloads += 1
@@ -213,13 +206,21 @@ class Application:
 
     async def _teardown_skills(self) -> None:
         for name, skill in self.registry.skills.items():
-            if skill.on_teardown is not None:
-                try:
-                    result = skill.on_teardown(self)
-                    if asyncio.iscoroutine(result):
-                        await result
-                except Exception:
-                    log.exception("teardown of skill %s failed", name)
+            await self._teardown_skill(name, skill)
+
+    async def _call_hook(self, hook: Callable[[Application], Any]) -> None:
+        result = hook(self)
+        if asyncio.iscoroutine(result):
+            await result
+
+    async def _teardown_skill(self, name: str, skill: Any) -> None:
+        """A failing teardown is logged, never raised: the replacement is already in place."""
+        if skill.on_teardown is None:
+            return
+        try:
+            await self._call_hook(skill.on_teardown)
+        except Exception:
+            log.exception("teardown of skill %s failed", name)
 
     # -- NLU -----------------------------------------------------------------------------------
     @property

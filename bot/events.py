@@ -15,8 +15,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class _Turn:
+    """Identity shared by messages and clicks: who, and which conversation they belong to."""
+
+    __slots__ = ()
+    platform: str
+    user_id: str
+    channel: str
+    thread: str | None
+
+    @property
+    def user_key(self) -> str:
+        """Stable identity across the process: ``platform:user_id`` (what roles are granted to)."""
+        return f"{self.platform}:{self.user_id}"
+
+    @property
+    def conversation_key(self) -> str:
+        """Dialogue state is per user and per conversation (DM, channel, or thread)."""
+        return f"{self.platform}:{self.channel}:{self.thread or ''}:{self.user_id}"
+
+
 @dataclass(slots=True)
-class Message:
+class Message(_Turn):
     """One chat message addressed to (or overheard by) the bot."""
 
     platform: str
@@ -33,23 +53,13 @@ class Message:
     raw: Any = None
 
     @property
-    def user_key(self) -> str:
-        """Stable identity across the process: ``platform:user_id`` (what roles are granted to)."""
-        return f"{self.platform}:{self.user_id}"
-
-    @property
-    def conversation_key(self) -> str:
-        """Dialogue state is per user and per conversation (DM, channel, or thread)."""
-        return f"{self.platform}:{self.channel}:{self.thread or ''}:{self.user_id}"
-
-    @property
     def addressed(self) -> bool:
         """Whether the bot should answer: always in a DM, only when mentioned in a channel."""
         return self.direct or self.mentioned
 
 
 @dataclass(slots=True)
-class Interaction:
+class Interaction(_Turn):
     """A click on a button (or a numbered choice in the shell) the bot offered earlier."""
 
     platform: str
@@ -63,14 +73,6 @@ class Interaction:
     direct: bool = False
     time: datetime = field(default_factory=utcnow)
     raw: Any = None
-
-    @property
-    def user_key(self) -> str:
-        return f"{self.platform}:{self.user_id}"
-
-    @property
-    def conversation_key(self) -> str:
-        return f"{self.platform}:{self.channel}:{self.thread or ''}:{self.user_id}"
 
 
 Event = Message | Interaction
