@@ -103,6 +103,14 @@ def _clean(text: str) -> str:
     return value
 
 
+def _could_be_a_paste(ctx: Context, text: str) -> bool:
+    """One word that is neither a command nor "cancel": likely a value pasted too late."""
+    text = text.strip()
+    return (bool(text) and not any(c.isspace() for c in text)
+            and text.lower().rstrip(".!") not in CANCEL_WORDS
+            and ctx.app.registry.match_command(text) is None)
+
+
 async def guard(ctx: Context, call_next: Next) -> None:
     """Inbound middleware: seal pasted answers, refuse secrets anywhere else."""
     event = ctx.event
@@ -133,7 +141,7 @@ async def guard(ctx: Context, call_next: Next) -> None:
     if event.direct:
         late = conversations.expired(event.conversation_key)
         if late is not None and late.get("followup") == PASTE and (
-                finding is not None or not any(c.isspace() for c in event.text.strip())):
+                finding is not None or _could_be_a_paste(ctx, event.text)):
             _scrub(event)
             await conversations.clear(event.conversation_key)
             await ctx.reply("I stopped waiting for your secret a while ago, so I didn't keep what "

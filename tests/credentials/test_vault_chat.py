@@ -196,6 +196,8 @@ async def test_a_late_answer_is_not_kept(tmp_path: Path) -> None:
     async for bot, _ in _start(tmp_path, **{"conversations.timeout_minutes": 0.004}):
         await bot.say("gus", "store my openstack token")
         await asyncio.sleep(0.35)
+        out = await bot.say("gus", "help")                # a command is still a command
+        assert "stopped waiting" not in out[0].text
         out = await bot.say("gus", OPENSTACK)
         assert "stopped waiting" in out[0].text
         assert not await SealedSecret.all().exists()
