@@ -57,21 +57,49 @@ async def whoami(ctx: Context) -> None:
     await ctx.reply(f"You are {ctx.user_name} ({ctx.user_key}) with the roles: {roles}.")
 
 
+_THANKS = ("thank", "thx", "thanks", "ty ", "cheers", "merci", "danke", "appreciate")
+
+
 @skill.intent("greet", audit=False)
 async def greet(ctx: Context) -> None:
+    if any(word in f"{ctx.text.lower()} " for word in _THANKS):
+        await ctx.reply(f"You're welcome, {ctx.user_name}!")
+        return
     await ctx.reply(f"Hello {ctx.user_name}! Say `help` to see what I can do.")
 
 
+#: what each intent of the NLU schema lets a user do, for "did you mean" suggestions
+INTENT_DESCRIPTIONS = {
+    "request_quota": "ask for more storage space or files (“I need 5TB more on /scratch/…”)",
+    "request_software": "ask for software to be installed (“please install gromacs 2023.3”)",
+    "provision_vm": "get virtual machines (“spin up 2 ubuntu VMs for a week”)",
+    "node_action": "drain, resume, reboot or check nodes (“drain c[001-004]”)",
+    "check_status": "check on a request, a resource or a node (“status of REQ-12”)",
+    "list_resources": "list your requests and resources (“list my open requests”)",
+    "release_resource": "cancel a request or give something back (“cancel REQ-12”)",
+    "extend_loan": "keep a VM or a loan longer (“extend vm-12 by 2 weeks”)",
+    "extend_walltime": "get more wall time for a running job (“add 12 hours to job 4412345”)",
+    "store_credential": "store a token or key for me to use on your behalf",
+    "approve_request": "approve a request (“approve REQ-12”)",
+    "deny_request": "deny a request (“deny REQ-12 storage is full”)",
+    "stats": "see request statistics (“request stats for last month”)",
+}
+
+
 def _suggestions(ctx: Context) -> list[str]:
+    """The closest intents the NLU saw that some skill handles and this user may use."""
     if not ctx.parse:
         return []
-    described = {s.key: (s.help or "").partition(" — ")[2] or s.key
-                 for s in ctx.app.registry.intents.values() if s.help and ctx.has_role(s.role)}
-    out = []
-    for ranked in ctx.parse.get("intent_ranking", [])[:4]:
+    intents = ctx.app.registry.intents
+    out: list[str] = []
+    for ranked in ctx.parse.get("intent_ranking", [])[:5]:
         name = ranked.get("name")
-        if name in described and described[name] not in out:
-            out.append(described[name])
+        spec = intents.get(name)
+        if spec is None or not ctx.has_role(spec.role) or ranked.get("confidence", 0) < 0.05:
+            continue
+        text = INTENT_DESCRIPTIONS.get(name)
+        if text and text not in out:
+            out.append(text)
     return out[:3]
 
 

@@ -98,6 +98,12 @@ async def redis_client() -> AsyncIterator[object]:
         await client.aclose()
 
 
+@pytest.fixture(scope="session")
+def nlu_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache for the session: the first bot that loads the NLU trains it (~15 s)."""
+    return tmp_path_factory.mktemp("nlu-model")
+
+
 @pytest.fixture
 def free_port() -> Iterator[int]:
     with socket.socket() as s:

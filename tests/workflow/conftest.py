@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,9 +34,3 @@ async def smtp() -> AsyncIterator[Sink]:
     finally:
         server.close()
         await server.wait_closed()
-
-
-@pytest.fixture(scope="session")
-def nlu_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Trained once per session (the first bot that loads the NLU trains it, ~15 s)."""
-    return tmp_path_factory.mktemp("nlu-model")

@@ -1,0 +1,36 @@
+"""Free text the bot cannot place: helpful answers, suggestions from the NLU's ranking."""
+
+from pathlib import Path
+
+from bot.testing import TestBot
+
+
+def nlu_bot(tmp_path: Path, model_dir: Path) -> TestBot:
+    return TestBot.create(tmp_path, load_nlu=True,
+                          overrides={"nlu": {"backend": "embedded", "model_dir": str(model_dir)}})
+
+
+async def test_fallback_suggests_the_closest_intents_and_greetings_are_answered(
+        tmp_path: Path, nlu_model_dir: Path) -> None:
+    async with nlu_bot(tmp_path, nlu_model_dir) as bot:
+        (vague,) = await bot.say("alice", "can u do sth about my storage")
+        assert vague.text.startswith("I'm not sure what you mean. Did you want to:")
+        assert "more storage space" in vague.text
+        (thanks,) = await bot.say("alice", "thanks a lot!")
+        assert thanks.text == "You're welcome, alice!"
+        (hello,) = await bot.say("alice", "hi there")
+        assert hello.text.startswith("Hello alice!")
+        (odd,) = await bot.say("alice", "what's the capital of mongolia")
+        assert "didn't understand" in odd.text or "not sure what you mean" in odd.text
+        assert "help" in odd.text
+
+
+async def test_when_the_model_cannot_answer_commands_still_work(tmp_path: Path,
+                                                                free_port: int) -> None:
+    overrides = {"nlu": {"backend": "rasa", "rasa_url": f"http://127.0.0.1:{free_port}",
+                         "rasa_timeout": 1}}
+    async with TestBot.create(tmp_path, load_nlu=True, overrides=overrides) as bot:
+        (reply,) = await bot.say("alice", "I need 5TB more on /scratch/neuro")
+        assert "can't understand free text right now" in reply.text
+        assert (await bot.say("alice", "ping"))[0].text == "pong"
+        assert bot.app.stats.nlu_unavailable == 1
