@@ -67,7 +67,9 @@ class Application:
             self._before.append(mw.RateLimiter(settings.rate_limit.messages,
                                                settings.rate_limit.per_seconds))
         self._extra: list[mw.Middleware] = []
+        self._watchers: list[mw.Middleware] = []
         self._pipeline = self._compose()
+        self._overheard = self._compose_overheard()
         self.dispatcher = Dispatcher(self._handle, settings.dispatcher.max_pending)
         #: per-application extension points that skills and adapters may fill at setup
         self.services: dict[str, Any] = {}
@@ -76,16 +78,37 @@ class Application:
         chain = [*self._before, *self._extra, route, mw.authorize, mw.audit]
         return mw.compose(chain, _call_handler)
 
-    def use(self, middleware: mw.Middleware) -> None:
-        """Add inbound middleware (before routing), e.g. secret redaction; idempotent."""
+    def _compose_overheard(self) -> mw.Next:
+        return mw.compose([mw.guard_errors, *self._watchers], self._drop_overheard)
+
+    async def _drop_overheard(self, ctx: Context) -> None:
+        self.stats.ignored += 1
+
+    def use(self, middleware: mw.Middleware, *, overheard: bool = False) -> None:
+        """Add inbound middleware (before routing), e.g. secret redaction; idempotent.
+
+        ``overheard=True`` also shows it the channel messages *not* addressed to the bot (which
+        are otherwise dropped unseen), e.g. to refuse a secret pasted into a channel.
+        """
         if middleware not in self._extra:
             self._extra.append(middleware)
             self._pipeline = self._compose()
+        if overheard and middleware not in self._watchers:
+            self._watchers.append(middleware)
+            self._overheard = self._compose_overheard()
 
     def unuse(self, middleware: mw.Middleware) -> None:
         if middleware in self._extra:
             self._extra.remove(middleware)
             self._pipeline = self._compose()
+        if middleware in self._watchers:
+            self._watchers.remove(middleware)
+            self._overheard = self._compose_overheard()
+
+    def _overhears(self, message: Message) -> bool:
+        """True when ``message`` is chatter the bot was not asked to answer."""
+        return not message.addressed and \
+            self.conversations.peek(message.conversation_key) is None
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> Application:
@@ -272,7 +295,7 @@ class Application:
         """Adapters call this for every message they see; unaddressed chatter is dropped here."""
         received = self.stats.received
         received[message.platform] = received.get(message.platform, 0) + 1
-        if not message.addressed and self.conversations.peek(message.conversation_key) is None:
+        if not self._watchers and self._overhears(message):
             self.stats.ignored += 1
             return
         await self.dispatcher.submit(message.conversation_key, message)
@@ -286,7 +309,7 @@ class Application:
         if isinstance(event, Message):
             received = self.stats.received
             received[event.platform] = received.get(event.platform, 0) + 1
-            if not event.addressed and self.conversations.peek(event.conversation_key) is None:
+            if not self._watchers and self._overhears(event):
                 self.stats.ignored += 1
                 return
         else:
@@ -294,8 +317,10 @@ class Application:
         await self.dispatcher.run(event.conversation_key, event)
 
     async def _handle(self, event: Event) -> None:
-        adapter = self.adapters[event.platform]
-        ctx = Context(self, adapter, event)
+        ctx = Context(self, self.adapters[event.platform], event)
+        if isinstance(event, Message) and self._watchers and self._overhears(event):
+            await self._overheard(ctx)
+            return
         await self._pipeline(ctx)
         self.stats.handled += 1
 

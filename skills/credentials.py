@@ -52,7 +52,7 @@ async def setup(app: Any) -> None:
     """Guard inbound text and redact logs first (fail closed), then create the vault service."""
     global _installed
     add_redactor(detect.redact)
-    app.use(guard)          # even if the keys below are broken, channels stay guarded
+    app.use(guard, overheard=True)   # even if the keys below are broken, channels stay guarded
     settings = vault_settings(app.settings.vault, app.settings.source)
     keyring = load_keyring(settings)
     vault = Vault(keyring, settings, audit=app.audit)

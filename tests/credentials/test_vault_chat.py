@@ -142,6 +142,21 @@ async def test_a_secret_posted_in_a_channel_is_refused_deleted_and_never_stored(
     assert _sqlite_file_leaks(tmp_path, GH) == []
 
 
+async def test_a_secret_in_a_channel_is_caught_even_without_a_mention(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async for bot, deleted in _start(tmp_path):
+        assert await bot.say("bob", "lunch at noon?", channel="general", mention=False) == []
+        out = await bot.say("bob", f"fyi the CI token is {GH}", channel="general", mention=False)
+        assert [s.channel for s in out] == ["dm:bob"]
+        assert "GitHub token" in out[0].text and "revoke it now" in out[0].text
+        assert [(r.channel, r.id) for r in deleted] == [("general", "t2")]
+        assert SEEN_DOWNSTREAM == []
+        assert bot.app.stats.ignored == 1                       # the lunch chatter
+        assert await SealedSecret.all().count() == 0
+        assert await _leaks(bot, caplog, GH) == []
+
+
 async def test_a_secret_sent_in_a_dm_without_being_asked_is_not_kept(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
