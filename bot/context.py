@@ -140,6 +140,14 @@ class Context:
         """Forget the dialogue state of this conversation."""
         await self.app.conversations.clear(self.conversation_key)
 
+    # -- credentials ---------------------------------------------------------------------------
+    async def secret(self, name: str) -> Any:
+        """This user's stored secret ``name`` (a ``credentials.Secret``), for this skill; the use
+        is audited. Raises a ``UserError`` the user can act on when it is missing."""
+        from credentials.vault import secret_for
+
+        return await secret_for(self, name)
+
     # -- records -------------------------------------------------------------------------------
     async def db_user(self) -> User:
         """This user's database row, created on first need (not on every message)."""

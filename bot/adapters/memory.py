@@ -50,6 +50,7 @@ class MemoryAdapter(Adapter):
             self.platform = platform
         self.sent: list[Sent] = []
         self.by_id: dict[str, Sent] = {}
+        self.deleted_refs: list[PostedRef] = []     # every delete, also of users' messages
         self._ids = itertools.count(1)
 
     async def connect(self) -> None:
@@ -92,6 +93,7 @@ class MemoryAdapter(Adapter):
         self.on_changed(sent)
 
     async def delete(self, ref: PostedRef) -> None:
+        self.deleted_refs.append(ref)
         sent = self.by_id.get(ref.id)
         if sent is not None and not sent.deleted:
             sent.deleted = True

@@ -11,11 +11,12 @@ import getpass
 import os
 import re
 import sys
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.adapters.memory import MemoryAdapter, Sent, dm_channel
 from bot.events import Interaction, Message
+from bot.logs import redact
 from bot.transcript import Said, TranscriptError, format_message, parse_line
 
 if TYPE_CHECKING:
@@ -23,6 +24,18 @@ if TYPE_CHECKING:
 
 _CHOICES_KEY = "shell:choices:{channel}"
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*$")
+
+
+def guarded_history(path: str, keep: Callable[[str], bool]) -> Any:
+    """prompt_toolkit's FileHistory that writes a line to disk only if ``keep(line)``."""
+    from prompt_toolkit.history import FileHistory
+
+    class GuardedHistory(FileHistory):
+        def store_string(self, string: str) -> None:
+            if keep(string):
+                super().store_string(string)
+
+    return GuardedHistory(path)
 
 
 def local_user() -> str:
@@ -107,6 +120,10 @@ class ShellAdapter(MemoryAdapter):
         self.speaker = said.user
         await self.app.process(self.to_event(said))
 
+    async def say_as_local(self, text: str) -> None:
+        """A DM from the local user, as typed at the interactive prompt."""
+        await self.say(Said(self.user, None, text, 0))
+
     async def run_script(self, lines: Iterable[str], err: TextIO | None = None) -> int:
         """Feed a transcript; 0 if every line was handled, 1 on handler errors, 2 on bad lines."""
         err = err or sys.stderr
@@ -126,16 +143,26 @@ class ShellAdapter(MemoryAdapter):
             return 2
         return 1 if self.app.stats.errors > errors_before else 0
 
+    def keep_in_history(self, line: str) -> bool:
+        """Never write a pasted secret to the history file: nothing secret-looking, and nothing
+        typed while the bot waits for a value to seal."""
+        if redact(line) != line:
+            return False
+        state = self.app.conversations.peek(
+            Message(self.platform, self.user, self.user, dm_channel(self.user), "").
+            conversation_key)
+        return not (state and str(state.get("followup", "")).startswith("vault."))
+
     async def run_interactive(self) -> None:
         """A terminal chat as the local user; `alice> …` and `alice@general> …` also work."""
         from prompt_toolkit import PromptSession
-        from prompt_toolkit.history import FileHistory
         from prompt_toolkit.patch_stdout import patch_stdout
 
         from bot.paths import data_dir
 
         history = self.app.settings.adapters.shell.history_file or data_dir() / "shell_history"
-        session: PromptSession[str] = PromptSession(history=FileHistory(str(history)))
+        session: PromptSession[str] = PromptSession(
+            history=guarded_history(str(history), self.keep_in_history))
         print(f"Quartermaster shell — you are {self.user} (DM to the bot). Type `help`, or "
               "`alice@general> @quartermaster …` to speak as someone else; Ctrl-D quits.",
               file=self.out)
@@ -151,4 +178,7 @@ class ShellAdapter(MemoryAdapter):
                     said = parse_line(line) if re.match(r"^[\w.-]+(@[\w.-]+)?> ", line) else None
                 except TranscriptError:
                     said = None
-                await self.say(said or Said(self.user, None, line.strip(), 0))
+                if said is None:
+                    await self.say_as_local(line.strip())
+                else:
+                    await self.say(said)
