@@ -327,6 +327,26 @@ async def comment(ctx: Context) -> None:
     await ctx.reply(f"Noted on {req.ref} ({spec.state_label(req.state)}).")
 
 
+@skill.command(r"(?:assign|give)\s+" + REF + r"\s+to\s+(?P<who>me|<@[\w.|-]+>|@?[\w.:-]+)"
+               r"|(?:i(?:'|’)?ll\s+)?take\s+" + REF.replace("ref", "take"),
+               help="assign REQ-12 to @sam (or: take REQ-12) — say who works on a request")
+async def assign(ctx: Context) -> None:
+    assert ctx.match is not None
+    if not any(ctx.has_role(r) for r in ("helpdesk", "staff", "management", "operator")):
+        raise UserError("Only helpdesk, staff, management or operators assign requests.")
+    wf = wf_of(ctx)
+    req = await wf.get(ctx.match.group("ref") or ctx.match.group("take"))
+    who = ctx.match.group("who") or "me"
+    if who == "me":
+        subject = ctx.user_key
+    else:
+        uid = _user_id(who)
+        subject = uid if ":" in uid else f"{ctx.platform}:{uid}"
+    await wf.assign(req, subject, await ctx.db_user())
+    shown = "you" if subject == ctx.user_key else wf.mention(subject)
+    await ctx.reply(f"{req.ref} is now assigned to {shown}.")
+
+
 @skill.command(r"(?P<verb>[a-z][\w-]*)\s+" + REF
                + r"(?:\s*[:,-]?\s+(?:because\s+)?(?P<comment>.+))?",
                help="approve|deny|complete|cancel REQ-12 [reason] — move a request")

@@ -254,7 +254,8 @@ class Workflows:
             verb = tr.past if tr else last_event.action
             last = f"{verb} by {who}" + (f": {last_event.comment}" if last_event.comment else "")
         text = render.card(req, spec, requester=self.mention(requester.key), tagged=tagged,
-                           last=last)
+                           last=last,
+                           assignee=self.mention(req.assignee) if req.assignee else None)
         return text, render.transition_choices(req, spec, requester_only=requester_copy)
 
     async def publish(self, req: Request) -> PostedRef | None:
@@ -294,6 +295,21 @@ class Workflows:
                 log.warning("could not update copy %s of %s", copy.message_id, req.ref,
                             exc_info=True)
         return count
+
+    async def assign(self, req: Request, assignee: str, actor: User) -> None:
+        """Record who works on a request (``platform:id``), update every copy, tell them."""
+        async with in_transaction():
+            previous = req.assignee
+            req.assignee = assignee
+            await req.save(update_fields=["assignee", "updated_at"])
+            await RequestEvent.create(request=req, actor=actor, action="assigned",
+                                      from_state=req.state, to_state=req.state,
+                                      data={"from": previous, "to": assignee})
+        await self.refresh(req)
+        if assignee != actor.key:
+            spec = self.spec_of(req)
+            await self.app.notify(assignee, f"{actor.name} assigned {req.ref} "
+                                            f"({(spec.title or spec.name).lower()}) to you.")
 
     # -- edit / delete -------------------------------------------------------------------------
     def may_edit(self, req: Request, user_key: str) -> bool:

@@ -24,7 +24,7 @@ def field_lines(spec: RequestType, data: dict[str, Any]) -> list[str]:
 
 
 def card(req: Request, spec: RequestType, *, requester: str, tagged: Sequence[str] = (),
-         last: str | None = None) -> str:
+         last: str | None = None, assignee: str | None = None) -> str:
     """The text of every posted copy of a request; regenerated after each change."""
     title = spec.title or spec.name
     if req.deleted:
@@ -32,6 +32,8 @@ def card(req: Request, spec: RequestType, *, requester: str, tagged: Sequence[st
     lines = [f"*{req.ref} · {title}* — {spec.state_label(req.state)}",
              f"Requested by {requester}"]
     lines += field_lines(spec, dict(req.fields_data))
+    if assignee:
+        lines.append(f"Assigned to: {assignee}")
     if tagged and spec.is_open(req.state):
         lines.append(f"Waiting for: {' '.join(tagged)}")
     if last:

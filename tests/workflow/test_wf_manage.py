@@ -112,3 +112,24 @@ async def test_text_transitions_reasons_search_and_waiting(tmp_path: Path) -> No
         out = await bot.say("mary", "request stats last 7 days")
         assert "Requests filed in the last 7 days: 2" in out[-1].text
         assert "Storage quota: 2 (denied 2)" in out[-1].text
+
+
+async def test_assign_and_take_update_the_card_notify_and_are_searchable(tmp_path: Path) -> None:
+    async with TestBot.create(tmp_path) as bot:
+        await bot.grant("hank", "helpdesk")
+        req = await file_quota(bot, "alice", "2TB")
+        refused = await bot.say("alice", f"assign {req.ref} to @hank")
+        assert "Only helpdesk, staff" in refused[-1].text
+        out = await bot.say("hank", f"assign {req.ref} to @sam")
+        assert out[-1].text == f"{req.ref} is now assigned to @sam."
+        assert bot.dms_to("sam")[-1].text.startswith(f"hank assigned {req.ref}")
+        card = next(s for s in bot.sent if s.channel == "helpdesk-storage")
+        assert "Assigned to: @sam" in card.text and card.edits
+        out = await bot.say("hank", f"take {req.ref}")
+        assert out[-1].text == f"{req.ref} is now assigned to you."
+        assert (await Request.get(id=req.id)).assignee == "test:hank"
+        assert "Assigned to: @hank" in card.text
+        actions = await RequestEvent.filter(request_id=req.id).values_list("action", flat=True)
+        assert list(actions).count("assigned") == 2
+        found = await bot.say("hank", "search requests assignee:hank")
+        assert req.ref in found[-1].text
