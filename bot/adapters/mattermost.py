@@ -59,6 +59,7 @@ logging.getLogger("mattermostautodriver.websocket").setLevel(logging.CRITICAL)
 
 _CHANNEL_ID = re.compile(r"[a-z0-9]{26}")
 _PLACEHOLDER = re.compile(r"<@([a-z0-9]{26})>")
+_CURSORS_KEY = "mattermost:catch-up"
 
 
 class MattermostStartupError(QuartermasterError):
@@ -106,6 +107,8 @@ class MattermostAdapter(Adapter):
         self._dm_channels: dict[str, str] = {}
         self._by_name: dict[str, str] = {}
         self._cursors: dict[str, int] = {}
+        self._saved_cursors: dict[str, int] = {}
+        self._keeper: asyncio.Task[None] | None = None
         self._synced = False
         self._ready = asyncio.Event()
         self._closing = False
@@ -137,6 +140,8 @@ class MattermostAdapter(Adapter):
             log.warning("mattermost: neither adapters.mattermost.actions_url nor "
                         "http.public_url is set; buttons call back %s", self.actions_url)
         self._closing = False
+        self._restore_cursors()
+        self._keeper = asyncio.create_task(self._keep_cursors(), name="mattermost-cursors")
         self._task = asyncio.create_task(self._run(), name="mattermost-websocket")
         self._pruner = asyncio.create_task(self._prune(), name="mattermost-dedupe-prune")
         ready = asyncio.create_task(self._ready.wait())
@@ -200,15 +205,19 @@ class MattermostAdapter(Adapter):
     async def disconnect(self) -> None:
         self._closing = True
         self.connected = False
+        try:
+            await self._save_cursors()
+        except Exception as exc:
+            log.warning("mattermost: could not save catch-up positions: %s", describe(exc))
         if self._session is not None:
             with contextlib.suppress(Exception):
                 await self._session.close()
-        for task in (self._task, self._pruner):
+        for task in (self._task, self._pruner, self._keeper):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
-        self._task = self._pruner = None
+        self._task = self._pruner = self._keeper = None
         await self._close_clients()
 
     async def _close_clients(self) -> None:
@@ -297,6 +306,39 @@ class MattermostAdapter(Adapter):
         # pinning and other non-text updates also send post_edited, with edit_at unchanged (0)
         if isinstance(post, dict) and post.get("id") and post.get("edit_at"):
             await self._handle_post(post, edited=True)
+
+    # -- catch-up positions across restarts ----------------------------------------------------
+    def _restore_cursors(self) -> None:
+        """Posts made while the *process* was down are caught up on the first connect, from the
+        positions saved at the last stop (if that was recent; de-duplication is in the database,
+        so nothing handled before the stop runs twice)."""
+        saved = self.app.conversations.peek(_CURSORS_KEY)
+        if not saved or saved.get("bot") != self.bot_id:
+            return
+        age = time.time() - float(saved.get("saved_at", 0))
+        if age > self.cfg.restart_catchup_minutes * 60:
+            log.info("mattermost: last stop was %.0f min ago; not catching up that far", age / 60)
+            return
+        self._cursors.update({str(k): int(v) for k, v in saved.get("cursors", {}).items()})
+        self._saved_cursors = dict(self._cursors)
+        self._synced = bool(self._cursors)
+
+    async def _save_cursors(self) -> None:
+        if not self._cursors or self._cursors == self._saved_cursors:
+            return
+        snapshot = dict(self._cursors)
+        await self.app.conversations.save(
+            _CURSORS_KEY, {"bot": self.bot_id, "saved_at": time.time(), "cursors": snapshot},
+            expires=False)
+        self._saved_cursors = snapshot
+
+    async def _keep_cursors(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.cursor_save_seconds)
+            try:
+                await self._save_cursors()
+            except Exception as exc:
+                log.warning("mattermost: could not save catch-up positions: %s", describe(exc))
 
     # -- posts in ------------------------------------------------------------------------------
     def _advance(self, post: dict[str, Any]) -> None:

@@ -48,6 +48,10 @@ class MattermostSettings(BaseModel):
     connect_timeout: float = Field(15.0, gt=0)
     min_post_interval: float = Field(0.2, ge=0, description="seconds between posts per channel")
     catchup_overlap_ms: int = Field(2000, ge=0)
+    restart_catchup_minutes: float = Field(
+        60.0, ge=0, description="after a restart, handle posts missed while the bot was down "
+                                "if it stopped at most this long ago (0 = never)")
+    cursor_save_seconds: float = Field(30.0, gt=0)
     user_cache_seconds: float = Field(600.0, ge=0)
 
     @field_validator("token", "action_secret", mode="before")

@@ -163,3 +163,26 @@ async def test_websocket_refused_at_start_is_a_clear_error(peer: MattermostPeer,
     with pytest.raises(MattermostStartupError, match="websocket") as err:
         await app.start()
     assert peer.token not in str(err.value) and "\n" not in str(err.value)
+
+
+async def test_posts_made_while_the_bot_was_stopped_are_handled_after_restart(
+        peer: MattermostPeer, tmp_path: Path, skills_pkg: str) -> None:
+    alice = peer.add_user("alice")
+    town = peer.add_channel("town-square", members=[alice, peer.bot_id])
+    async with make_app(peer, tmp_path, skills_pkg) as app:
+        before = await peer.post_as(alice, town, "@quartermaster ping")
+        await peer.wait_for(lambda: peer.bot_posts(town))
+        await app.dispatcher.join()
+    assert seen(skills_pkg) == [before["id"]]
+    while_down = await peer.post_as(alice, town, "@quartermaster ping")
+    async with make_app(peer, tmp_path, skills_pkg) as app:     # (skills are imported afresh)
+        await peer.wait_for(lambda: len(peer.bot_posts(town)) == 2)
+        await app.dispatcher.join()
+        assert seen(skills_pkg) == [while_down["id"]]   # caught up; `before` not handled again
+    # a stop longer ago than restart_catchup_minutes is not caught up
+    await peer.post_as(alice, town, "@quartermaster ping")          # made while down, too long
+    async with make_app(peer, tmp_path, skills_pkg, restart_catchup_minutes=0) as app:
+        await asyncio.sleep(0.3)
+        await app.dispatcher.join()
+        assert seen(skills_pkg) == []
+    assert len(peer.bot_posts(town)) == 2
