@@ -25,7 +25,7 @@ class RoleService:
         self.known = list(settings.known)
         self._grants: dict[str, set[str]] = defaultdict(set)
         self._aliases: dict[str, str] = {}   # user key -> person key (cross-platform identity)
-        self._accounts: dict[str, set[str]] = defaultdict(set)   # person key -> user keys
+        self._accounts: dict[str, list[str]] = defaultdict(list)  # person -> accounts, in order
 
     def check_role(self, role: str) -> str:
         role = role.strip().lower()
@@ -38,13 +38,15 @@ class RoleService:
         any of that person's accounts holds on all of them."""
         key = f"person:{person}"
         self._aliases[user_key] = key
-        self._accounts[key].add(user_key)
+        if user_key not in self._accounts[key]:
+            self._accounts[key].append(user_key)
 
     def person_of(self, user_key: str) -> str | None:
         return self._aliases.get(user_key)
 
     def accounts_of(self, person_key: str) -> list[str]:
-        return sorted(self._accounts.get(person_key, ()))
+        """The person's accounts in the order the configuration lists them."""
+        return list(self._accounts.get(person_key, ()))
 
     def roles_of(self, user_key: str) -> frozenset[str]:
         roles = {self.default} | self._grants.get(user_key, set())
