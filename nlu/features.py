@@ -39,6 +39,7 @@ _SCALE_WORDS = frozenset({"k", "thousand", "million", "millions", "mil", "mln", 
 _SIZE_UNITS = frozenset(SIZE_WORDS) | frozenset({"b", "kb", "mb", "gb", "tb", "pb", "t", "g"})
 _SIZE_UNITS |= frozenset({"kib", "mib", "gib", "tib", "pib"})
 _MONTHS = frozenset(MONTHS)
+CUE_PREFIX = "cue_"  # lookup tables named cue_* are intent cues (greeting words, off-topic nouns)
 PLACEHOLDER_TABLES = frozenset({"software", "image", "provider", "cluster_type"})
 _DAYS = frozenset(WEEKDAYS) | frozenset({"today", "tomorrow", "tonight", "eod", "tmrw"})
 
@@ -100,11 +101,36 @@ def intent_words(tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None =
     return out
 
 
+_NEGATIONS = frozenset(
+    {"not", "no", "never", "nope", "cannot", "can't", "cant", "don't", "dont", "won't", "wont",
+     "isn't", "shouldn't", "doesn't", "didn't", "without", "nor"}
+)
+NEGATION_SCOPE = 3
+
+
+def negated(words: Sequence[str]) -> list[str]:
+    """``n:<word>`` for the words just after a negation ("do not approve" → ``n:approve``), so
+    "approve REQ-1" and "won't approve REQ-1" differ by more than one common word."""
+    out: list[str] = []
+    left = 0
+    for w in words:
+        if w in _NEGATIONS or w.endswith("n't"):
+            left = NEGATION_SCOPE
+            continue
+        if left:
+            out.append("n:" + w)
+            left -= 1
+    return out
+
+
 def intent_features(
     tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None
 ) -> list[str]:
     """Word uni/bi-grams over placeholder-substituted words, the original words too, and char
-    2-5-grams within original words (``char_wb`` style); each prefixed by its kind."""
+    2-5-grams within original words (``char_wb`` style); each prefixed by its kind. Words after a
+    negation add ``n:`` features, and phrases of a ``cue_*`` lookup table add ``g:cue_*``: a
+    word list (greetings in several languages, documentation words, metrics words, other IT
+    systems) teaches the classifier a whole family from a few examples."""
     plain = intent_words(tokens)
     words = intent_words(tokens, gazetteer_tags) if gazetteer_tags is not None else plain
     feats = ["w:" + w for w in words]
@@ -112,6 +138,11 @@ def intent_features(
         feats.extend("w:" + w for w in plain if "w:" + w not in feats)
     padded = ["<s>", *words, "</s>"]
     feats.extend("b:" + padded[i] + " " + padded[i + 1] for i in range(len(padded) - 1))
+    feats.extend(negated(words))
+    if gazetteer_tags is not None:
+        feats.extend(
+            "g:" + tag[2:] for tag in gazetteer_tags if tag.startswith("B-" + CUE_PREFIX)
+        )
     for w in plain:
         if len(w) > 24:
             w = w[:24]

