@@ -26,8 +26,10 @@ class TestAdapter(MemoryAdapter):
 class TestBot:
     __test__ = False
 
-    def __init__(self, settings: Settings, *, load_nlu: bool = False) -> None:
+    def __init__(self, settings: Settings, *, load_nlu: bool = False,
+                 adapter_class: type[TestAdapter] | None = None) -> None:
         self.settings = settings
+        self.adapter_class = adapter_class or TestAdapter
         self.app = Application(settings, adapters=[self._make_adapter], load_nlu=load_nlu)
         self.adapter: TestAdapter | None = None
         self._ids = itertools.count(1)
@@ -50,7 +52,7 @@ class TestBot:
         return cls(Settings.model_validate(raw), load_nlu=load_nlu)
 
     def _make_adapter(self, app: Application) -> TestAdapter:
-        self.adapter = TestAdapter(app)
+        self.adapter = self.adapter_class(app)
         return self.adapter
 
     async def __aenter__(self) -> TestBot:
