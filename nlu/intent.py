@@ -103,6 +103,12 @@ class IntentConfig:
     min_df_char: int = 2
     folds: int = 5
     extra_false_rejection: float = 0.02
+    # Absolute cap on out-of-fold false rejections (out-of-scope class + threshold + margin);
+    # 0 disables it, leaving only ``extra_false_rejection`` above the class's own rejections.
+    max_false_rejection: float = 0.02
+    # Weight of ``out_of_scope`` on top of the balanced class weights: the class is a catch-all
+    # ("everything else"), so its few examples must pull harder than one intent's.
+    oos_weight: float = 3.0
     seed: int = 13
 
 
@@ -135,11 +141,22 @@ def matrix(docs: Sequence[list[str]], vocab: dict[str, int], idf: np.ndarray) ->
     return csr_matrix((vals, (rows, cols)), shape=(len(docs), len(vocab)), dtype=np.float64)
 
 
-def _fit(x: Any, y: np.ndarray, c: float, seed: int) -> Any:
+def class_weights(y: np.ndarray, labels: Sequence[str], oos_weight: float) -> dict[int, float]:
+    """Balanced weights (n / (k * n_class)), the out-of-scope class's multiplied by
+    ``oos_weight``."""
+    counts = np.bincount(y, minlength=len(labels))
+    present = [k for k in range(len(labels)) if counts[k]]
+    weights = {k: len(y) / (len(present) * float(counts[k])) for k in present}
+    if OUT_OF_SCOPE in labels and labels.index(OUT_OF_SCOPE) in weights:
+        weights[labels.index(OUT_OF_SCOPE)] *= oos_weight
+    return weights
+
+
+def _fit(x: Any, y: np.ndarray, c: float, seed: int, weights: dict[int, float]) -> Any:
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(
-        C=c, class_weight="balanced", solver="newton-cg", tol=1e-3, random_state=seed, max_iter=500
+        C=c, class_weight=weights, solver="newton-cg", tol=1e-3, random_state=seed, max_iter=500
     )
     clf.fit(x, y)
     return clf
@@ -157,11 +174,17 @@ def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
 
 
 def tune_fallback(
-    labels: Sequence[str], probs: np.ndarray, y: np.ndarray, extra_frr: float
+    labels: Sequence[str],
+    probs: np.ndarray,
+    y: np.ndarray,
+    extra_frr: float,
+    max_frr: float = 0.0,
 ) -> tuple[float, float]:
     """Threshold and margin that reject the most out-of-scope messages while the threshold and
     margin add at most ``extra_frr`` wrongly rejected in-scope messages to those the
-    out-of-scope class already takes (ties: better in-scope accuracy, then lower settings)."""
+    out-of-scope class already takes, and (when ``max_frr`` > 0) all rejections together stay
+    within ``max_frr`` of the in-scope messages (ties: better in-scope accuracy, then lower
+    settings). When the out-of-scope class alone exceeds the cap, both stay 0."""
     oos = labels.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in labels else -1
     in_scope = y != oos
     top = probs.argmax(axis=1)
@@ -174,14 +197,17 @@ def tune_fallback(
     oos_top = top == oos
     right = order[:, 0] == y
     base_frr = float(oos_top[in_scope].mean()) if in_scope.any() else 0.0
-    max_frr = base_frr + extra_frr + 1e-9
+    cap = base_frr + extra_frr
+    if max_frr > 0:
+        cap = min(cap, max_frr)
+    cap += 1e-9
     best: tuple[float, float, float, float] | None = None
     best_pair = (0.0, 0.0)
     for threshold in np.arange(0.0, 0.81, 0.01):
         for margin in np.arange(0.0, 0.41, 0.02):
             rejected = oos_top | (best_in < threshold) | (best_in - second_in < margin)
             frr = float(rejected[in_scope].mean()) if in_scope.any() else 0.0
-            if frr > max_frr:
+            if frr > cap:
                 continue
             oos_rej = float(rejected[~in_scope].mean()) if (~in_scope).any() else 0.0
             acc = float((right & ~rejected)[in_scope].mean()) if in_scope.any() else 0.0
@@ -202,23 +228,28 @@ def train_intent(
     y = np.array([labels.index(label) for _, _, label in examples])
     vocab, idf = build_vocab(docs, config.min_df_char)
     x = matrix(docs, vocab, idf)
+    weights = class_weights(y, labels, config.oos_weight)
     oof = np.zeros((len(docs), len(labels)))
     folds = min(config.folds, int(np.bincount(y).min()))
     if folds >= 2:
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
         for train_idx, test_idx in splitter.split(x, y):
-            clf = _fit(x[train_idx], y[train_idx], config.c, config.seed)
+            clf = _fit(x[train_idx], y[train_idx], config.c, config.seed, weights)
             cols = np.searchsorted(labels, [labels[k] for k in clf.classes_])
             scores = np.full((len(test_idx), len(labels)), -10.0)
             scores[:, cols] = clf.decision_function(x[test_idx]).reshape(len(test_idx), -1)
             oof[test_idx] = scores
         temperature = fit_temperature(oof, y)
         threshold, margin = tune_fallback(
-            labels, softmax(oof / temperature), y, config.extra_false_rejection
+            labels,
+            softmax(oof / temperature),
+            y,
+            config.extra_false_rejection,
+            config.max_false_rejection,
         )
     else:
         temperature, threshold, margin = 0.3, 0.3, 0.0
-    clf = _fit(x, y, config.c, config.seed)
+    clf = _fit(x, y, config.c, config.seed, weights)
     coef = np.ascontiguousarray(clf.coef_.T, dtype=np.float32)
     intercept = clf.intercept_.astype(np.float32)
     if len(labels) == 2:  # a binary linear model has one column
