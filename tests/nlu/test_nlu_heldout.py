@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-
-import pytest
+from typing import Any
 
 from nlu.data import load_data
 from nlu.embedded import EmbeddedParser
-from nlu.evaluate import evaluate
+from nlu.evaluate import Report, evaluate
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -18,22 +17,32 @@ AUTHOR_FILES = ("heldout.yml", "heldout_chat.yml")  # written with the training 
 INDEPENDENT = ("heldout_independent.yml",)  # written from the schema, without seeing the data
 
 
-SHORT = "independent set: out-of-scope rejection 88.9 % < 90 % (7 of 63 near-misses accepted)"
-
-
-@pytest.mark.parametrize(
-    "files",
-    [AUTHOR_FILES, pytest.param(INDEPENDENT, marks=pytest.mark.xfail(reason=SHORT, strict=False))],
-    ids=["author", "independent"],
-)
-def test_heldout_meets_targets(parser: EmbeddedParser, files: tuple[str, ...]) -> None:
+def _report(parser: EmbeddedParser, files: tuple[str, ...]) -> tuple[Report, dict[str, Any]]:
     examples = [e for name in files for e in load_data(DATA / name).examples]
     for example in examples[:50]:  # warm up caches before timing
         parser.parse_sync(example.text)
     report = evaluate(parser.parse_sync, examples)
     summary = report.as_dict()
     summary.pop("errors")
-    assert report.examples >= (450 if files == AUTHOR_FILES else 430)
+    return report, summary
+
+
+def test_author_heldout_meets_targets(parser: EmbeddedParser) -> None:
+    report, summary = _report(parser, AUTHOR_FILES)
+    assert report.examples >= 450
+    assert report.intent_accuracy >= 0.95, summary
+    assert report.fallback_recall >= 0.90, summary
+    assert report.false_rejection_rate <= 0.03, summary
+    assert report.entity["micro"]["f1"] >= 0.90, summary
+
+
+def test_independent_heldout_meets_targets(parser: EmbeddedParser) -> None:
+    """Regression gate on the file written without seeing the training data. It meets every
+    target (measured: accuracy 98.6 %, out-of-scope rejected 95.2 %, false rejections 0.8 %,
+    entity F1 0.984), so every target is asserted; no measure is short, hence no floors below
+    target. Fix the kind of error it shows, never copy its sentences into the training data."""
+    report, summary = _report(parser, INDEPENDENT)
+    assert report.examples >= 430
     assert report.intent_accuracy >= 0.95, summary
     assert report.fallback_recall >= 0.90, summary
     assert report.false_rejection_rate <= 0.03, summary
