@@ -16,6 +16,8 @@ from tortoise.models import Model
 class User(Model):
     """A person as one platform knows them. ``person`` links the same human across platforms."""
 
+    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+
     id = fields.IntField(primary_key=True)
     platform = fields.CharField(max_length=32)
     platform_id = fields.CharField(max_length=128)
@@ -37,6 +39,8 @@ class User(Model):
 class RoleGrant(Model):
     """A role held by a subject (``platform:id``), seeded from config or granted from chat/CLI."""
 
+    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+
     id = fields.IntField(primary_key=True)
     subject = fields.CharField(max_length=200, db_index=True)
     role = fields.CharField(max_length=64)
@@ -51,6 +55,8 @@ class RoleGrant(Model):
 
 class Request(Model):
     """A tracked piece of helpdesk work. Its type's workflow says which states it moves through."""
+
+    _no_comments = True   # skip tortoise's source scan for field comments (none here)
 
     id = fields.IntField(primary_key=True)
     type = fields.CharField(max_length=64, db_index=True)
@@ -78,6 +84,8 @@ class Request(Model):
 class RequestEvent(Model):
     """One entry of a request's history: who did what, when, with which comment."""
 
+    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+
     id = fields.IntField(primary_key=True)
     request = fields.ForeignKeyField("bot.Request", related_name="events",
                                      on_delete=fields.CASCADE)
@@ -98,6 +106,8 @@ class RequestEvent(Model):
 class PostedCopy(Model):
     """A chat message showing a request, so edits and transitions can update every copy."""
 
+    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+
     id = fields.IntField(primary_key=True)
     request = fields.ForeignKeyField("bot.Request", related_name="copies",
                                      on_delete=fields.CASCADE)
@@ -112,6 +122,8 @@ class PostedCopy(Model):
 
 class Resource(Model):
     """Something handed out (VM, node loan, quota grant) that observers keep watching."""
+
+    _no_comments = True   # skip tortoise's source scan for field comments (none here)
 
     id = fields.IntField(primary_key=True)
     kind = fields.CharField(max_length=32, db_index=True)
@@ -133,6 +145,8 @@ class Resource(Model):
 class Conversation(Model):
     """Dialogue state of one user in one conversation, stored so it survives restarts."""
 
+    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+
     key = fields.CharField(max_length=400, primary_key=True)
     state = fields.JSONField(default=dict)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -144,6 +158,8 @@ class Conversation(Model):
 
 class AuditEvent(Model):
     """Everything the bot did on someone's behalf, for the record (written in batches)."""
+
+    _no_comments = True   # skip tortoise's source scan for field comments (none here)
 
     id = fields.BigIntField(primary_key=True)
     at = fields.DatetimeField(db_index=True)
@@ -159,6 +175,8 @@ class AuditEvent(Model):
 
 class SeenEvent(Model):
     """Platform event ids already handled, so re-deliveries are dropped (single-process mode)."""
+
+    _no_comments = True   # skip tortoise's source scan for field comments (none here)
 
     key = fields.CharField(max_length=300, primary_key=True)
     seen_at = fields.DatetimeField(auto_now_add=True, db_index=True)

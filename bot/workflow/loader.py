@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from bot.config import SAFE_LOADER
 from bot.errors import ConfigError
 from bot.workflow.expr import ExprError
 from bot.workflow.fields import duration_seconds
@@ -23,7 +24,7 @@ _NOT_INHERITED = ("name", "extends", "aliases", "keywords", "source")
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
