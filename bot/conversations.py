@@ -25,25 +25,23 @@ class ConversationStore:
                 continue
             self._states[row.key] = (dict(row.state), row.expires_at)
 
-    def peek(self, key: str) -> dict[str, Any] | None:
-        """The live state of a conversation, or None (also when it has expired)."""
+    def _lookup(self, key: str) -> tuple[dict[str, Any], bool] | None:
+        """(state, has it expired) for a stored conversation, or None."""
         entry = self._states.get(key)
         if entry is None:
             return None
         state, expires = entry
-        if expires is not None and expires <= datetime.now(UTC):
-            return None
-        return state
+        return state, expires is not None and expires <= datetime.now(UTC)
+
+    def peek(self, key: str) -> dict[str, Any] | None:
+        """The live state of a conversation, or None (also when it has expired)."""
+        found = self._lookup(key)
+        return found[0] if found is not None and not found[1] else None
 
     def expired(self, key: str) -> dict[str, Any] | None:
         """The state of a conversation that timed out (so the bot can say so), else None."""
-        entry = self._states.get(key)
-        if entry is None:
-            return None
-        state, expires = entry
-        if expires is not None and expires <= datetime.now(UTC):
-            return state
-        return None
+        found = self._lookup(key)
+        return found[0] if found is not None and found[1] else None
 
     def expired_keys(self) -> list[str]:
         now = datetime.now(UTC)
