@@ -134,6 +134,10 @@ class Application:
                 for account in accounts:
                     self.roles.link(account, person)
             await self.conversations.load()
+            if self.redis is not None:   # several processes: share dialogue state live
+                await self.conversations.start_sync(self.redis,
+                                                    prefix=self.settings.redis.prefix)
+                stack.push_async_callback(self.conversations.stop_sync)
             await self.audit.start()
             stack.push_async_callback(self.audit.stop)
             report = await self.reload_skills(initial=True)
