@@ -5,7 +5,9 @@ the mentions list, DMs by channel type "D", threads by root post). After a dropp
 reconnects with back-off and jitter, then catches up over REST on every channel it is in, so
 posts made during the gap are handled once (de-duplicated by post id). Outbound: posts, patches
 (never a whole-post PUT), deletes and buttons whose clicks come back to the bot's HTTP server,
-signed with the per-install action secret. No System Admin role is needed.
+signed with the per-install action secret. No System Admin role is needed. A reply longer than
+the server's ``MaxPostSize`` goes out as several posts (``bot.textsplit``); 5xx answers and
+dropped connections are retried (``mattermost_rest.call``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 import logging
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,13 +37,21 @@ from bot.adapter import Adapter
 from bot.adapters import mattermost_actions as actions
 from bot.adapters import mattermost_events as ev
 from bot.adapters.mattermost_config import action_secret, load
-from bot.adapters.mattermost_rest import call, describe, driver_options, safe_url
+from bot.adapters.mattermost_rest import (
+    DEDUPE_WINDOW,
+    RetryPolicy,
+    call,
+    describe,
+    driver_options,
+    safe_url,
+)
 from bot.adapters.mattermost_ws import SessionWebsocket, WebsocketAuthError, websocket_url
 from bot.backoff import Backoff
 from bot.dedupe import Deduplicator
 from bot.errors import ConfigError, QuartermasterError
 from bot.events import Choice, Interaction, Message, PostedRef, UserInfo
 from bot.outbox import Outbox
+from bot.textsplit import MIN_LIMIT, PartIndex, rewrite, split
 
 if TYPE_CHECKING:
     from bot.app import Application
@@ -94,6 +105,10 @@ class MattermostAdapter(Adapter):
         self.driver = AsyncTypedDriver(driver_options(self.cfg))
         self.outbox = Outbox(min_interval=self.cfg.min_post_interval)   # posts, per channel
         self.reads = Outbox()                                            # look-ups, catch-up
+        self.retry = RetryPolicy(self.cfg.retries, self.cfg.retry_base_seconds,
+                                 self.cfg.retry_max_seconds)
+        self.max_post_size = self.cfg.max_post_size     # the server's MaxPostSize once known
+        self.parts = PartIndex(app.conversations, self.platform)
         self.dedupe = Deduplicator(use_database=True)
         self.backoff = Backoff(base=self.cfg.reconnect_base_seconds,
                                cap=self.cfg.reconnect_max_seconds)
@@ -130,6 +145,7 @@ class MattermostAdapter(Adapter):
     async def connect(self) -> None:
         await self._login()
         await self._pick_teams()
+        await self._read_post_limit()
         redis_url = self.app.settings.redis.url
         if redis_url:
             import redis.asyncio as aioredis
@@ -186,7 +202,8 @@ class MattermostAdapter(Adapter):
 
     async def _pick_teams(self) -> None:
         try:
-            teams = await self._read(lambda: self.driver.teams.get_teams_for_user("me"))
+            teams = await self._read(lambda: self.driver.teams.get_teams_for_user("me"),
+                                     what="GET /users/me/teams")
         except (httpx.HTTPError, MattermostError, InvalidMattermostError) as exc:
             await self._close_clients()
             raise MattermostStartupError(
@@ -201,6 +218,23 @@ class MattermostAdapter(Adapter):
                     f"mattermost: the bot @{self.bot_name} is not a member of team "
                     f"{wanted!r}; add it to the team or fix adapters.mattermost.team")
         self.team_ids = [t["id"] for t in teams]
+
+    async def _read_post_limit(self) -> None:
+        """``MaxPostSize`` from the client config (any logged-in user may read it; only with
+        ``format=old``); the ``max_post_size`` setting when the server does not say."""
+        try:
+            config = await self._read(lambda: self.driver.client.get(
+                "/api/v4/config/client", params={"format": "old"}), what="GET /config/client")
+            size = int(config["MaxPostSize"])
+        except (httpx.HTTPError, InvalidMattermostError, LookupError, TypeError,
+                ValueError) as exc:
+            reason = describe(exc) if isinstance(exc, httpx.HTTPError | InvalidMattermostError) \
+                else "no MaxPostSize in the client config"
+            log.info("mattermost: post size limit not read from the server (%s); splitting "
+                     "replies at %d characters", reason, self.max_post_size)
+            return
+        if size >= MIN_LIMIT:
+            self.max_post_size = size
 
     async def disconnect(self) -> None:
         self._closing = True
@@ -415,12 +449,14 @@ class MattermostAdapter(Adapter):
     async def _posts_since(self, channel_id: str, since: int) -> dict[str, Any]:
         result: dict[str, Any] = await self._read(
             lambda: self.driver.posts.get_posts_for_channel(channel_id, since=since,
-                                                            per_page=200))
+                                                            per_page=200),
+            what="GET /channels/{id}/posts")
         return result
 
     async def _team_channels(self, team_id: str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self._read(
-            lambda: self.driver.channels.get_channels_for_team_for_user("me", team_id))
+            lambda: self.driver.channels.get_channels_for_team_for_user("me", team_id),
+            what="GET /users/me/teams/{id}/channels")
         return result
 
     async def _channel(self, channel_id: str) -> dict[str, Any]:
@@ -428,7 +464,8 @@ class MattermostAdapter(Adapter):
         if known is not None and "type" in known:
             return known
         try:
-            info = await self._read(lambda: self.driver.channels.get_channel(channel_id))
+            info = await self._read(lambda: self.driver.channels.get_channel(channel_id),
+                                    what="GET /channels/{id}")
         except MattermostError as exc:
             log.warning("mattermost: channel %s look-up failed: %s", channel_id, describe(exc))
             return known or {"id": channel_id}
@@ -487,17 +524,29 @@ class MattermostAdapter(Adapter):
 
     async def send(self, channel: str, text: str, *, thread: str | None = None,
                    choices: Sequence[Choice] = ()) -> PostedRef:
+        """Post ``text``; longer than the server's limit, it goes out as several posts, in order,
+        in the same thread, buttons on the last. The ref names the first post and stands for
+        all of them in ``update`` and ``delete``."""
         channel = await self._channel_id(channel)
+        chunks = split(await self._mentions(text), self.max_post_size)
+        first_choices = choices if len(chunks) == 1 else ()
         try:
-            post = await self._create(channel, text, thread, choices)
+            first = await self._create(channel, chunks[0], thread, first_choices)
         except InvalidOrMissingParameters as exc:
             if thread is None or exc.error_id != ROOT_ID_ERROR:
                 raise
             root = await self._root_of(thread)           # we were handed a reply, not a root
             if root == thread:
                 raise
-            post = await self._create(channel, text, root, choices)
-        return PostedRef(self.platform, channel, post["id"], post.get("root_id") or None)
+            thread = root
+            first = await self._create(channel, chunks[0], thread, first_choices)
+        ids = [str(first["id"])]
+        for index, chunk in enumerate(chunks[1:], start=2):
+            post = await self._create(channel, chunk, thread,
+                                      choices if index == len(chunks) else ())
+            ids.append(str(post["id"]))
+        await self.parts.remember(ids)
+        return PostedRef(self.platform, channel, ids[0], first.get("root_id") or None)
 
     async def _mentions(self, text: str) -> str:
         """``<@USERID>`` placeholders (from ``mention`` before the name was known) → ``@name``."""
@@ -508,15 +557,18 @@ class MattermostAdapter(Adapter):
 
     async def _create(self, channel: str, text: str, thread: str | None,
                       choices: Sequence[Choice]) -> dict[str, Any]:
-        text = await self._mentions(text)
-        props = self._props(channel, thread, choices)
-        result: dict[str, Any] = await call(self.outbox, channel, lambda: (
-            self.driver.posts.create_post(channel_id=channel, message=text,
-                                          root_id=thread or None, props=props)))
+        """One post. Its ``pending_post_id`` lets the server drop a repeat (see mattermost_rest),
+        which is what makes retrying a post after a 5xx safe."""
+        body = {"channel_id": channel, "message": text, "root_id": thread or None,
+                "props": self._props(channel, thread, choices),
+                "pending_post_id": f"{self.bot_id}:{uuid.uuid4().hex}"}
+        result: dict[str, Any] = await call(
+            self.outbox, channel, lambda: self.driver.client.post("/api/v4/posts", options=body),
+            what="POST /posts", policy=self.retry, window=DEDUPE_WINDOW)
         return result
 
     async def _root_of(self, post_id: str) -> str:
-        post = await self._read(lambda: self.driver.posts.get_post(post_id))
+        post = await self._read(lambda: self.driver.posts.get_post(post_id), what="GET /posts")
         return str(post.get("root_id") or post_id)
 
     async def send_dm(self, user_id: str, text: str, *,
@@ -524,21 +576,45 @@ class MattermostAdapter(Adapter):
         channel = self._dm_channels.get(user_id)
         if channel is None:
             info = await self._read(lambda: self.driver.channels.create_direct_channel(
-                [self.bot_id, user_id]))
+                [self.bot_id, user_id]), what="POST /channels/direct")
             channel = str(info["id"])
             self._dm_channels[user_id] = channel
             self._channels[channel] = {**info, "type": "D"}
         return await self.send(channel, text, choices=choices)
 
     async def update(self, ref: PostedRef, text: str, *, choices: Sequence[Choice] = ()) -> None:
-        """Patch message and buttons; ``message`` is always sent (leaving it out blanks it)."""
-        props = self._props(ref.channel, ref.thread, choices) or {"attachments": []}
-        text = await self._mentions(text)
-        await call(self.outbox, ref.channel, lambda: self.driver.posts.patch_post(
-            ref.id, message=text, props=props))
+        """Patch message and buttons; ``message`` is always sent (leaving it out blanks it).
+
+        A message sent in parts is rewritten part by part: parts are patched, added (after the
+        last one) or deleted as the new text needs; buttons stay on the last part."""
+        chunks = split(await self._mentions(text), self.max_post_size)
+        old = self.parts.parts(ref.id)
+
+        async def edit(post_id: str, chunk: str, last: bool) -> None:
+            props = (self._props(ref.channel, ref.thread, choices) if last else None) \
+                or {"attachments": []}
+            await call(self.outbox, ref.channel, lambda: self.driver.posts.patch_post(
+                post_id, message=chunk, props=props), what="PUT /posts/{id}/patch",
+                policy=self.retry)
+
+        async def create(chunk: str, last: bool) -> str:
+            post = await self._create(ref.channel, chunk, ref.thread, choices if last else ())
+            return str(post["id"])
+
+        ids = await rewrite(old, chunks, edit=edit, create=create,
+                            remove=lambda post_id: self._remove(ref.channel, post_id))
+        await self.parts.remember(ids, old=old)
 
     async def delete(self, ref: PostedRef) -> None:
-        await call(self.outbox, ref.channel, lambda: self.driver.posts.delete_post(ref.id))
+        """Delete the post, and every other part of a message that was sent in parts."""
+        ids = self.parts.parts(ref.id)
+        for post_id in ids:
+            await self._remove(ref.channel, post_id)
+        await self.parts.remember([], old=ids)
+
+    async def _remove(self, channel: str, post_id: str) -> None:
+        await call(self.outbox, channel, lambda: self.driver.posts.delete_post(post_id),
+                   what="DELETE /posts/{id}", policy=self.retry)
 
     # -- users ---------------------------------------------------------------------------------
     async def _lookup(self, user_id: str) -> tuple[UserInfo, str]:
@@ -546,7 +622,8 @@ class MattermostAdapter(Adapter):
         now = time.monotonic()
         if cached is not None and now - cached[0] < self.cfg.user_cache_seconds:
             return cached[1], cached[2]
-        user = await self._read(lambda: self.driver.users.get_user(user_id))
+        user = await self._read(lambda: self.driver.users.get_user(user_id),
+                                what="GET /users/{id}")
         info = UserInfo(id=user_id, name=ev.display_name(user), email=user.get("email") or None,
                         is_bot=bool(user.get("is_bot")))
         username = str(user.get("username") or user_id)
@@ -570,5 +647,5 @@ class MattermostAdapter(Adapter):
         return f"@{cached[2]}" if cached else f"<@{user_id}>"
 
     # -- helpers -------------------------------------------------------------------------------
-    async def _read(self, request: Callable[[], Awaitable[T]]) -> T:
-        return await call(self.reads, "reads", request)
+    async def _read(self, request: Callable[[], Awaitable[T]], what: str = "REST read") -> T:
+        return await call(self.reads, "reads", request, what=what, policy=self.retry)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from bot.errors import ConfigError
 from bot.paths import data_dir
+from bot.textsplit import MIN_LIMIT
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -53,6 +54,12 @@ class MattermostSettings(BaseModel):
                                 "if it stopped at most this long ago (0 = never)")
     cursor_save_seconds: float = Field(30.0, gt=0)
     user_cache_seconds: float = Field(600.0, ge=0)
+    max_post_size: int = Field(
+        16383, ge=MIN_LIMIT, description="characters per post when the server does not report "
+                                         "its MaxPostSize; longer replies are split")
+    retries: int = Field(3, ge=0, description="retries of a 5xx or connection failure")
+    retry_base_seconds: float = Field(0.5, gt=0)
+    retry_max_seconds: float = Field(8.0, gt=0)
 
     @field_validator("token", "action_secret", mode="before")
     @classmethod

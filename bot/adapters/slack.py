@@ -3,7 +3,9 @@
 Only translation lives here (see ``slack_events`` for the payload rules and ``slack_blocks`` for
 buttons): events are de-duplicated (event id *and* channel+ts), turned into ``Message`` /
 ``Interaction`` and handed to the application; replies go out through a paced outbox that waits
-out 429s. Every envelope is acked — an un-acked one is re-sent by Slack.
+out 429s. Every envelope is acked — an un-acked one is re-sent by Slack. Text beyond what Slack
+keeps (40,000 characters; less with buttons, whose text goes into 3,000-character sections of
+at most 50 blocks) goes out as several messages in order (``bot.textsplit``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapter import Adapter
-from bot.adapters.slack_blocks import escape, render
+from bot.adapters.slack_blocks import ATOMIC, escape, render
 from bot.adapters.slack_config import SlackSettings, load_slack_settings
 from bot.adapters.slack_events import (
     PLATFORM,
@@ -45,6 +47,7 @@ from bot.errors import QuartermasterError
 from bot.events import Choice, PostedRef, UserInfo
 from bot.logs import redact
 from bot.outbox import Outbox, RateLimited
+from bot.textsplit import PartIndex, rewrite, split
 
 if TYPE_CHECKING:
     from bot.adapters.slack_socket import SocketModeHandler
@@ -62,6 +65,8 @@ BAD_TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", 
                               "token_expired", "not_allowed_token_type"})
 NAME_LOOKUP_TIMEOUT = 1.5   # seconds an event waits for a user's name before using the id
 HELLO_TIMEOUT = 10.0
+TEXT_LIMIT = 40_000         # Slack truncates a message's text beyond this
+BLOCKS_TEXT_LIMIT = 12_000  # text of a message with buttons: a few sections, well under 50 blocks
 
 
 class SlackStartupError(QuartermasterError):
@@ -91,6 +96,7 @@ class SlackAdapter(Adapter):
         self.bolt.action(re.compile(".*"))(ack=_ack, lazy=[self._on_action])
         self.bolt.event(re.compile(".*"))(_ignore)       # ack whatever else is subscribed
         self.outbox = Outbox(min_interval=cfg.pace_seconds)
+        self.parts = PartIndex(app.conversations, PLATFORM)
         self.backoff = Backoff(base=cfg.reconnect_base, cap=cfg.reconnect_cap)
         self.me: Identity | None = None
         self.dedupe: Deduplicator | None = None
@@ -276,12 +282,25 @@ class SlackAdapter(Adapter):
 
     async def send(self, channel: str, text: str, *, thread: str | None = None,
                    choices: Sequence[Choice] = ()) -> PostedRef:
-        text = escape(text)
+        """Post ``text``; too long for one message, it goes out as several, in order, in the
+        same thread, buttons on the last. The ref names the first and stands for all of them
+        in ``update`` and ``delete``."""
+        chunks = _chunks(text, choices)
+        ids: list[str] = []
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            channel, ts = await self._post(channel, chunk, thread, choices if last else ())
+            ids.append(ts)
+        await self.parts.remember(ids, scope=channel)
+        return PostedRef(self.platform, channel, ids[0], thread)
+
+    async def _post(self, channel: str, text: str, thread: str | None,
+                    choices: Sequence[Choice]) -> tuple[str, str]:
+        """One message; (channel, ts) as Slack answers (a user id as channel becomes a DM)."""
         blocks = render(text, choices)
         resp = await self._call(channel, lambda: self.client.chat_postMessage(
             channel=channel, text=text, thread_ts=thread, blocks=blocks))
-        return PostedRef(self.platform, str(resp.get("channel") or channel), str(resp["ts"]),
-                         thread)
+        return str(resp.get("channel") or channel), str(resp["ts"])
 
     async def send_dm(self, user_id: str, text: str, *,
                       choices: Sequence[Choice] = ()) -> PostedRef:
@@ -297,14 +316,32 @@ class SlackAdapter(Adapter):
         return channel
 
     async def update(self, ref: PostedRef, text: str, *, choices: Sequence[Choice] = ()) -> None:
-        text = escape(text)
-        blocks = render(text, choices) or []      # [] removes buttons a message had
-        await self._call(ref.channel, lambda: self.client.chat_update(
-            channel=ref.channel, ts=ref.id, text=text, blocks=blocks))
+        """Edit the message (every part of one sent in parts: edited, added or deleted as the
+        new text needs); buttons stay on the last part."""
+        old = self.parts.parts(ref.id, scope=ref.channel)
+
+        async def edit(ts: str, chunk: str, last: bool) -> None:
+            blocks = (render(chunk, choices) if last else None) or []   # [] removes buttons
+            await self._call(ref.channel, lambda: self.client.chat_update(
+                channel=ref.channel, ts=ts, text=chunk, blocks=blocks))
+
+        async def create(chunk: str, last: bool) -> str:
+            return (await self._post(ref.channel, chunk, ref.thread,
+                                     choices if last else ()))[1]
+
+        ids = await rewrite(old, _chunks(text, choices), edit=edit, create=create,
+                            remove=lambda ts: self._remove(ref.channel, ts))
+        await self.parts.remember(ids, old=old, scope=ref.channel)
 
     async def delete(self, ref: PostedRef) -> None:
-        await self._call(ref.channel, lambda: self.client.chat_delete(channel=ref.channel,
-                                                                      ts=ref.id))
+        """Delete the message, and every other part of one that was sent in parts."""
+        ids = self.parts.parts(ref.id, scope=ref.channel)
+        for ts in ids:
+            await self._remove(ref.channel, ts)
+        await self.parts.remember([], old=ids, scope=ref.channel)
+
+    async def _remove(self, channel: str, ts: str) -> None:
+        await self._call(channel, lambda: self.client.chat_delete(channel=channel, ts=ts))
 
     async def user_info(self, user_id: str) -> UserInfo:
         """Display name and e-mail from ``users.info``, cached; the id when Slack will not say."""
@@ -328,6 +365,12 @@ class SlackAdapter(Adapter):
 
     def mention(self, user_id: str) -> str:
         return f"<@{user_id}>"
+
+
+def _chunks(text: str, choices: Sequence[Choice]) -> list[str]:
+    """Escaped text in parts Slack keeps whole (escapes and links are never cut)."""
+    limit = BLOCKS_TEXT_LIMIT if choices else TEXT_LIMIT
+    return split(escape(text), limit, atomic=ATOMIC)
 
 
 async def _ack(ack: Callable[[], Awaitable[Any]]) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.events import Choice
+from bot.textsplit import split
 
 SECTION_LIMIT = 3000        # characters of mrkdwn per section block
 BUTTON_LABEL_LIMIT = 75     # plain_text of a button
@@ -23,6 +24,10 @@ BUTTONS_PER_BLOCK = 25      # an actions block holds at most 25 elements
 # our own control sequences survive escaping: mentions, channel links, specials, URLs with labels
 _CONTROL = re.compile(r"<(?:[@#][A-Z0-9]+(?:\|[^<>]*)?|![a-z^]+(?:\|[^<>]*)?|"
                       r"(?:https?|mailto):[^<>\s]+(?:\|[^<>]*)?)>")
+
+
+#: what a split of escaped text must not cut: our control sequences and the escapes themselves
+ATOMIC = re.compile(rf"{_CONTROL.pattern}|&(?:amp|lt|gt);")
 
 
 def escape(text: str) -> str:
@@ -63,7 +68,9 @@ def decode_value(raw: str) -> tuple[str, str] | None:
 
 
 def _sections(text: str) -> list[dict[str, Any]]:
-    chunks = [text[i:i + SECTION_LIMIT] for i in range(0, len(text), SECTION_LIMIT)] or [" "]
+    """Section blocks of at most ``SECTION_LIMIT`` characters each, split where a reader would
+    (Slack refuses a longer section with ``invalid_blocks``)."""
+    chunks = split(text, SECTION_LIMIT, atomic=ATOMIC) if text else [" "]
     return [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in chunks]
 
 

@@ -186,3 +186,108 @@ async def test_posts_made_while_the_bot_was_stopped_are_handled_after_restart(
         await app.dispatcher.join()
         assert seen(skills_pkg) == []
     assert len(peer.bot_posts(town)) == 2
+
+
+# -- transient failures: 5xx and dropped connections --------------------------------------------
+FAST_RETRY = {"retry_base_seconds": 0.01, "retry_max_seconds": 0.05}
+
+
+def retry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+async def test_a_5xx_on_a_post_is_retried_and_posts_once(
+        peer: MattermostPeer, tmp_path: Path, skills_pkg: str, status: int,
+        caplog: pytest.LogCaptureFixture) -> None:
+    alice = peer.add_user("alice")
+    dm = peer.dm_channel(alice, peer.bot_id)
+    async with make_app(peer, tmp_path, skills_pkg, **FAST_RETRY) as app:
+        peer.fail("POST", r"/api/v4/posts$", count=2, status=status, html=status == 502)
+        await peer.post_as(alice, dm, "ping")
+        answer = await peer.wait_for(lambda: peer.bot_posts(dm))
+        await app.dispatcher.join()
+    assert [p["message"] for p in answer] == ["pong"]
+    attempts = peer.calls_to("POST", r"/api/v4/posts$")
+    assert len(attempts) == 3
+    assert len({c.body["pending_post_id"] for c in attempts}) == 1    # the same post each time
+    lines = retry_lines(caplog)
+    assert len(lines) == 2 and "POST /posts" in lines[0] and f"HTTP {status}" in lines[0]
+    assert all(peer.token not in r.getMessage() for r in caplog.records)
+
+
+async def test_a_post_made_before_the_5xx_is_not_made_twice(
+        peer: MattermostPeer, tmp_path: Path, skills_pkg: str) -> None:
+    """A proxy answers 502 (or drops the connection) after the server made the post: the retry
+    carries the same pending_post_id, and the server answers with the post it already made."""
+    from peers.mattermost_peer import DROP
+
+    alice = peer.add_user("alice")
+    dm = peer.dm_channel(alice, peer.bot_id)
+    async with make_app(peer, tmp_path, skills_pkg, **FAST_RETRY) as app:
+        peer.fail("POST", r"/api/v4/posts$", status=502, after=True, html=True)
+        await peer.post_as(alice, dm, "ping")
+        await until(lambda: len(peer.calls_to("POST", r"/api/v4/posts$")) == 2)
+        peer.fail("POST", r"/api/v4/posts$", status=DROP, after=True)
+        await peer.post_as(alice, dm, "ping")
+        await until(lambda: len(peer.calls_to("POST", r"/api/v4/posts$")) == 4)
+        await app.dispatcher.join()
+    assert [p["message"] for p in peer.bot_posts(dm)] == ["pong", "pong"]
+
+
+async def test_reads_patches_and_deletes_are_retried(peer: MattermostPeer, tmp_path: Path,
+                                                     skills_pkg: str) -> None:
+    from peers.mattermost_peer import DROP
+
+    alice = peer.add_user("alice")
+    town = peer.add_channel("town-square", members=[alice, peer.bot_id])
+    async with make_app(peer, tmp_path, skills_pkg, **FAST_RETRY) as app:
+        adapter = app.adapters["mattermost"]
+        peer.fail("GET", rf"/users/{alice}$", status=DROP)
+        assert (await adapter.user_info(alice)).name == "Alice"
+        ref = await adapter.send(town, "first")
+        peer.fail("PUT", r"/patch$", status=503, count=2)
+        await adapter.update(ref, "second")
+        peer.fail("DELETE", rf"/posts/{ref.id}$", status=500)
+        await adapter.delete(ref)
+    assert peer.posts[ref.id]["message"] == "second" and peer.posts[ref.id]["delete_at"]
+    assert len(peer.calls_to("GET", rf"/users/{alice}$")) == 2
+    assert len(peer.calls_to("PUT", r"/patch$")) == 3
+    assert len(peer.calls_to("DELETE", rf"/posts/{ref.id}$")) == 2
+
+
+async def test_retries_are_bounded_and_other_errors_are_not_retried(
+        peer: MattermostPeer, tmp_path: Path, skills_pkg: str) -> None:
+    from mattermostautodriver.exceptions import FeatureDisabled, UnknownMattermostError
+
+    town = peer.add_channel("town-square", members=[peer.bot_id])
+    async with make_app(peer, tmp_path, skills_pkg, retries=2, **FAST_RETRY) as app:
+        adapter = app.adapters["mattermost"]
+        peer.fail("POST", r"/api/v4/posts$", status=503, count=5)
+        with pytest.raises(UnknownMattermostError):
+            await adapter.send(town, "never")
+        assert len(peer.calls_to("POST", r"/api/v4/posts$")) == 3
+        peer.faults.clear()
+        peer.fail("POST", r"/api/v4/posts$", status=501)       # not transient: no retry
+        with pytest.raises(FeatureDisabled):
+            await adapter.send(town, "never")
+        assert len(peer.calls_to("POST", r"/api/v4/posts$")) == 4
+    assert peer.bot_posts(town) == []
+
+
+async def test_a_post_is_not_retried_once_the_server_may_have_forgotten_it(
+        peer: MattermostPeer, tmp_path: Path, skills_pkg: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the pending_post_id window a repeat could double the post: give up instead."""
+    from mattermostautodriver.exceptions import UnknownMattermostError
+
+    from bot.adapters import mattermost
+
+    monkeypatch.setattr(mattermost, "DEDUPE_WINDOW", 0.0)
+    town = peer.add_channel("town-square", members=[peer.bot_id])
+    async with make_app(peer, tmp_path, skills_pkg, **FAST_RETRY) as app:
+        peer.fail("POST", r"/api/v4/posts$", status=504, after=True)
+        with pytest.raises(UnknownMattermostError):
+            await app.adapters["mattermost"].send(town, "slow")
+    assert len(peer.calls_to("POST", r"/api/v4/posts$")) == 1
+    assert [p["message"] for p in peer.bot_posts(town)] == ["slow"]

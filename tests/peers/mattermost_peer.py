@@ -5,10 +5,16 @@ It speaks what mattermostautodriver and our adapter use, with Mattermost's docum
 bearer tokens, the JSON error body (``id``, ``message``, ``request_id``, ``status_code``), the
 ``root_id`` rule (400 ``api.post.create_post.root_id.app_error`` unless it names a root post
 of the same channel), ``PUT /posts/{id}/patch`` vs. the whole-post ``PUT /posts/{id}``, and
-429 with Retry-After on demand. The websocket answers ``authentication_challenge``, sends
-``hello`` (seq 0) and then ``posted`` / ``post_edited`` events whose ``post`` and ``mentions``
-are JSON strings, with per-connection seq numbers; it can drop or refuse connections, and it
-keeps every post so ``GET /channels/{id}/posts?since=`` can serve a catch-up.
+429 with Retry-After on demand, and 5xx or a dropped connection on demand, before or after
+the request was carried out (``fail``). Posts longer than ``max_post_size`` characters are
+refused with 400 ``model.post.is_valid.message_length.app_error`` (create and patch), the limit
+is published as ``MaxPostSize`` in ``GET /config/client?format=old`` (501 without the format,
+as the real server), and a ``pending_post_id`` seen in the last 30 s answers with the post it
+already made (``App.deduplicateCreatePost``). The websocket answers
+``authentication_challenge``, sends ``hello`` (seq 0) and then ``posted`` / ``post_edited``
+events whose ``post`` and ``mentions`` are JSON strings, with per-connection seq numbers; it
+can drop or refuse connections, and it keeps every post so ``GET /channels/{id}/posts?since=``
+can serve a catch-up.
 
     async with MattermostPeer() as peer:
         alice = peer.add_user("alice")
@@ -78,6 +84,12 @@ class Call:
     body: Any = None
 
 
+#: status of a fault that closes the connection without any answer
+DROP = 0
+LENGTH_ERROR = "model.post.is_valid.message_length.app_error"
+PENDING_TTL = 30.0      # seconds the server remembers a pending_post_id
+
+
 @dataclass
 class Fault:
     method: str
@@ -85,6 +97,8 @@ class Fault:
     count: int
     status: int = 429
     retry_after: str = "1"
+    after: bool = False      # carry the request out, then answer with the fault
+    html: bool = False       # a proxy's HTML error page instead of Mattermost's JSON error
 
 
 @dataclass
@@ -109,6 +123,9 @@ class MattermostPeer:
     faults: list[Fault] = field(default_factory=list)
     accepting_websockets: bool = True
     ws_connections: int = 0
+    max_post_size: int = 16383
+    publish_post_size: bool = True                     # MaxPostSize in the client config
+    pending: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.team = {"id": new_id(), "name": self.team_name, "display_name": "Helpdesk",
@@ -145,6 +162,7 @@ class MattermostPeer:
         r.add_post(f"{api}/channels/direct", self._direct)
         r.add_get(f"{api}/channels/{{channel_id}}", self._get_channel)
         r.add_get(f"{api}/channels/{{channel_id}}/posts", self._channel_posts)
+        r.add_get(f"{api}/config/client", self._client_config)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -198,10 +216,12 @@ class MattermostPeer:
         return cid
 
     def fail(self, method: str, path_regex: str, *, count: int = 1, status: int = 429,
-             retry_after: str = "1") -> None:
-        """Answer the next ``count`` matching requests with ``status`` (429: Retry-After)."""
+             retry_after: str = "1", after: bool = False, html: bool = False) -> None:
+        """Answer the next ``count`` matching requests with ``status`` (429: Retry-After;
+        ``DROP``: close the connection unanswered). ``after``: carry the request out first, as
+        when a proxy times out on a server that did the work; ``html``: a proxy's error page."""
         self.faults.append(Fault(method.upper(), re.compile(path_regex), count, status,
-                                 retry_after))
+                                 retry_after, after, html))
 
     def calls_to(self, method: str, path_regex: str) -> list[Call]:
         pattern = re.compile(path_regex)
@@ -292,14 +312,31 @@ class MattermostPeer:
             except ValueError:
                 body = await request.text()
         self.calls.append(Call(request.method, request.path, body))
-        for fault in self.faults:
-            if fault.count > 0 and fault.method == request.method and \
-                    fault.pattern.search(request.path):
-                fault.count -= 1
-                if fault.status == 429:
-                    return web.Response(text="limit exceeded", status=429,
-                                        headers={"Retry-After": fault.retry_after})
-                return error(fault.status, "peer.fault", "injected failure")
+        fault = next((f for f in self.faults if f.count > 0 and f.method == request.method
+                      and f.pattern.search(request.path)), None)
+        if fault is not None:
+            fault.count -= 1
+            if fault.after:
+                await self._authorised(request, body, handler)
+            return self._fault_answer(request, fault)
+        return await self._authorised(request, body, handler)
+
+    @staticmethod
+    def _fault_answer(request: web.Request, fault: Fault) -> web.Response:
+        if fault.status == DROP:
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=500)          # never reaches the client
+        if fault.status == 429:
+            return web.Response(text="limit exceeded", status=429,
+                                headers={"Retry-After": fault.retry_after})
+        if fault.html:
+            return web.Response(text=f"<html><body><h1>{fault.status}</h1>nginx</body></html>",
+                                status=fault.status, content_type="text/html")
+        return error(fault.status, "peer.fault", "injected failure")
+
+    async def _authorised(self, request: web.Request, body: Any,
+                          handler: Any) -> web.StreamResponse:
         if request.path.endswith("/websocket"):
             return await handler(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -354,10 +391,28 @@ class MattermostPeer:
                          "You do not have the appropriate permissions.")
         return reply(self.channels[self.dm_channel(ids[0], ids[1])], 201)
 
+    async def _client_config(self, request: web.Request) -> web.Response:
+        if request.query.get("format") != "old":
+            return error(501, "api.config.client.old_format.app_error", "New format for the "
+                         "client configuration is not supported yet. Please specify "
+                         "format=old in the query string.")
+        config = {"Version": "10.5.0", "SiteName": "Mattermost", "NoAccounts": "false"}
+        if self.publish_post_size:
+            config["MaxPostSize"] = str(self.max_post_size)
+        return reply(config)
+
+    def _too_long(self, message: Any) -> web.Response | None:
+        if isinstance(message, str) and len(message) > self.max_post_size:
+            return error(400, LENGTH_ERROR, "Post Message property is longer than the maximum "
+                         "permitted length.")
+        return None
+
     def _new_post(self, user_id: str, channel_id: str, message: str, root_id: str,
                   props: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         if channel_id not in self.channels or user_id not in self.members[channel_id]:
             return {}, "api.context.permissions.app_error"
+        if len(message) > self.max_post_size:
+            return {}, LENGTH_ERROR
         if root_id:
             root = self.posts.get(root_id)
             if root is None or root["root_id"] or root["channel_id"] != channel_id:
@@ -397,6 +452,13 @@ class MattermostPeer:
         if not isinstance(body, dict) or not body.get("channel_id"):
             return error(400, "api.context.invalid_body_param.app_error",
                          "Invalid or missing post in request body.")
+        pending = str(body.get("pending_post_id") or "")
+        seen = self.pending.get(pending) if pending else None
+        if seen is not None and time.monotonic() - seen[1] < PENDING_TTL:
+            return reply(self.for_clients({**self.posts[seen[0]], "pending_post_id": ""}), 201)
+        too_long = self._too_long(body.get("message"))
+        if too_long is not None:
+            return too_long
         post, problem = self._new_post(request[USER], body["channel_id"],
                                        body.get("message", ""), body.get("root_id") or "",
                                        body.get("props") or {})
@@ -404,6 +466,9 @@ class MattermostPeer:
             return error(400, problem, "Invalid RootId parameter.")
         if problem is not None:
             return error(403, problem, "You do not have the appropriate permissions.")
+        if pending:
+            post["pending_post_id"] = pending
+            self.pending[pending] = (post["id"], time.monotonic())
         await self._broadcast_posted(post)
         return reply(self.for_clients(post), 201)
 
@@ -439,6 +504,9 @@ class MattermostPeer:
         if isinstance(post, web.Response):
             return post
         body = request[BODY] or {}
+        too_long = self._too_long(body.get("message"))
+        if too_long is not None:
+            return too_long
         for key in ("message", "props", "is_pinned", "file_ids", "has_reactions"):
             if key in body:
                 post[key] = body[key]

@@ -9,8 +9,12 @@ message_changed, block_actions, Socket Mode envelopes with retry_attempt / retry
     ts = await peer.say("UALICE", "<@UBOT> ping", channel="C1")   # app_mention + message
     posted = await peer.wait_posted(1)
 
-Test controls: drop the socket, re-send an un-acked envelope, answer 429 for the next N calls of a
-method, and post signed Events API / interactive requests to an HTTP endpoint.
+Test controls: drop the socket, re-send an un-acked envelope, answer 429 (or a 5xx) for the next
+N calls of a method, and post signed Events API / interactive requests to an HTTP endpoint.
+
+Size limits as Slack applies them: a message's ``text`` beyond 40,000 characters is truncated
+(kept, cut); blocks with a section over 3,000 characters, or more than 50 blocks, are refused
+with ``invalid_blocks``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+TEXT_LIMIT = 40_000
+SECTION_LIMIT = 3_000
+MAX_BLOCKS = 50
 DEFAULT_SCOPES = ("app_mentions:read,channels:history,chat:write,groups:history,im:history,"
                   "im:write,mpim:history,users:read,users:read.email")
 
@@ -203,12 +210,30 @@ class SlackPeer:
     def _m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket={uuid.uuid4()}"}
 
+    @staticmethod
+    def _blocks_error(blocks: Any) -> dict[str, Any] | None:
+        if not blocks:
+            return None
+        too_long = [i for i, b in enumerate(blocks) if b.get("type") == "section"
+                    and len((b.get("text") or {}).get("text", "")) > SECTION_LIMIT]
+        if len(blocks) > MAX_BLOCKS or too_long:
+            where = f"[{too_long[0]}].text" if too_long else ""
+            return {"ok": False, "error": "invalid_blocks",
+                    "errors": [f"must be less than {SECTION_LIMIT + 1} characters "
+                               f"[json-pointer:/blocks{where}]" if too_long else
+                               f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"]}
+        return None
+
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel") or "")
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
         if not args.get("text") and not args.get("blocks"):
             return {"ok": False, "error": "no_text"}
+        refused = self._blocks_error(args.get("blocks"))
+        if refused is not None:
+            return refused
+        args["text"] = str(args.get("text", ""))[:TEXT_LIMIT]
         thread = args.get("thread_ts") or None
         if thread is not None:
             parent = self.messages.get((channel, thread))
@@ -236,8 +261,11 @@ class SlackPeer:
         posted = self._find_posted(str(args.get("channel")), str(args.get("ts")))
         if posted is None or posted.deleted:
             return {"ok": False, "error": "message_not_found"}
+        refused = self._blocks_error(args.get("blocks"))
+        if refused is not None:
+            return refused
         posted.edits.append(posted.text)
-        posted.text = str(args.get("text", ""))
+        posted.text = str(args.get("text", ""))[:TEXT_LIMIT]
         if "blocks" in args:
             posted.blocks = args["blocks"] or None
         stored = self.messages.get((posted.channel, posted.ts))
