@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from bot.events import Choice, Interaction, Message, PostedRef, UserInfo
+from bot.events import Choice, Event, Interaction, Message, PostedRef, UserInfo
 
 if TYPE_CHECKING:
     from bot.app import Application
@@ -62,6 +62,11 @@ class Adapter(ABC):
             return await self.send(message.channel, text, thread=message.thread, choices=choices)
         return await self.send(message.channel, text, thread=message.thread or message.id,
                                choices=choices)
+
+    async def reply_private(self, event: Event, text: str) -> PostedRef:
+        """Answer only ``event``'s user: a DM here; platforms with messages only one user sees
+        in a channel (Slack's ephemeral messages) override this."""
+        return await self.send_dm(event.user_id, text)
 
     async def user_info(self, user_id: str) -> UserInfo:
         """Display name and e-mail of a user; platforms override with a cached look-up."""

@@ -103,11 +103,12 @@ class Context:
         return await self.adapter.send(ev.channel, text, thread=ev.thread, choices=choices)
 
     async def reply_private(self, text: str) -> PostedRef:
-        """Answer only the user (a DM), e.g. for refusals in a busy channel."""
+        """Answer only the user, e.g. for refusals in a busy channel: in a DM as usual, else as
+        the platform does it (a DM, or a message only they see: ``Adapter.reply_private``)."""
         if self.direct:
             return await self.reply(text)
         self.replies += 1
-        return await self.adapter.send_dm(self.user_id, self.app.outbound(text))
+        return await self.adapter.reply_private(self.event, self.app.outbound(text))
 
     async def dm(self, text: str, *, user_id: str | None = None,
                  choices: Sequence[Choice] = ()) -> PostedRef:

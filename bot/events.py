@@ -96,6 +96,8 @@ class PostedRef:
     channel: str
     id: str
     thread: str | None = None
+    #: seen only by one user (Slack's ephemeral messages): it cannot be updated or deleted
+    ephemeral: bool = False
 
     def to_dict(self) -> dict[str, str | None]:
         return {"platform": self.platform, "channel": self.channel, "id": self.id,

@@ -170,7 +170,7 @@ async def guard(ctx: Context, call_next: Next) -> None:
         f"Your message in {event.channel} looked like it contained {finding.kind}. I did not "
         f"read or keep it, {where}. Anyone in that channel may have seen it, so revoke it now "
         "at the service that issued it and make a new one. To store a secret safely, DM me "
-        "`store my <service> token` and paste it here when I ask.")
+        "`store my <service> token` and paste it in that DM when I ask.")
 
 
 async def _seal_answer(ctx: Context, event: Message, vault: Vault,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import time
@@ -38,13 +39,14 @@ from bot.adapters.slack_events import (
     interaction_keys,
     is_bot,
     is_self,
+    private_thread,
     to_interaction,
     to_message,
 )
 from bot.backoff import Backoff
 from bot.dedupe import Deduplicator
 from bot.errors import QuartermasterError
-from bot.events import Choice, PostedRef, UserInfo
+from bot.events import Choice, Event, Message, PostedRef, UserInfo
 from bot.logs import redact
 from bot.outbox import Outbox, RateLimited
 from bot.textsplit import PartIndex, rewrite, split
@@ -63,6 +65,10 @@ REQUIRED_SCOPES = frozenset({"app_mentions:read", "chat:write", "im:history", "i
 RECOMMENDED_SCOPES = frozenset({"users:read.email", "channels:history", "groups:history"})
 BAD_TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked",
                               "token_expired", "not_allowed_token_type"})
+#: chat.postEphemeral errors after which a private reply goes by DM instead: the user left the
+#: channel, or the bot is not in it (or cannot see it)
+EPHEMERAL_FALLBACK_ERRORS = frozenset({"user_not_in_channel", "channel_not_found",
+                                       "not_in_channel"})
 NAME_LOOKUP_TIMEOUT = 1.5   # seconds an event waits for a user's name before using the id
 HELLO_TIMEOUT = 10.0
 TEXT_LIMIT = 40_000         # Slack truncates a message's text beyond this
@@ -306,6 +312,40 @@ class SlackAdapter(Adapter):
                       choices: Sequence[Choice] = ()) -> PostedRef:
         return await self.send(await self._dm_channel(user_id), text, choices=choices)
 
+    async def reply_private(self, event: Event, text: str) -> PostedRef:
+        """Answer only ``event``'s user. In a channel that is an ephemeral message (in the
+        original's thread, if it was in one): it appears where they are looking, nobody else
+        sees it, and it is gone on reload — the refusals and warnings it carries need no DM
+        history. Where Slack cannot show one (the user or the bot is not in the channel) it
+        goes by DM; in a DM it is an ordinary reply."""
+        if event.direct:
+            if isinstance(event, Message):
+                return await self.reply(event, text)
+            return await self.send(event.channel, text, thread=event.thread)
+        thread = private_thread(event)
+        try:
+            return await self._post_ephemeral(event.channel, event.user_id, text, thread)
+        except SlackApiError as exc:
+            error = _error_code(exc)
+            if error not in EPHEMERAL_FALLBACK_ERRORS:
+                raise
+            log.info("Slack: private reply to %s goes by DM, chat.postEphemeral in %s said %s",
+                     event.user_id, event.channel, error)
+        return await self.send_dm(event.user_id, text)
+
+    async def _post_ephemeral(self, channel: str, user_id: str, text: str,
+                              thread: str | None) -> PostedRef:
+        """``chat.postEphemeral``, in parts like ``send`` (no buttons: a click on an ephemeral
+        message carries no message we could update). The ref is marked ephemeral because Slack
+        cannot edit or delete such a message."""
+        ids: list[str] = []
+        for chunk in _chunks(text, ()):
+            resp = await self._call(channel, functools.partial(
+                self.client.chat_postEphemeral, channel=channel, user=user_id, text=chunk,
+                thread_ts=thread))
+            ids.append(str(resp.get("message_ts") or ""))
+        return PostedRef(self.platform, channel, ids[0], thread, ephemeral=True)
+
     async def _dm_channel(self, user_id: str) -> str:
         channel = self._dm_channels.get(user_id)
         if channel is None:
@@ -317,7 +357,11 @@ class SlackAdapter(Adapter):
 
     async def update(self, ref: PostedRef, text: str, *, choices: Sequence[Choice] = ()) -> None:
         """Edit the message (every part of one sent in parts: edited, added or deleted as the
-        new text needs); buttons stay on the last part."""
+        new text needs); buttons stay on the last part. An ephemeral message cannot be edited."""
+        if ref.ephemeral:
+            log.debug("Slack: not updating ephemeral message %s in %s (Slack cannot)",
+                      ref.id, ref.channel)
+            return
         old = self.parts.parts(ref.id, scope=ref.channel)
 
         async def edit(ts: str, chunk: str, last: bool) -> None:
@@ -334,7 +378,12 @@ class SlackAdapter(Adapter):
         await self.parts.remember(ids, old=old, scope=ref.channel)
 
     async def delete(self, ref: PostedRef) -> None:
-        """Delete the message, and every other part of one that was sent in parts."""
+        """Delete the message, and every other part of one that was sent in parts. An ephemeral
+        message cannot be deleted (the user dismisses it, or it goes on reload)."""
+        if ref.ephemeral:
+            log.debug("Slack: not deleting ephemeral message %s in %s (Slack cannot)",
+                      ref.id, ref.channel)
+            return
         ids = self.parts.parts(ref.id, scope=ref.channel)
         for ts in ids:
             await self._remove(ref.channel, ts)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.adapters.slack_blocks import decode_value
-from bot.events import Interaction, Message
+from bot.events import Event, Interaction, Message
 
 PLATFORM = "slack"
 #: message subtypes that are ordinary user messages (others are joins, topics, deletions …)
@@ -105,6 +105,14 @@ def to_message(event: dict[str, Any], me: Identity, *, user_name: str,
     return Message(PLATFORM, str(user), user_name, channel, text, direct=direct,
                    mentioned=mentioned, thread=thread, id=ts,
                    time=slack_time(ts), edited=edited, raw=event)
+
+
+def private_thread(event: Event) -> str | None:
+    """The thread an ephemeral answer to a channel ``event`` goes in: the original's thread when
+    it was in one, else None (the channel itself, where the user is looking) — our ``thread``
+    falls back to the message's own ts, which is where public answers go, not private ones."""
+    own = event.id if isinstance(event, Message) else event.message_id
+    return event.thread if event.thread and event.thread != own else None
 
 
 def dedupe_keys(body: dict[str, Any], event: dict[str, Any]) -> list[str]:

@@ -12,6 +12,11 @@ message_changed, block_actions, Socket Mode envelopes with retry_attempt / retry
 Test controls: drop the socket, re-send an un-acked envelope, answer 429 (or a 5xx) for the next
 N calls of a method, and post signed Events API / interactive requests to an HTTP endpoint.
 
+Channel membership, for ``chat.postEphemeral``: a channel is open to everyone (the bot included)
+unless ``set_members`` lists who is in it, and ``forget_channel`` makes it unknown. Ephemeral
+messages are kept apart (``peer.ephemeral``), like Slack, which stores them nowhere: they cannot
+be updated, deleted or threaded onto.
+
 Size limits as Slack applies them: a message's ``text`` beyond 40,000 characters is truncated
 (kept, cut); blocks with a section over 3,000 characters, or more than 50 blocks, are refused
 with ``invalid_blocks``.
@@ -50,6 +55,18 @@ class ApiCall:
 
 
 @dataclass
+class Ephemeral:
+    """A message only ``user`` sees (chat.postEphemeral)."""
+
+    channel: str
+    user: str
+    text: str
+    message_ts: str
+    thread_ts: str | None = None
+    blocks: list[dict[str, Any]] | None = None
+
+
+@dataclass
 class Posted:
     """A message the bot posted (chat.postMessage), with its later edits and deletion."""
 
@@ -82,6 +99,9 @@ class SlackPeer:
         self.calls: list[ApiCall] = []
         self.posted: list[Posted] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}   # (channel, ts) -> message
+        self.ephemeral: list[Ephemeral] = []
+        self.members: dict[str, set[str]] = {}       # channel -> who is in it (absent: everyone)
+        self.unknown_channels: set[str] = set()
         self.acks: list[str] = []
         self.sent: dict[str, dict[str, Any]] = {}                   # envelope id -> envelope
         self.connections = 0
@@ -126,6 +146,18 @@ class SlackPeer:
             "is_bot": is_bot, "deleted": False,
             "profile": {"display_name": name, "real_name": name.title(), "email": email},
         }
+
+    def set_members(self, channel: str, *users: str, bot: bool = True) -> None:
+        """Only ``users`` (and the bot, unless ``bot=False``) are in ``channel``."""
+        self.members[channel] = set(users) | ({self.bot_user_id} if bot else set())
+
+    def forget_channel(self, channel: str) -> None:
+        """``channel`` does not exist, or the bot cannot see it (a private channel)."""
+        self.unknown_channels.add(channel)
+
+    def is_member(self, channel: str, user: str) -> bool:
+        members = self.members.get(channel)
+        return members is None or user in members
 
     def next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
@@ -226,8 +258,10 @@ class SlackPeer:
 
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel") or "")
-        if not channel:
+        if not channel or channel in self.unknown_channels:
             return {"ok": False, "error": "channel_not_found"}
+        if not self.is_member(channel, self.bot_user_id):
+            return {"ok": False, "error": "not_in_channel"}
         if not args.get("text") and not args.get("blocks"):
             return {"ok": False, "error": "no_text"}
         refused = self._blocks_error(args.get("blocks"))
@@ -253,6 +287,29 @@ class SlackPeer:
         self.posted.append(Posted(channel, ts, str(args.get("text", "")), thread,
                                   args.get("blocks")))
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Like Slack: the bot and the user must be in the channel; nothing is stored that a
+        later call could find (the ts is only good for the client that shows it)."""
+        channel = str(args.get("channel") or "")
+        user = str(args.get("user") or "")
+        if not channel or channel in self.unknown_channels:
+            return {"ok": False, "error": "channel_not_found"}
+        if not user:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
+            return {"ok": False, "error": "no_text"}
+        refused = self._blocks_error(args.get("blocks"))
+        if refused is not None:
+            return refused
+        if not self.is_member(channel, self.bot_user_id):
+            return {"ok": False, "error": "not_in_channel"}
+        if user not in self.users or not self.is_member(channel, user):
+            return {"ok": False, "error": "user_not_in_channel"}
+        ts = self.next_ts()
+        self.ephemeral.append(Ephemeral(channel, user, str(args.get("text", ""))[:TEXT_LIMIT],
+                                        ts, args.get("thread_ts") or None, args.get("blocks")))
+        return {"ok": True, "message_ts": ts}
 
     def _find_posted(self, channel: str, ts: str) -> Posted | None:
         return next((p for p in self.posted if p.channel == channel and p.ts == ts), None)
@@ -457,6 +514,10 @@ class SlackPeer:
 
     async def click(self, user: str, posted: Posted, label: str) -> str:
         return await self.send_envelope("interactive", self.block_actions(user, posted, label))
+
+    async def wait_ephemeral(self, n: int = 1, timeout: float = 5.0) -> list[Ephemeral]:
+        await self.wait_for(lambda: len(self.ephemeral) >= n, timeout)
+        return self.ephemeral
 
     async def wait_posted(self, n: int = 1, timeout: float = 5.0) -> list[Posted]:
         await self.wait_for(lambda: len(self.posted) >= n, timeout)
