@@ -18,6 +18,7 @@ import numpy as np
 
 from nlu.data import OUT_OF_SCOPE
 from nlu.features import intent_features
+from nlu.novelty import KnownWords, novelty_words
 from nlu.tokens import Token
 
 FALLBACK = "nlu_fallback"
@@ -33,6 +34,7 @@ class IntentModel:
     temperature: float
     threshold: float
     margin: float
+    known: KnownWords
 
     def vector(
         self, tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None
@@ -40,7 +42,9 @@ class IntentModel:
         """Sparse TF-IDF vector (indices, l2-normalised values) with sublinear tf."""
         get = self.vocab.get
         counts: dict[int, int] = {}
-        for feature in intent_features(tokens, gazetteer_tags):
+        features = intent_features(tokens, gazetteer_tags)
+        features += self.known.features(novelty_words(tokens, gazetteer_tags))
+        for feature in features:
             col = get(feature)
             if col is not None:
                 counts[col] = counts.get(col, 0) + 1
@@ -223,7 +227,14 @@ def train_intent(
     """Fit the classifier, calibrate it and tune the fallback on out-of-fold predictions."""
     from sklearn.model_selection import StratifiedKFold
 
-    docs = [intent_features(tokens, tags) for tokens, tags, _ in examples]
+    words = [novelty_words(tokens, tags) for tokens, tags, _ in examples]
+    in_scope = [label != OUT_OF_SCOPE for _, _, label in examples]
+    known = KnownWords(w for w, keep in zip(words, in_scope, strict=True) if keep)
+    docs = [
+        intent_features(tokens, tags)
+        + known.features(w, leave_out=w if keep else None)
+        for w, keep, (tokens, tags, _) in zip(words, in_scope, examples, strict=True)
+    ]
     labels = sorted({label for _, _, label in examples})
     y = np.array([labels.index(label) for _, _, label in examples])
     vocab, idf = build_vocab(docs, config.min_df_char)
@@ -255,4 +266,6 @@ def train_intent(
     if len(labels) == 2:  # a binary linear model has one column
         coef = np.hstack([-coef, coef])
         intercept = np.array([-intercept[0], intercept[0]], dtype=np.float32)
-    return IntentModel(labels, vocab, idf, coef, intercept, temperature, threshold, margin)
+    return IntentModel(
+        labels, vocab, idf, coef, intercept, temperature, threshold, margin, known
+    )

@@ -27,10 +27,11 @@ from nlu.data import OUT_OF_SCOPE, DataError, TrainingData, data_files, load_dat
 from nlu.entities import EntityContext, extract
 from nlu.gazetteer import Gazetteer
 from nlu.intent import FALLBACK, IntentConfig, IntentModel, train_intent
+from nlu.novelty import KnownWords
 from nlu.tagger import Tagger, TaggerConfig, train_tagger
 from nlu.tokens import tokenize
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CONFIG_FILE = "config.yml"
 RANKING_SIZE = 10
 MAX_TOKENS = 256  # a pasted log is not a request: read only its beginning, keep latency bounded
@@ -146,6 +147,7 @@ class NLUModel:
                 threshold=self.intent.threshold,
                 margin=self.intent.margin,
                 vocab=self.intent.vocab,
+                known_words=self.intent.known.to_json(),
                 gazetteer=self.tagger.gazetteer.to_json(),
                 synonyms=self.synonyms,
             )
@@ -185,6 +187,7 @@ class NLUModel:
             meta.pop("temperature"),
             meta.pop("threshold"),
             meta.pop("margin"),
+            KnownWords.from_json(meta.pop("known_words")),
         )
         gazetteer = Gazetteer.from_json(meta.pop("gazetteer"))
         tagger = Tagger((base / "tagger.crfsuite").read_bytes(), gazetteer)

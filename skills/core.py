@@ -86,18 +86,29 @@ INTENT_DESCRIPTIONS = {
 }
 
 
+SUGGEST_MIN = 0.01        # an intent below 1 % is noise, not a near miss
+SUGGEST_RELATIVE = 0.25   # ... and so is one far behind the closest in-scope intent
+
+
 def _suggestions(ctx: Context) -> list[str]:
-    """The closest intents the NLU saw that some skill handles and this user may use."""
+    """The closest intents the NLU saw that some skill handles and this user may use.
+
+    The model is usually sure a vague message is out of scope ("can u do sth about my storage":
+    99 % fallback), so the in-scope intents are compared with each other, not with the fallback:
+    the closest one counts from 1 %, the others when at least a quarter as likely as it."""
     if not ctx.parse:
         return []
     intents = ctx.app.registry.intents
+    ranking = [r for r in ctx.parse.get("intent_ranking", []) if r.get("name") in intents]
+    if not ranking:
+        return []
+    floor = max(SUGGEST_MIN, SUGGEST_RELATIVE * float(ranking[0].get("confidence", 0)))
     out: list[str] = []
-    for ranked in ctx.parse.get("intent_ranking", [])[:5]:
-        name = ranked.get("name")
-        spec = intents.get(name)
-        if spec is None or not ctx.has_role(spec.role) or ranked.get("confidence", 0) < 0.05:
+    for ranked in ranking[:5]:
+        spec = intents[ranked["name"]]
+        if not ctx.has_role(spec.role) or float(ranked.get("confidence", 0)) < floor:
             continue
-        text = INTENT_DESCRIPTIONS.get(name)
+        text = INTENT_DESCRIPTIONS.get(ranked["name"])
         if text and text not in out:
             out.append(text)
     return out[:3]

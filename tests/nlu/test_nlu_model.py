@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 
 from nlu import NLUSettings, load_parser
 from nlu.embedded import EmbeddedParser
-from nlu.model import NLUModel, TrainConfig, data_hash, load_or_train, stored_hash
+from nlu.model import (
+    FORMAT_VERSION,
+    NLUModel,
+    TrainConfig,
+    data_hash,
+    load_or_train,
+    stored_hash,
+)
 
 
 def test_train_save_and_load_give_identical_parses(tiny_data: Path, tmp_path: Path) -> None:
@@ -89,10 +95,13 @@ def test_model_files_need_no_pickle(parser: EmbeddedParser, settings: NLUSetting
     base = settings.model_path() / "current"
     assert sorted(p.name for p in base.iterdir()) == ["intent.npz", "model.json", "tagger.crfsuite"]
     meta = json.loads((base / "model.json").read_text())
-    assert meta["format"] == 1 and len(meta["hash"]) == 64
+    assert meta["format"] == FORMAT_VERSION and len(meta["hash"]) == 64
+    assert "known_words" in meta and "quota" in meta["known_words"]
 
 
-def test_full_model_loads_fast(parser: EmbeddedParser, settings: NLUSettings) -> None:
-    started = time.perf_counter()
-    load_or_train(settings.data_path(), settings.model_path())
-    assert time.perf_counter() - started < 1.0
+def test_full_model_is_loaded_from_the_cache(parser: EmbeddedParser,
+                                              settings: NLUSettings) -> None:
+    """Load time itself is measured by bench/nlu.py; here: a second start does not retrain."""
+    cached = json.loads((settings.model_path() / "current" / "model.json").read_text())
+    model = load_or_train(settings.data_path(), settings.model_path())
+    assert model.meta["trained_at"] == cached["trained_at"]

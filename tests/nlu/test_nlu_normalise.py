@@ -194,14 +194,11 @@ def test_expand_hostlist(text: str, expected: list[str] | None) -> None:
     assert expand_hostlist(text) == expected
 
 
-def test_expand_hostlist_refuses_huge_ranges_quickly() -> None:
-    import time
-
-    started = time.perf_counter()
+def test_expand_hostlist_refuses_huge_ranges_before_expanding() -> None:
+    """Expanding these would take minutes and gigabytes (the test's timeout would catch it)."""
     assert expand_hostlist("c[1-999999999]") is None
     assert expand_hostlist("c[1-1000]x[1-1000]") is None
     assert expand_hostlist("c[1-100]x[1-100]") is not None
-    assert time.perf_counter() - started < 0.5
 
 
 def test_expand_hostlist_keeps_written_order_and_drops_duplicates() -> None:
