@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+# ``cryptography`` is imported where a key is made or a blob sealed/opened, not here: loading the
+# vault at start-up only reads the key file, and the import costs ~10 ms of every start.
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -25,6 +25,8 @@ class SealError(Exception):
 
 def new_key() -> bytes:
     """A fresh random 256-bit key."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     return AESGCM.generate_key(bit_length=256)
 
 
@@ -35,6 +37,8 @@ def associated_data(purpose: str, *parts: str | int) -> bytes:
 
 def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     """``format || nonce || ciphertext+tag``; a random 96-bit nonce per seal."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     nonce = os.urandom(NONCE_BYTES)
     return _FORMAT + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
 
@@ -45,6 +49,9 @@ def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
         raise SealError("wrong key length")
     if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != _FORMAT:
         raise SealError("not a sealed blob of a known format")
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     nonce, body = blob[1:1 + NONCE_BYTES], blob[1 + NONCE_BYTES:]
     try:
         return AESGCM(key).decrypt(nonce, body, aad)

@@ -18,8 +18,6 @@ from bot.errors import UserError
 from bot.skill import Skill
 from bot.storage.models import Request, RequestEvent
 from bot.workflow import dialogue
-from bot.workflow import search as wsearch
-from bot.workflow import stats as wstats
 from bot.workflow.engine import SERVICE, Workflows, parse_ref, service
 from bot.workflow.fields import FieldError, display, parse_answer
 from bot.workflow.reminders import expire_drafts, remind_stalled
@@ -220,6 +218,8 @@ async def _waiting(ctx: Context, quiet: bool = False) -> None:
                help="search requests type:quota state:submitted size>5TB requester:alice — "
                     "find requests by any field, state, requester or assignee")
 async def search(ctx: Context) -> None:
+    from bot.workflow import search as wsearch  # here, not at start-up: only used here
+
     assert ctx.match is not None
     wf = wf_of(ctx)
     query = wsearch.parse_query(ctx.match.group("query"), ctx.user_key)
@@ -247,6 +247,8 @@ STATS_ROLES = ("helpdesk", "staff", "management", "operator")
 
 
 async def _stats(ctx: Context, period_text: str | None) -> None:
+    from bot.workflow import stats as wstats  # here, not at start-up: only used here
+
     if not any(ctx.has_role(r) for r in STATS_ROLES):
         await ctx.reply_private("Request statistics are for helpdesk, staff, management and "
                                 f"operators; you have: {', '.join(sorted(ctx.roles))}.")
