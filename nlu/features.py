@@ -83,18 +83,28 @@ def token_class(word: str) -> str | None:
     return None
 
 
-def intent_words(tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None) -> list[str]:
+def intent_words(
+    tokens: Sequence[Token],
+    gazetteer_tags: Sequence[str] | None = None,
+    *,
+    tagged_as: str | None = None,
+) -> list[str]:
     """Lower-case words; value-carrying tokens become their class and known phrases (software
     names, images, providers) become one ``<table>`` placeholder, so "install paraview" and
-    "install gromacs" share the bigram "install <software>"."""
+    "install gromacs" share the bigram "install <software>". With ``tagged_as``, every word of
+    any lookup-table phrase becomes that marker instead (one per placeholder phrase)."""
     out = []
     for i, tok in enumerate(tokens):
         tag = gazetteer_tags[i] if gazetteer_tags is not None else "-"
         if tag != "-":
-            if tag.startswith("B-") and tag[2:] in PLACEHOLDER_TABLES:
-                out.append("<" + tag[2:] + ">")
+            placeholder = tag[2:] in PLACEHOLDER_TABLES
+            if placeholder and tag.startswith("I-"):
                 continue
-            if tag.startswith("I-") and tag[2:] in PLACEHOLDER_TABLES:
+            if tagged_as is not None:
+                out.append(tagged_as)
+                continue
+            if placeholder and tag.startswith("B-"):
+                out.append("<" + tag[2:] + ">")
                 continue
         cls = token_class(tok.text)
         out.append(cls.lower() if cls else tok.text.lower())

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from nlu.features import PLACEHOLDER_TABLES, intent_words
+from nlu.features import intent_words
 from nlu.tokens import Token
 
 UNK = "w:<unk>"
@@ -28,15 +28,7 @@ MIN_FUZZY = 4  # shorter words have too many one-edit neighbours ("tks" ~ "ts", 
 def novelty_words(tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None) -> list[str]:
     """The message's words as the classifier sees them, with words covered by a lookup table
     replaced by ``""`` (always known)."""
-    words = intent_words(tokens, gazetteer_tags)
-    if gazetteer_tags is None:
-        return words
-    kept = [
-        tag
-        for tag in gazetteer_tags
-        if not (tag.startswith("I-") and tag[2:] in PLACEHOLDER_TABLES)
-    ]
-    return ["" if tag != "-" else word for word, tag in zip(words, kept, strict=True)]
+    return intent_words(tokens, gazetteer_tags, tagged_as="")
 
 
 def _deletes(word: str) -> set[str]:
