@@ -43,6 +43,7 @@ from bot.adapters.slack_events import (
     to_interaction,
     to_message,
 )
+from bot.adapters.slack_retry import ServerErrorRetryHandler
 from bot.backoff import Backoff
 from bot.dedupe import Deduplicator
 from bot.errors import QuartermasterError
@@ -91,7 +92,8 @@ class SlackAdapter(Adapter):
         self.client = AsyncWebClient(
             token=cfg.bot_token.get_secret_value(), base_url=cfg.api_url,
             retry_handlers=[AsyncConnectionErrorRetryHandler(),
-                            AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
+                            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+                            ServerErrorRetryHandler()])
         self.bolt = AsyncApp(
             client=self.client, name=app.name, process_before_response=True,
             signing_secret=(cfg.signing_secret.get_secret_value()
@@ -390,7 +392,14 @@ class SlackAdapter(Adapter):
         await self.parts.remember([], old=ids, scope=ref.channel)
 
     async def _remove(self, channel: str, ts: str) -> None:
-        await self._call(channel, lambda: self.client.chat_delete(channel=channel, ts=ts))
+        """``chat.delete``; a message already gone counts as deleted (a repeated delete whose
+        first answer was lost, or a user who deleted it first)."""
+        try:
+            await self._call(channel, lambda: self.client.chat_delete(channel=channel, ts=ts))
+        except SlackApiError as exc:
+            if _error_code(exc) != "message_not_found":
+                raise
+            log.debug("Slack: message %s in %s was already deleted", ts, channel)
 
     async def user_info(self, user_id: str) -> UserInfo:
         """Display name and e-mail from ``users.info``, cached; the id when Slack will not say."""

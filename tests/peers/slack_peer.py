@@ -107,7 +107,7 @@ class SlackPeer:
         self.connections = 0
         self.app_id = "APEER"
         self._rate_limits: dict[str, list[float]] = {}              # method -> [left, after]
-        self._failures: dict[str, list[int]] = {}                   # method -> [left, status]
+        self._failures: dict[str, list[int]] = {}          # method -> [left, status, after]
         self._ws: web.WebSocketResponse | None = None
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -177,9 +177,11 @@ class SlackPeer:
         """Answer the next ``times`` calls of ``method`` with 429 and ``Retry-After``."""
         self._rate_limits[method] = [times, retry_after]
 
-    def fail(self, method: str, *, times: int = 1, status: int = 503) -> None:
-        """Answer the next ``times`` calls of ``method`` with a server error."""
-        self._failures[method] = [times, status]
+    def fail(self, method: str, *, times: int = 1, status: int = 503,
+             after: bool = False) -> None:
+        """Answer the next ``times`` calls of ``method`` with a server error; with ``after``
+        the call is carried out first (the answer is what gets lost)."""
+        self._failures[method] = [times, status, after]
 
     def calls_of(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method]
@@ -215,7 +217,7 @@ class SlackPeer:
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(int(limit[1]))})
         failure = self._failures.get(method)
-        if failure and failure[0] > 0:
+        if failure and failure[0] > 0 and not failure[2]:
             failure[0] -= 1
             call.status, call.error = failure[1], "internal_error"
             await self._notify()
@@ -231,6 +233,12 @@ class SlackPeer:
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
         call.error = body.get("error")
+        if failure and failure[0] > 0 and failure[2]:
+            failure[0] -= 1
+            call.status, call.error = failure[1], "internal_error"
+            await self._notify()
+            return web.json_response({"ok": False, "error": "internal_error"},
+                                     status=failure[1])
         await self._notify()
         return web.json_response(body, headers=headers)
 
