@@ -133,6 +133,20 @@ def negated(words: Sequence[str]) -> list[str]:
     return out
 
 
+def values_only(tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None) -> bool:
+    """A message made only of values ("c[001-004]", "5TB", "ubuntu 22.04", "REQ-44?") names no
+    action: outside a dialogue that asked for the value it is not a request. Their shapes alone
+    would vote for whichever intent uses such values most."""
+    seen = False
+    for i, tok in enumerate(tokens):
+        tag = gazetteer_tags[i] if gazetteer_tags is not None else "-"
+        if token_class(tok.text) is not None or tag[2:] in PLACEHOLDER_TABLES:
+            seen = True
+        elif not all(ch.isascii() and not ch.isalnum() for ch in tok.text):
+            return False
+    return seen
+
+
 def intent_features(
     tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None
 ) -> list[str]:
@@ -141,7 +155,8 @@ def intent_features(
     worse in cross-validation and on the independent file); each prefixed by its kind. Words after a
     negation add ``n:`` features, and phrases of a ``cue_*`` lookup table add ``g:cue_*``: a
     word list (greetings in several languages, documentation words, metrics words, other IT
-    systems) teaches the classifier a whole family from a few examples."""
+    systems) teaches the classifier a whole family from a few examples. A message of values
+    alone adds ``v:only``."""
     plain = intent_words(tokens)
     words = intent_words(tokens, gazetteer_tags) if gazetteer_tags is not None else plain
     feats = ["w:" + w for w in words]
@@ -150,6 +165,8 @@ def intent_features(
     padded = ["<s>", *words, "</s>"]
     feats.extend("b:" + padded[i] + " " + padded[i + 1] for i in range(len(padded) - 1))
     feats.extend(negated(words))
+    if values_only(tokens, gazetteer_tags):
+        feats.append("v:only")
     if gazetteer_tags is not None:
         feats.extend(
             "g:" + tag[2:] for tag in gazetteer_tags if tag.startswith("B-" + CUE_PREFIX)

@@ -161,6 +161,35 @@ def test_out_of_scope_falls_back_with_ranking(parser: EmbeddedParser, text: str)
     assert len(ranking) > 3 and all(r["name"] != "out_of_scope" for r in ranking)
 
 
+@pytest.mark.parametrize(
+    ("bare", "asked", "intent"),
+    [
+        ("#4512", "approve #4512", "approve_request"),
+        ("gpu[11-14]", "drain gpu[11-14]", "node_action"),
+        ("7.5 TB", "need 7.5 TB more on /scratch/lab", "request_quota"),
+        ("REQ-6061?", "status of REQ-6061?", "check_status"),
+        ("vm-311", "delete vm-311", "release_resource"),
+    ],
+)
+def test_a_message_of_values_alone_is_no_request(
+    parser: EmbeddedParser, bare: str, asked: str, intent: str
+) -> None:
+    """Outside a dialogue that asked for it, a bare value names no action."""
+    assert parser.parse_sync(bare, NOW)["intent"]["name"] == "nlu_fallback"
+    assert parser.parse_sync(asked, NOW)["intent"]["name"] == intent
+
+
+def test_values_only_feature() -> None:
+    from nlu.features import values_only
+    from nlu.tokens import tokenize
+
+    assert values_only(tokenize("c[001-004], 5TB?"), None)
+    assert not values_only(tokenize("drain c[001-004]"), None)
+    assert not values_only(tokenize("?"), None)
+    assert not values_only(tokenize("👋 REQ-4"), None)
+    assert values_only(tokenize("ubuntu 22.04"), ["B-image", "I-image"])
+
+
 def test_threshold_setting_overrides_tuned_value(parser: EmbeddedParser) -> None:
     strict = EmbeddedParser(parser.model, threshold=1.01)
     assert strict.parse_sync("drain c001")["intent"]["name"] == "nlu_fallback"
