@@ -7,9 +7,10 @@ from typing import Any
 
 from nlu.data import load_data
 from nlu.embedded import EmbeddedParser
-from nlu.evaluate import Report, evaluate
+from nlu.evaluate import Report, cross_validate, evaluate
 
 DATA = Path(__file__).resolve().parent / "data"
+TRAINING_DATA = Path(__file__).resolve().parents[2] / "config" / "nlu"
 
 
 AUTHOR_FILES = ("heldout.yml", "heldout_chat.yml")  # written with the training data
@@ -56,6 +57,21 @@ def test_second_blind_heldout_meets_targets(parser: EmbeddedParser) -> None:
     2.2 — it missed the out-of-scope target)."""
     report, summary = _report(parser, BLIND)
     assert report.examples >= 550
+    assert report.intent_accuracy >= 0.95, summary
+    assert report.fallback_recall >= 0.90, summary
+    assert report.false_rejection_rate <= 0.03, summary
+    assert report.entity["micro"]["f1"] >= 0.90, summary
+
+
+def test_cross_validation_meets_targets() -> None:
+    """5-fold cross-validation of the shipped training data, as `nlu evaluate --cross-validation`
+    runs it (seed 7). The harshest set: the data is made of one-off wordings and adversarial
+    negatives. Measured: 95.3 % / 91.2 % / 1.7 % / 0.962 (other shuffles 95.3–95.5 % accuracy,
+    91.6–92.0 % out of scope). A data change that drops it below a target fails here."""
+    report = cross_validate(load_data(TRAINING_DATA), folds=5, seed=7)
+    summary = report.as_dict()
+    summary.pop("errors")
+    assert report.examples >= 4000
     assert report.intent_accuracy >= 0.95, summary
     assert report.fallback_recall >= 0.90, summary
     assert report.false_rejection_rate <= 0.03, summary
