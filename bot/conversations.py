@@ -162,7 +162,7 @@ class ConversationStore:
         self._redis = redis
         self.channel = f"{prefix}conversations"
         self._ready = asyncio.Event()
-        self._task = asyncio.create_task(self._follow(), name="conversations-sync")
+        self._task = asyncio.create_task(self._follow(redis), name="conversations-sync")
         try:
             async with asyncio.timeout(ready_timeout):
                 await self._ready.wait()
@@ -171,7 +171,7 @@ class ConversationStore:
 
     async def stop_sync(self) -> None:
         task, self._task = self._task, None
-        self._redis = None
+        self._redis = None            # no more publishing
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -194,10 +194,13 @@ class ConversationStore:
             log.warning("could not share a conversation change on %s: %s", channel,
                         type(exc).__name__)
 
-    async def _follow(self) -> None:
+    async def _follow(self, redis: Any) -> None:
+        """Subscribe, listen, resubscribe after a loss — until cancelled. ``redis`` is passed in
+        rather than read from ``self``: a cancellation swallowed inside redis-py's own clean-up
+        must not meet a store that ``stop_sync`` has already detached."""
         backoff = Backoff(base=0.2, cap=30.0)
-        while True:
-            pubsub = self._redis.pubsub()
+        while self._task is not None and self._task is asyncio.current_task():
+            pubsub = redis.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
                 await self._listen(pubsub, backoff)
