@@ -30,6 +30,7 @@ from mattermostautodriver.exceptions import (
     MattermostError,
     NoAccessTokenProvided,
     NotEnoughPermissions,
+    ResourceNotFound,
 )
 
 from bot import logs
@@ -613,8 +614,13 @@ class MattermostAdapter(Adapter):
         await self.parts.remember([], old=ids)
 
     async def _remove(self, channel: str, post_id: str) -> None:
-        await call(self.outbox, channel, lambda: self.driver.posts.delete_post(post_id),
-                   what="DELETE /posts/{id}", policy=self.retry)
+        """Delete one post; one already gone counts as deleted (a retry whose first attempt
+        landed but lost its answer, or someone who deleted it first)."""
+        try:
+            await call(self.outbox, channel, lambda: self.driver.posts.delete_post(post_id),
+                       what="DELETE /posts/{id}", policy=self.retry)
+        except ResourceNotFound:
+            log.debug("mattermost: post %s was already deleted", post_id)
 
     # -- users ---------------------------------------------------------------------------------
     async def _lookup(self, user_id: str) -> tuple[UserInfo, str]:

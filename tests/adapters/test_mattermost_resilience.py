@@ -256,6 +256,20 @@ async def test_reads_patches_and_deletes_are_retried(peer: MattermostPeer, tmp_p
     assert len(peer.calls_to("DELETE", rf"/posts/{ref.id}$")) == 2
 
 
+async def test_a_delete_whose_answer_was_lost_counts_as_done(
+        peer: MattermostPeer, tmp_path: Path, skills_pkg: str) -> None:
+    """The first DELETE lands but answers 500; the retry finds the post gone (404): done."""
+    alice = peer.add_user("alice")
+    town = peer.add_channel("town-square", members=[alice, peer.bot_id])
+    async with make_app(peer, tmp_path, skills_pkg, **FAST_RETRY) as app:
+        adapter = app.adapters["mattermost"]
+        ref = await adapter.send(town, "short-lived")
+        peer.fail("DELETE", rf"/posts/{ref.id}$", status=500, after=True)
+        await adapter.delete(ref)
+    assert peer.posts[ref.id]["delete_at"]
+    assert len(peer.calls_to("DELETE", rf"/posts/{ref.id}$")) == 2      # 500, then 404
+
+
 async def test_retries_are_bounded_and_other_errors_are_not_retried(
         peer: MattermostPeer, tmp_path: Path, skills_pkg: str) -> None:
     from mattermostautodriver.exceptions import FeatureDisabled, UnknownMattermostError
