@@ -171,7 +171,7 @@ class ConversationStore:
 
     async def stop_sync(self) -> None:
         task, self._task = self._task, None
-        self._redis = None            # no more publishing
+        self._redis = None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -199,7 +199,7 @@ class ConversationStore:
         rather than read from ``self``: a cancellation swallowed inside redis-py's own clean-up
         must not meet a store that ``stop_sync`` has already detached."""
         backoff = Backoff(base=0.2, cap=30.0)
-        while self._task is not None and self._task is asyncio.current_task():
+        while self._task is asyncio.current_task():   # stop_sync detached us: stop
             pubsub = redis.pubsub()
             try:
                 await pubsub.subscribe(self.channel)

@@ -218,11 +218,7 @@ class SlackPeer:
                                      headers={"Retry-After": str(int(limit[1]))})
         failure = self._failures.get(method)
         if failure and failure[0] > 0 and not failure[2]:
-            failure[0] -= 1
-            call.status, call.error = failure[1], "internal_error"
-            await self._notify()
-            return web.json_response({"ok": False, "error": "internal_error"},
-                                     status=failure[1])
+            return await self._fault(call, failure)
         if not token:
             body: dict[str, Any] = {"ok": False, "error": "not_authed"}
         elif token != expected:
@@ -234,13 +230,16 @@ class SlackPeer:
             body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
         call.error = body.get("error")
         if failure and failure[0] > 0 and failure[2]:
-            failure[0] -= 1
-            call.status, call.error = failure[1], "internal_error"
-            await self._notify()
-            return web.json_response({"ok": False, "error": "internal_error"},
-                                     status=failure[1])
+            return await self._fault(call, failure)
         await self._notify()
         return web.json_response(body, headers=headers)
+
+    async def _fault(self, call: ApiCall, failure: list[int]) -> web.Response:
+        """Spend one of ``fail``'s answers: a server error instead of the real one."""
+        failure[0] -= 1
+        call.status, call.error = failure[1], "internal_error"
+        await self._notify()
+        return web.json_response({"ok": False, "error": "internal_error"}, status=failure[1])
 
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": "https://peer.slack.test/", "team": "Peer",
