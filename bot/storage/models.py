@@ -183,3 +183,39 @@ class SeenEvent(Model):
 
     class Meta:
         table = "qm_seen_event"
+
+
+class KeyValue(Model):
+    """A small namespaced value with an optional expiry (cursors, message-part indexes, choices)."""
+
+    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+
+    id = fields.BigIntField(primary_key=True)
+    namespace = fields.CharField(max_length=64)
+    key = fields.CharField(max_length=300)
+    value = fields.JSONField(default=dict)
+    expires_at = fields.DatetimeField(null=True, db_index=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "qm_kv"
+        unique_together = (("namespace", "key"),)
+
+
+class ObserverState(Model):
+    """What one observer last said about one subject, so it warns once and honours snoozes."""
+
+    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+
+    id = fields.BigIntField(primary_key=True)
+    observer = fields.CharField(max_length=100)
+    subject = fields.CharField(max_length=300)
+    last_alert_at = fields.DatetimeField(null=True)
+    last_alert = fields.CharField(max_length=100, default="")
+    snooze_until = fields.DatetimeField(null=True)
+    data = fields.JSONField(default=dict)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "qm_observer_state"
+        unique_together = (("observer", "subject"),)
