@@ -21,13 +21,16 @@ from bot.context import Context
 from bot.conversations import ConversationStore
 from bot.dispatcher import Dispatcher
 from bot.events import Choice, Event, Interaction, Message, PostedRef
-from bot.loader import LoadReport, SkillLoader
+from bot.loader import LoadReport, SkillLoader, describe_failure
 from bot.logs import redact
 from bot.registry import Registry
 from bot.roles import RoleService
 from bot.router import route
+from bot.scope import SkillScope
+from bot.skill import Skill
 from bot.stats import Stats
 from bot.users import UserDirectory
+from bot.webhooks import WebhookTable
 
 if TYPE_CHECKING:
     from bot.adapter import Adapter
@@ -51,6 +54,9 @@ class Application:
             timedelta(minutes=settings.conversations.timeout_minutes))
         self.loader = SkillLoader(settings.skills.packages, settings.skills.disabled)
         self.registry = Registry()
+        self._scopes: dict[str, SkillScope] = {}      # skill name -> what its setup registered
+        self.webhooks = WebhookTable()
+        self._reload_lock = asyncio.Lock()
         self.adapters: dict[str, Adapter] = {}
         self.scheduler: Scheduler | None = None
         self.http: Any = None
@@ -207,23 +213,35 @@ class Application:
 
     # -- skills --------------------------------------------------------------------------------
     async def reload_skills(self, *, initial: bool = False) -> LoadReport:
-        """Re-import skills; swap the registry in one assignment; run teardown/setup hooks."""
+        """Re-import skills and swap the registry in one assignment, atomically per module.
+
+        As discord.py's ``reload_extension``: a replaced skill is torn down first, then the new
+        version is set up; when the import *or* the setup of a module fails, the module's previous
+        version is put back and set up again, so it keeps running exactly as before."""
+        async with self._reload_lock:      # two admins at once: one reload after the other
+            return await self._reload(initial)
+
+    async def _reload(self, initial: bool) -> LoadReport:
         old = self.registry
         registry, report = self.loader.load()
-        for name, skill in registry.skills.items():
-            previous = old.skills.get(name)
-            if previous is skill:
-                continue
-            if skill.on_setup is not None:
-                try:
-                    await self._call_hook(skill.on_setup)
-                except Exception as exc:
-                    from bot.loader import describe_failure
-
-                    report.failed[f"{name} (setup)"] = describe_failure(exc)
         for name, skill in old.skills.items():
             if registry.skills.get(name) is not skill:
-                await self._teardown_skill(name, skill)
+                await self._unload_skill(skill)
+        failed: dict[str, str] = {}
+        for name, skill in registry.skills.items():
+            if old.skills.get(name) is skill:
+                continue
+            module = self.loader.module_of(skill) or name
+            if module in failed:
+                continue
+            try:
+                await self._setup_skill(skill)
+            except Exception as exc:
+                failed[module] = f"setup failed: {describe_failure(exc)}"
+        for module, why in failed.items():
+            await self._roll_back(module, registry, report, why)
+        if failed:
+            registry = Registry.build(self.loader.current_skills())
         self.registry = registry
         if not initial:
             self.stats.reloads += 1
@@ -231,23 +249,57 @@ class Application:
                 self.scheduler.sync(registry)
         return report
 
-    async def _teardown_skills(self) -> None:
-        for name, skill in self.registry.skills.items():
-            await self._teardown_skill(name, skill)
+    async def _roll_back(self, module: str, registry: Registry, report: LoadReport,
+                         why: str) -> None:
+        """Undo ``module``'s new version (its skills that did set up) and restore the old one."""
+        fresh = [s for s in registry.skills.values() if self.loader.module_of(s) == module]
+        for skill in fresh:          # those whose setup succeeded (a failed one undid itself)
+            if self._scopes.get(skill.name) is not None:
+                await self._unload_skill(skill)
+        previous = self.loader.rollback(module)
+        report.failed[module] = why
+        if module in report.loaded:
+            report.loaded.remove(module)
+        if previous:
+            report.kept_previous.append(module)
+        for skill in previous:
+            try:
+                await self._setup_skill(skill)
+            except Exception:
+                log.exception("skill %s: setting the previous version up again failed",
+                              skill.name)
 
-    async def _call_hook(self, hook: Callable[[Application], Any]) -> None:
-        result = hook(self)
-        if asyncio.iscoroutine(result):
-            await result
-
-    async def _teardown_skill(self, name: str, skill: Any) -> None:
-        """A failing teardown is logged, never raised: the replacement is already in place."""
-        if skill.on_teardown is None:
+    async def _setup_skill(self, skill: Skill) -> None:
+        """Run ``skill``'s setup with a fresh scope; on failure undo what it registered."""
+        scope = SkillScope(self, skill.name)
+        self._scopes[skill.name] = scope
+        if skill.on_setup is None:
             return
         try:
-            await self._call_hook(skill.on_teardown)
-        except Exception:
-            log.exception("teardown of skill %s failed", name)
+            result = skill.on_setup(scope)
+            if asyncio.iscoroutine(result):
+                await result
+        except BaseException:
+            await scope.close()
+            self._scopes.pop(skill.name, None)
+            raise
+
+    async def _unload_skill(self, skill: Skill) -> None:
+        """Teardown hook, then undo the scope; failures are logged, never raised."""
+        scope = self._scopes.pop(skill.name, None)
+        if skill.on_teardown is not None:
+            try:
+                result = skill.on_teardown(scope or SkillScope(self, skill.name))
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("teardown of skill %s failed", skill.name)
+        if scope is not None:
+            await scope.close()
+
+    async def _teardown_skills(self) -> None:
+        for skill in reversed(list(self.registry.skills.values())):
+            await self._unload_skill(skill)
 
     # -- NLU -----------------------------------------------------------------------------------
     @property
@@ -331,6 +383,10 @@ class Application:
     # -- events out ----------------------------------------------------------------------------
     def add_outbound_filter(self, func: Callable[[str], str]) -> None:
         self._outbound_filters.append(func)
+
+    def remove_outbound_filter(self, func: Callable[[str], str]) -> None:
+        if func in self._outbound_filters:
+            self._outbound_filters.remove(func)
 
     def outbound(self, text: str) -> str:
         for func in self._outbound_filters:

@@ -1,4 +1,4 @@
-"""The bot's own HTTP server: health, Prometheus metrics, and routes adapters and skills add."""
+"""The bot's own HTTP server: health, Prometheus metrics, adapters' callbacks, skills' webhooks."""
 
 from __future__ import annotations
 
@@ -83,6 +83,8 @@ class HttpServer:
         self.registry.register(StatsCollector(app))
         self.web.router.add_get("/healthz", healthz)
         self.web.router.add_get("/metrics", self.metrics)
+        # one route for every skill's webhooks, looked up per request (reloads change them)
+        self.web.router.add_route("*", "/hooks/{skill}/{name}", app.webhooks.dispatch)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -91,7 +93,8 @@ class HttpServer:
                             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     def add_route(self, method: str, path: str, handler: Any) -> None:
-        """Adapters (Mattermost actions, Slack events) and skills (webhooks) add routes here."""
+        """Adapters add their callbacks here before the server starts (Mattermost actions, Slack
+        events); skills use ``scope.add_webhook`` instead, served under ``/hooks/``."""
         self.web.router.add_route(method, path, handler)
 
     async def start(self) -> None:

@@ -57,6 +57,9 @@ class SkillLoader:
         self.disabled = set(disabled or ())
         self.modules: dict[str, ModuleType] = {}
         self.skills: dict[str, list[Skill]] = {}
+        #: modules, skills and ``sys.modules`` families as they were before the last ``load``
+        self._previous: tuple[dict[str, ModuleType], dict[str, list[Skill]],
+                              dict[str, dict[str, ModuleType]]] = ({}, {}, {})
 
     def _discover(self, package: ModuleType) -> list[str]:
         names = []
@@ -125,8 +128,38 @@ class SkillLoader:
             report.loaded.clear()
             report.kept_previous = sorted(self.modules)
             return Registry.build(s for skills in self.skills.values() for s in skills), report
+        self._previous = (self.modules, self.skills, snapshot)
         self.modules, self.skills = new_modules, new_skills
         return registry, report
+
+    def module_of(self, skill: Skill) -> str | None:
+        """The module that declared ``skill`` in the current load."""
+        for name, skills in self.skills.items():
+            if any(s is skill for s in skills):
+                return name
+        return None
+
+    def rollback(self, name: str) -> list[Skill]:
+        """Put module ``name`` back as it was before the last ``load`` (its setup failed).
+
+        Returns the previous version's skills (empty when the module is new), which the caller
+        sets up again; the module's fresh objects leave ``sys.modules``.
+        """
+        modules, skills, snapshot = self._previous
+        for key in list(_family(name)):
+            sys.modules.pop(key, None)
+        for family in snapshot.values():
+            sys.modules.update(_family_from(family, name))
+        if name in modules:
+            self.modules[name] = modules[name]
+            self.skills[name] = skills[name]
+            return skills[name]
+        self.modules.pop(name, None)
+        self.skills.pop(name, None)
+        return []
+
+    def current_skills(self) -> list[Skill]:
+        return [s for skills in self.skills.values() for s in skills]
 
 
 def _family_from(snapshot: dict[str, ModuleType], name: str) -> dict[str, ModuleType]:

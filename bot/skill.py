@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from bot.app import Application
     from bot.context import Context
+    from bot.scope import SkillScope
 
 Handler = Callable[["Context"], Awaitable[None]]
 Job = Callable[["Application"], Awaitable[None]]
-Hook = Callable[["Application"], Awaitable[None] | None]
+Hook = Callable[["SkillScope"], Awaitable[None] | None]
 Kind = Literal["command", "intent", "action", "followup", "schedule", "fallback"]
 
 
@@ -117,11 +118,14 @@ class Skill:
         return deco
 
     def setup(self, func: Hook) -> Hook:
-        """Called after the skill is loaded (and after every reload)."""
+        """Called with a ``SkillScope`` after the skill is loaded (and after every reload).
+
+        Whatever it adds through the scope is removed when the skill is unloaded; if it raises,
+        what it added is undone and the skill's previous version (if any) keeps running."""
         self.on_setup = func
         return func
 
     def teardown(self, func: Hook) -> Hook:
-        """Called before the skill is unloaded or replaced."""
+        """Called before the skill is unloaded or replaced, before its scope is undone."""
         self.on_teardown = func
         return func

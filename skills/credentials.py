@@ -20,6 +20,7 @@ from bot.events import Choice, Message, PostedRef
 from bot.logs import add_redactor
 from bot.middleware import Next
 from bot.router import CANCEL_WORDS
+from bot.scope import SkillScope
 from bot.skill import Skill
 from credentials import detect
 from credentials.errors import InvalidSecret
@@ -36,7 +37,6 @@ PLACEHOLDER = "[secret sealed by the vault]"
 _KIND = (r"(?P<kind>tokens?|keys?|secrets?|credentials?|creds|passwords?|api[ -]?keys?|"
          r"access[ -]?keys?|app(?:lication)?[ -]credentials?)")
 _NOT_A_PROVIDER = r"(?!(?:my|a|an|the|new|this|that)\b)"
-_installed: Vault | None = None
 
 
 def _vault(ctx: Context) -> Vault:
@@ -48,27 +48,31 @@ def _vault(ctx: Context) -> Vault:
 
 # -- lifecycle -----------------------------------------------------------------------------------
 @skill.setup
-async def setup(app: Any) -> None:
-    """Guard inbound text and redact logs first (fail closed), then create the vault service."""
-    global _installed
+async def setup(scope: SkillScope) -> None:
+    """Guard inbound text and redact logs first (fail closed), then create the vault service.
+
+    Broken keys do not fail the setup: the guard must keep channels safe even then, so the vault
+    service is simply absent and users are told it is unavailable."""
     add_redactor(detect.redact)
-    app.use(guard, overheard=True)   # even if the keys below are broken, channels stay guarded
-    settings = vault_settings(app.settings.vault, app.settings.source)
-    keyring = load_keyring(settings)
-    vault = Vault(keyring, settings, audit=app.audit)
+    scope.use(guard, overheard=True)
+    try:
+        settings = vault_settings(scope.settings.vault, scope.settings.source)
+        keyring = load_keyring(settings)
+    except Exception as exc:
+        log.error("vault: not available: %s", exc)
+        return
+    vault = Vault(keyring, settings, audit=scope.app.audit)
     missing = sorted(set(await vault.keys_in_use()) - set(keyring.ids))
     if missing:
         log.error("vault: data keys are wrapped by master key(s) %s, which %s does not hold; "
                   "those secrets cannot be opened until the right key is configured",
                   ", ".join(missing), keyring.source)
-    app.services["vault"] = vault
-    _installed = vault
+    scope.app.services["vault"] = vault
+    scope.on_close(lambda: _withdraw(scope.app, vault))
 
 
-@skill.teardown
-def teardown(app: Any) -> None:
-    app.unuse(guard)
-    if _installed is not None and app.services.get("vault") is _installed:
+def _withdraw(app: Any, vault: Vault) -> None:
+    if app.services.get("vault") is vault:
         del app.services["vault"]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from bot.app import Application
 from bot.context import Context
 from bot.errors import UserError
+from bot.scope import SkillScope
 from bot.skill import Skill
 from bot.storage.models import Request, RequestEvent
 from bot.workflow import dialogue
@@ -37,9 +38,9 @@ def wf_of(ctx: Context) -> Workflows:
 
 
 @skill.setup
-async def setup(app: Application) -> None:
+async def setup(scope: SkillScope) -> None:
     """(Re)read the request types on load and on every `reload skills`."""
-    app.services[SERVICE] = Workflows.from_app(app)
+    scope.app.services[SERVICE] = Workflows.from_app(scope.app)
 
 
 # -- helpers -----------------------------------------------------------------------------------

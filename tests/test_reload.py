@@ -132,17 +132,98 @@ async def test_non_admins_are_refused_politely(bot):
     assert bot.app.stats.reloads == 0
 
 
-async def test_setup_and_teardown_hooks_run_on_reload(bot, skill_pkg):
-    skill_pkg.write("hooked", '''
+HOOKED = '''
+from pathlib import Path
 from bot.skill import Skill
 skill = Skill("hooked", "")
+LOG = Path({log!r})
+
+def note(what):
+    with LOG.open("a") as f:
+        f.write(what + "\\n")
+
+async def tagged(ctx, call_next):
+    await call_next(ctx)
+    if ctx.replies:
+        await ctx.reply("[{version}]")
+
 @skill.setup
-async def setup(app):
-    app.services.setdefault("hook-log", []).append("setup")
+async def setup(scope):
+    note("setup {version}")
+    scope.use(tagged)
+    scope.on_close(lambda: note("closed {version}"))
+    {extra}
+
 @skill.teardown
-def teardown(app):
-    app.services["hook-log"].append("teardown")
-''')
+def teardown(scope):
+    note("teardown {version}")
+
+@skill.command(r"which")
+async def which(ctx):
+    await ctx.reply("handler {version}")
+'''
+
+
+def _hooked(log, version: str, extra: str = "pass") -> str:
+    return HOOKED.format(log=str(log), version=version, extra=extra)
+
+
+def _log(path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+async def test_setup_and_teardown_hooks_run_in_order_on_reload(bot, skill_pkg, tmp_path):
+    log = tmp_path / "hook.log"
+    skill_pkg.write("hooked", _hooked(log, "v1"))
     await bot.say("root", "reload skills")
+    skill_pkg.write("hooked", _hooked(log, "v2"))
     await bot.say("root", "reload skills")
-    assert bot.app.services["hook-log"] == ["setup", "setup", "teardown"]
+    # as discord.py: the old version is torn down (hook, then scope) before the new one's setup
+    assert _log(log) == ["setup v1", "teardown v1", "closed v1", "setup v2"]
+    assert [s.text for s in await bot.say("alice", "which")] == ["handler v2", "[v2]"]
+
+
+async def test_a_failing_setup_restores_the_previous_version_and_sets_it_up_again(
+        bot, skill_pkg, tmp_path):
+    log = tmp_path / "hook.log"
+    skill_pkg.write("hooked", _hooked(log, "v1"))
+    await bot.say("root", "reload skills")
+    skill_pkg.write("hooked", _hooked(log, "v2", extra="raise RuntimeError('no backend')"))
+    report = (await bot.say("root", "reload skills"))[0]
+    assert (f"✗ {skill_pkg.name}.hooked failed: setup failed: RuntimeError: no backend"
+            in report.text)
+    assert "The previous version keeps running." in report.text
+    # v2's middleware was undone with its scope; v1 is set up again and answers alone
+    assert _log(log) == ["setup v1", "teardown v1", "closed v1", "setup v2", "closed v2",
+                         "setup v1"]
+    assert [s.text for s in await bot.say("alice", "which")] == ["handler v1", "[v1]"]
+    assert bot.app.registry.skills["hooked"].on_setup.__module__ == f"{skill_pkg.name}.hooked"
+    # fixing it brings v3 in cleanly: one middleware, v3's
+    skill_pkg.write("hooked", _hooked(log, "v3"))
+    report = (await bot.say("root", "reload skills"))[0]
+    assert "failed" not in report.text
+    assert [s.text for s in await bot.say("alice", "which")] == ["handler v3", "[v3]"]
+
+
+async def test_a_new_skill_whose_setup_fails_is_not_loaded_and_leaves_nothing(
+        bot, skill_pkg, tmp_path):
+    log = tmp_path / "hook.log"
+    skill_pkg.write("hooked", _hooked(log, "v1", extra="raise RuntimeError('no backend')"))
+    report = (await bot.say("root", "reload skills"))[0]
+    assert "hooked failed: setup failed: RuntimeError: no backend" in report.text
+    assert "It is not loaded." in report.text
+    assert "hooked" not in bot.app.registry.skills
+    assert _log(log) == ["setup v1", "closed v1"]
+    (reply,) = await bot.say("alice", "which")          # no handler, no stray middleware
+    assert "didn't understand" in reply.text
+
+
+async def test_removing_a_skill_undoes_what_its_setup_registered(bot, skill_pkg, tmp_path):
+    log = tmp_path / "hook.log"
+    skill_pkg.write("hooked", _hooked(log, "v1"))
+    await bot.say("root", "reload skills")
+    assert len(await bot.say("alice", "ping")) == 2        # pong + the middleware's tag
+    (skill_pkg.path / "hooked.py").unlink()
+    await bot.say("root", "reload skills")
+    assert [s.text for s in await bot.say("alice", "ping")] == ["pong"]
+    assert _log(log)[-2:] == ["teardown v1", "closed v1"]
