@@ -91,7 +91,7 @@ async def search(ctx: Context) -> None:
 
 @skill.command(r"(?:request|requests)\s+(?:stats|statistics)(?:\s+(?:for|over|in)?\s*(?P<period>.+))?",
                checks=[HANDLERS],
-               help="request stats [last 30 days] — counts and time to complete (staff)")
+               help="request stats [last 30 days] — counts and time to complete")
 async def stats(ctx: Context) -> None:
     await chat.show_stats(ctx, ctx.match.group("period") if ctx.match else None)
 
