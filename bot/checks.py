@@ -80,7 +80,10 @@ class AnyOf:
         return any(check(ctx) for check in self.checks)
 
     def describe(self, ctx: Context) -> str:
-        return " or ".join(check.describe(ctx) for check in self.checks)
+        parts = [check.describe(ctx) for check in self.checks]
+        if all(p.startswith("needs ") for p in parts):   # "needs A or B", not "needs A or needs B"
+            return "needs " + " or ".join(p.removeprefix("needs ") for p in parts)
+        return " or ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)

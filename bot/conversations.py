@@ -31,7 +31,6 @@ from bot.backoff import Backoff
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True, slots=True)
 class ConversationKey:
     """Whose dialogue, where: per user and per conversation (a DM, a channel, or a thread).

@@ -50,7 +50,7 @@ async def test_dm_only_refuses_in_a_channel_and_says_why(bot: TestBot) -> None:
 
 async def test_any_of_and_all_of_combine_and_describe(bot: TestBot) -> None:
     out = await bot.say("alice", "either")
-    assert "needs the staff role or needs the helpdesk role" in out[-1].text
+    assert "needs the staff role or the helpdesk role" in out[-1].text
     await bot.grant("hank", "helpdesk")
     assert (await bot.say("hank", "either"))[-1].text == "either ok"
     await bot.grant("sam", "staff")
