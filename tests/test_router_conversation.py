@@ -107,8 +107,8 @@ async def test_a_click_in_the_reply_thread_answers_the_draft_of_the_channel_mess
         refused[-1].text
     out = await bot.click("bob", out[-1], "aces")
     assert "Cluster: aces" in out[-1].text and out[-1].labels == ["File it", "Discard"]
-    stale = await bot.click("bob", out[-1], "Discard")
-    assert stale[-1].text == "OK, I've discarded it. Nothing was filed."
+    out = await bot.click("bob", out[-1], "Discard")
+    assert out[-1].text == "OK, I've discarded it. Nothing was filed."
     assert await Request.all().count() == 0
 
 
