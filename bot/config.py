@@ -22,6 +22,15 @@ ENV_PREFIX = "QUARTERMASTER__"
 SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 DEFAULT_ROLES = ["researcher", "helpdesk", "staff", "management", "operator", "admin"]
+#: the groups the bundled skills name in their checks (``bot.checks.in_group``); a site's
+#: ``roles.groups`` replaces a group's roles, and may add groups of its own
+DEFAULT_GROUPS: dict[str, list[str]] = {
+    "request_handlers": ["helpdesk", "staff", "management", "operator"],
+    "see_all_requests": ["helpdesk", "staff", "management", "operator"],
+    "file_for_others": ["helpdesk"],
+    "edit_any_request": ["staff"],
+    "comment_on_any_request": ["helpdesk", "staff"],
+}
 
 
 class _Section(BaseModel):
@@ -66,6 +75,8 @@ class RolesSettings(_Section):
     default: str = "researcher"
     known: list[str] = Field(default_factory=lambda: list(DEFAULT_ROLES))
     grants: dict[str, list[str]] = Field(default_factory=dict)
+    #: group name -> roles; code names groups in its checks, the site names the roles
+    groups: dict[str, list[str]] = Field(default_factory=dict, validate_default=True)
 
     @field_validator("grants")
     @classmethod
@@ -75,6 +86,20 @@ class RolesSettings(_Section):
             if role not in known:
                 raise ValueError(f"role {role!r} is not one of the known roles {known}")
         return grants
+
+    @field_validator("groups")
+    @classmethod
+    def _groups_of_known_roles(cls, groups: dict[str, list[str]], info: Any
+                               ) -> dict[str, list[str]]:
+        """Defaults first, the site's groups over them; every role named must be known."""
+        known = info.data.get("known", DEFAULT_ROLES)
+        for name, roles in groups.items():
+            unknown = [r for r in roles if r not in known]
+            if unknown:
+                raise ValueError(f"group {name!r} names the role {unknown[0]!r}, which is not "
+                                 f"one of the known roles {known}")
+        defaults = {k: [r for r in v if r in known] for k, v in DEFAULT_GROUPS.items()}
+        return {**defaults, **groups}
 
 
 def _check_accounts(identities: dict[str, list[str]]) -> dict[str, list[str]]:

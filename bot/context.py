@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.conversations import ConversationKey
 from bot.events import Choice, Event, Interaction, Message, PostedRef
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class Context:
-    __slots__ = ("adapter", "app", "event", "match", "parse", "replies", "spec")
+    __slots__ = ("_conversation", "adapter", "app", "event", "match", "parse", "replies", "spec")
 
     def __init__(self, app: Application, adapter: Adapter, event: Event) -> None:
         self.app = app
@@ -29,6 +30,7 @@ class Context:
         self.match: re.Match[str] | None = None
         self.parse: dict[str, Any] | None = None
         self.replies = 0
+        self._conversation: ConversationKey | None = None
 
     # -- who and where -------------------------------------------------------------------------
     @property
@@ -125,8 +127,16 @@ class Context:
 
     # -- dialogue state ------------------------------------------------------------------------
     @property
-    def conversation_key(self) -> str:
-        return self.event.conversation_key
+    def conversation_key(self) -> ConversationKey:
+        """The conversation this turn belongs to: the event's own, unless the router re-targeted
+        it (a click on a question answers the conversation that asked it)."""
+        return self._conversation or self.event.conversation_key
+
+    def retarget(self, key: ConversationKey) -> None:
+        """Make this turn part of the conversation ``key`` (the same user's, by construction)."""
+        if key.platform != self.platform or key.user != self.user_id:
+            raise ValueError("a turn can only join a conversation of its own user")
+        self._conversation = key
 
     @property
     def state(self) -> dict[str, Any] | None:

@@ -22,12 +22,44 @@ import logging
 import math
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.backoff import Backoff
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """Whose dialogue, where: per user and per conversation (a DM, a channel, or a thread).
+
+    Code passes this typed key around; it becomes a string only here, at the storage and Redis
+    boundary, in the format stored rows have always had (``platform:channel:thread:user``)."""
+
+    platform: str
+    channel: str
+    thread: str | None
+    user: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.channel}:{self.thread or ''}:{self.user}"
+
+
+#: a typed conversation key, or a plain name for other entries kept in the store
+Key = ConversationKey | str
+
+
+def _parse(stored: str) -> ConversationKey | None:
+    """The typed key of a stored conversation row (None for the store's other entries)."""
+    head, sep, user = stored.rpartition(":")
+    head, sep2, thread = head.rpartition(":")
+    platform, sep3, channel = head.partition(":")
+    if not (sep and sep2 and sep3 and platform and channel and user):
+        return None
+    return ConversationKey(platform, channel, thread or None, user)
+
 
 Entry = tuple[dict[str, Any], datetime | None]
 Stamp = tuple[float, str]      # (writer's wall clock, writer's origin): the later write wins
@@ -114,24 +146,28 @@ class ConversationStore:
         state, expires = entry
         return state, expires is not None and expires <= datetime.now(UTC)
 
-    def peek(self, key: str) -> dict[str, Any] | None:
+    def peek(self, key: Key) -> dict[str, Any] | None:
         """The live state of a conversation, or None (also when it has expired)."""
-        found = self._lookup(key)
+        found = self._lookup(str(key))
         return found[0] if found is not None and not found[1] else None
 
-    def expired(self, key: str) -> dict[str, Any] | None:
+    def expired(self, key: Key) -> dict[str, Any] | None:
         """The state of a conversation that timed out (so the bot can say so), else None."""
-        found = self._lookup(key)
+        found = self._lookup(str(key))
         return found[0] if found is not None and found[1] else None
 
-    def expired_keys(self) -> list[str]:
+    def expired_keys(self) -> list[ConversationKey]:
+        """The conversations that timed out and still wait for their "timed out" notice."""
         now = datetime.now(UTC)
-        return [k for k, (_, exp) in self._states.items() if exp is not None and exp <= now]
+        found = (_parse(k) for k, (_, exp) in self._states.items()
+                 if exp is not None and exp <= now)
+        return [key for key in found if key is not None]
 
     # -- writing: database first, then memory, then the other processes -------------------------
-    async def save(self, key: str, state: dict[str, Any], *, expires: bool = True) -> None:
+    async def save(self, key: Key, state: dict[str, Any], *, expires: bool = True) -> None:
         from bot.storage.models import Conversation
 
+        key = str(key)
         expires_at = datetime.now(UTC) + self.timeout if expires else None
         stamp = (time.time(), self.origin)
         await Conversation.update_or_create(key=key,
@@ -139,9 +175,10 @@ class ConversationStore:
         self._set(key, (state, expires_at), stamp)
         await self._publish(key, state, expires_at, stamp)
 
-    async def clear(self, key: str) -> None:
+    async def clear(self, key: Key) -> None:
         from bot.storage.models import Conversation
 
+        key = str(key)
         if key not in self._states:
             return
         stamp = (time.time(), self.origin)

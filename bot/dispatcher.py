@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ class Dispatcher:
     def __init__(self, handle: Handle, max_pending: int = 10_000) -> None:
         self._handle = handle
         self._max = max_pending
-        self._queues: dict[str, deque[tuple[Any, asyncio.Future[None] | None]]] = {}
+        self._queues: dict[Hashable, deque[tuple[Any, asyncio.Future[None] | None]]] = {}
         self._workers: set[asyncio.Task[None]] = set()
         self._pending = 0
         self._space = asyncio.Event()
@@ -35,7 +35,8 @@ class Dispatcher:
     def pending(self) -> int:
         return self._pending
 
-    async def submit(self, key: str, event: Any, done: asyncio.Future[None] | None = None) -> None:
+    async def submit(self, key: Hashable, event: Any,
+                     done: asyncio.Future[None] | None = None) -> None:
         """Queue ``event`` behind earlier events with the same ``key``."""
         while self._pending >= self._max:
             self._space.clear()
@@ -52,13 +53,13 @@ class Dispatcher:
         self._workers.add(task)
         task.add_done_callback(self._workers.discard)
 
-    async def run(self, key: str, event: Any) -> None:
+    async def run(self, key: Hashable, event: Any) -> None:
         """Queue ``event`` and wait until it has been handled (for scripts and tests)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self.submit(key, event, done)
         await done
 
-    async def _drain(self, key: str, queue: deque[tuple[Any, asyncio.Future[None] | None]]
+    async def _drain(self, key: Hashable, queue: deque[tuple[Any, asyncio.Future[None] | None]]
                      ) -> None:
         try:
             while queue:

@@ -12,7 +12,9 @@ class UserError(QuartermasterError):
 
 
 class PermissionDenied(UserError):
-    """The user lacks the role a handler or transition needs."""
+    """The user may not do this to this object (a transition, someone else's request); the
+    message is shown to the user privately. Handler-level permissions are declared checks
+    (``bot.checks``), refused by the authorize middleware before the handler runs."""
 
 
 class ConfigError(QuartermasterError):

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.conversations import ConversationKey
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -30,9 +32,9 @@ class _Turn:
         return f"{self.platform}:{self.user_id}"
 
     @property
-    def conversation_key(self) -> str:
+    def conversation_key(self) -> ConversationKey:
         """Dialogue state is per user and per conversation (DM, channel, or thread)."""
-        return f"{self.platform}:{self.channel}:{self.thread or ''}:{self.user_id}"
+        return ConversationKey(self.platform, self.channel, self.thread, self.user_id)
 
 
 @dataclass(slots=True)

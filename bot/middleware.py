@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-from bot.errors import UserError
+from bot.checks import first_failing
+from bot.errors import PermissionDenied, UserError
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -38,9 +39,12 @@ def compose(middlewares: Sequence[Middleware], endpoint: Next) -> Next:
 
 
 async def guard_errors(ctx: Context, call_next: Next) -> None:
-    """A ``UserError`` is shown as is; anything else is an apology with a reference id."""
+    """A ``UserError`` is shown as is (a ``PermissionDenied`` only to the user); anything else
+    is an apology with a reference id."""
     try:
         await call_next(ctx)
+    except PermissionDenied as exc:
+        await ctx.reply_private(str(exc))
     except UserError as exc:
         await ctx.reply(str(exc))
     except Exception:
@@ -94,15 +98,18 @@ class RateLimiter:
 
 
 async def authorize(ctx: Context, call_next: Next) -> None:
-    """Authorisation before dispatch: the same check help uses to decide what to show."""
+    """Authorisation before dispatch: every check the handler declares (``bot.checks``) must
+    pass; ``help`` evaluates the same checks in dry-run to decide what to show."""
     spec = ctx.spec
-    if spec is not None and not ctx.has_role(spec.role):
+    failed = first_failing(spec.checks, ctx) if spec is not None else None
+    if spec is not None and failed is not None:
         ctx.app.stats.denied += 1
-        ctx.app.audit.record(ctx.user_key, "denied", spec.qualname, "denied", role=spec.role)
+        needs = failed.describe(ctx)
+        ctx.app.audit.record(ctx.user_key, "denied", spec.qualname, "denied", needs=needs)
         have = ", ".join(sorted(ctx.roles))
         usage = (spec.help or "").partition(" — ")[0]
         what = f"`{usage}`" if usage else "that"
-        await ctx.reply_private(f"Sorry, {what} needs the {spec.role} role, and you have: {have}. "
+        await ctx.reply_private(f"Sorry, {what} {needs}, and you have: {have}. "
                                 "Ask an admin if you think you should have it.")
         return
     await call_next(ctx)

@@ -2,6 +2,12 @@
 
 Reload builds a new ``Registry`` and swaps it in with one assignment, so a message is always
 routed by one consistent set of handlers.
+
+Commands are tried in declaration order (skills in load order, then each skill's handlers in
+source order). So that this order never silently decides, ``build`` checks every command's
+``examples`` and the usage head of its help (when its own pattern matches it): each must be
+matched by the command's own pattern and by no earlier command's pattern, else it raises
+``RegistryConflict`` naming both handlers.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ from bot.skill import HandlerSpec, Skill
 
 
 class RegistryConflict(ValueError):
-    """Two skills claim the same intent, action or follow-up id."""
+    """Two skills claim the same intent, action or follow-up id, or two command patterns overlap."""
 
 
 @dataclass
 class Registry:
     skills: dict[str, Skill] = field(default_factory=dict)
     commands: list[HandlerSpec] = field(default_factory=list)
+    interrupting: list[HandlerSpec] = field(default_factory=list)   # win over a conversation
     intents: dict[str, HandlerSpec] = field(default_factory=dict)
     actions: dict[str, HandlerSpec] = field(default_factory=dict)
     followups: dict[str, HandlerSpec] = field(default_factory=dict)
@@ -36,11 +43,32 @@ class Registry:
             reg.skills[skill.name] = skill
             for spec in skill.specs:
                 reg._add(spec)
+        reg._check_overlaps()
         return reg
+
+    def _check_overlaps(self) -> None:
+        for index, spec in enumerate(self.commands):
+            assert spec.pattern is not None
+            samples = list(spec.examples)
+            usage = (spec.help or "").partition(" — ")[0].strip()
+            if usage and spec.pattern.fullmatch(usage):   # a usage with notation ([x], a|b) is
+                samples.append(usage)                     # not a message: nothing to check
+            for sample in samples:
+                if spec.pattern.fullmatch(sample) is None:
+                    raise RegistryConflict(f"{spec.qualname}: its example {sample!r} does not "
+                                           "match its own pattern")
+                for earlier in self.commands[:index]:
+                    assert earlier.pattern is not None
+                    if earlier.pattern.fullmatch(sample):
+                        raise RegistryConflict(
+                            f"{sample!r} ({spec.qualname}) is taken by the earlier command "
+                            f"{earlier.qualname}: make the patterns exclusive")
 
     def _add(self, spec: HandlerSpec) -> None:
         if spec.kind == "command":
             self.commands.append(spec)
+            if spec.interrupts:
+                self.interrupting.append(spec)
         elif spec.kind == "schedule":
             self.schedules.append(spec)
         elif spec.kind == "fallback":
@@ -57,8 +85,11 @@ class Registry:
                     f"{spec.kind} {spec.key!r} is claimed by both {other.skill} and {spec.skill}")
             table[spec.key] = spec
 
-    def match_command(self, text: str) -> tuple[HandlerSpec, re.Match[str]] | None:
-        for spec in self.commands:
+    def match_command(self, text: str, *, interrupting: bool = False
+                      ) -> tuple[HandlerSpec, re.Match[str]] | None:
+        """The first command whose pattern matches all of ``text`` (only those that interrupt a
+        conversation when ``interrupting``)."""
+        for spec in self.interrupting if interrupting else self.commands:
             assert spec.pattern is not None
             m = spec.pattern.fullmatch(text)
             if m is not None:

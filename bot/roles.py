@@ -23,6 +23,7 @@ class RoleService:
     def __init__(self, settings: RolesSettings) -> None:
         self.default = settings.default
         self.known = list(settings.known)
+        self.groups = {name: tuple(roles) for name, roles in settings.groups.items()}
         self._grants: dict[str, set[str]] = defaultdict(set)
         self._aliases: dict[str, str] = {}   # user key -> person key (cross-platform identity)
         self._accounts: dict[str, list[str]] = defaultdict(list)  # person -> accounts, in order
@@ -62,6 +63,18 @@ class RoleService:
             return True
         roles = self.roles_of(user_key)
         return role in roles or "admin" in roles
+
+    def group(self, name: str) -> tuple[str, ...]:
+        """The roles of the configured group ``name``; an unknown group has none (admins only)."""
+        roles = self.groups.get(name)
+        if roles is None:
+            log.warning("no role group %r is configured (roles.groups); only admins pass", name)
+            return ()
+        return roles
+
+    def in_group(self, user_key: str, name: str) -> bool:
+        roles = self.roles_of(user_key)
+        return "admin" in roles or any(role in roles for role in self.group(name))
 
     def holders(self, role: str) -> list[str]:
         return sorted(s for s, roles in self._grants.items() if role in roles)

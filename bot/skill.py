@@ -8,9 +8,11 @@ or ``@skill.fallback``. The registry reads these records; nothing is stored on t
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+from bot.checks import Check, has_role
 
 if TYPE_CHECKING:
     from bot.app import Application
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
 Handler = Callable[["Context"], Awaitable[None]]
 Job = Callable[["Application"], Awaitable[None]]
 Hook = Callable[["SkillScope"], Awaitable[None] | None]
+#: "does this follow-up take this message?" — sync and cheap, asked before the handler runs
+Accepts = Callable[["Context"], bool]
 Kind = Literal["command", "intent", "action", "followup", "schedule", "fallback"]
 
 
@@ -38,16 +42,24 @@ class HandlerSpec:
     key: str                       # the pattern, intent, action id, follow-up id or job name
     func: Any                      # Handler for chat handlers, Job for schedules
     skill: str = ""
-    role: str | None = None        # the role needed; None = everyone
+    role: str | None = None        # the role needed; None = everyone (sugar for has_role)
+    checks: tuple[Check, ...] = ()  # all must pass (bot.checks); evaluated before dispatch
     help: str | None = None        # one line for the generated help; None = hidden
     examples: tuple[str, ...] = ()
     pattern: re.Pattern[str] | None = None
     schedule: Schedule | None = None
     audit: bool = True             # False for read-only handlers: nothing to put on record
+    accepts: Accepts | None = None  # follow-ups: which messages they take (None = every one)
+    interrupts: bool = False       # commands that win even over a pending conversation (help)
 
     @property
     def qualname(self) -> str:
         return f"{self.skill}.{getattr(self.func, '__name__', self.key)}"
+
+
+def _checks(role: str | None, checks: Sequence[Check]) -> tuple[Check, ...]:
+    """``role=`` is sugar for ``checks=[has_role(role)]``."""
+    return ((has_role(role),) if role else ()) + tuple(checks)
 
 
 @dataclass
@@ -64,39 +76,49 @@ class Skill:
         spec.skill = self.name
         self.specs.append(spec)
 
-    def command(self, pattern: str, *, role: str | None = None, help: str | None = None,
-                examples: tuple[str, ...] = (), flags: int = re.IGNORECASE, audit: bool = True
+    def command(self, pattern: str, *, role: str | None = None, checks: Sequence[Check] = (),
+                help: str | None = None, examples: tuple[str, ...] = (),
+                flags: int = re.IGNORECASE, audit: bool = True, interrupts: bool = False
                 ) -> Callable[[Handler], Handler]:
-        """Match the whole message (mention stripped) against a regular expression."""
+        """Match the whole message (mention stripped) against a regular expression.
+
+        ``interrupts=True`` lets the command win over a pending conversation (like ``help``)."""
         compiled = re.compile(pattern, flags)
 
         def deco(func: Handler) -> Handler:
-            self._add(HandlerSpec("command", pattern, func, role=role, help=help,
-                                  examples=examples, pattern=compiled, audit=audit))
+            self._add(HandlerSpec("command", pattern, func, role=role,
+                                  checks=_checks(role, checks), help=help, examples=examples,
+                                  pattern=compiled, audit=audit, interrupts=interrupts))
             return func
         return deco
 
-    def intent(self, name: str, *, role: str | None = None, help: str | None = None,
-               examples: tuple[str, ...] = (), audit: bool = True
+    def intent(self, name: str, *, role: str | None = None, checks: Sequence[Check] = (),
+               help: str | None = None, examples: tuple[str, ...] = (), audit: bool = True
                ) -> Callable[[Handler], Handler]:
         """Handle messages the NLU model classifies as ``name`` (see nlu-schema.md)."""
         def deco(func: Handler) -> Handler:
-            self._add(HandlerSpec("intent", name, func, role=role, help=help, examples=examples,
-                                  audit=audit))
+            self._add(HandlerSpec("intent", name, func, role=role, checks=_checks(role, checks),
+                                  help=help, examples=examples, audit=audit))
             return func
         return deco
 
-    def action(self, action_id: str, *, role: str | None = None) -> Callable[[Handler], Handler]:
+    def action(self, action_id: str, *, role: str | None = None, checks: Sequence[Check] = ()
+               ) -> Callable[[Handler], Handler]:
         """Handle clicks on choices offered with ``Choice(action=action_id)``."""
         def deco(func: Handler) -> Handler:
-            self._add(HandlerSpec("action", action_id, func, role=role))
+            self._add(HandlerSpec("action", action_id, func, role=role,
+                                  checks=_checks(role, checks)))
             return func
         return deco
 
-    def followup(self, followup_id: str) -> Callable[[Handler], Handler]:
-        """Handle the next message of a conversation that ``ctx.expect(followup_id)`` armed."""
+    def followup(self, followup_id: str, *, accepts: Accepts | None = None
+                 ) -> Callable[[Handler], Handler]:
+        """Handle the next message of a conversation that ``ctx.expect(followup_id)`` armed.
+
+        The follow-up is tried before commands; ``accepts(ctx)`` (sync, cheap) says whether it
+        takes this message; one it does not take goes on to commands, the NLU and the fallback."""
         def deco(func: Handler) -> Handler:
-            self._add(HandlerSpec("followup", followup_id, func))
+            self._add(HandlerSpec("followup", followup_id, func, accepts=accepts))
             return func
         return deco
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.checks import allowed
 from bot.context import Context
 from bot.skill import Skill
 
@@ -15,10 +16,11 @@ EXAMPLES = (
 
 
 def _visible(ctx: Context) -> list[tuple[str, str]]:
-    """(usage, help) pairs this user may use: help shows only what authorisation would allow."""
+    """(usage, help) pairs this user may use: the handlers' checks in dry-run, so help shows
+    exactly what the authorize middleware would let through."""
     rows = []
     for spec in ctx.app.registry.help_entries():
-        if not ctx.has_role(spec.role):
+        if not allowed(spec.checks, ctx):
             continue
         usage = spec.help or ""
         head, sep, tail = usage.partition(" — ")
@@ -27,7 +29,7 @@ def _visible(ctx: Context) -> list[tuple[str, str]]:
 
 
 @skill.command(r"help(?:\s+(?P<topic>.+))?", help="help [topic] — what I can do for you",
-               examples=("help", "help reload"), audit=False)
+               examples=("help", "help reload"), audit=False, interrupts=True)
 @skill.intent("help", audit=False)
 async def help_(ctx: Context) -> None:
     raw_topic = ctx.match.group("topic") if ctx.match else None
@@ -106,7 +108,7 @@ def _suggestions(ctx: Context) -> list[str]:
     out: list[str] = []
     for ranked in ranking[:5]:
         spec = intents[ranked["name"]]
-        if not ctx.has_role(spec.role) or float(ranked.get("confidence", 0)) < floor:
+        if not allowed(spec.checks, ctx) or float(ranked.get("confidence", 0)) < floor:
             continue
         text = INTENT_DESCRIPTIONS.get(ranked["name"])
         if text and text not in out:

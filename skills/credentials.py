@@ -3,9 +3,11 @@
 Secrets are only ever *typed into a DM*, as the answer to the bot's "paste your token" question.
 The ``guard`` middleware (installed at setup, before routing) takes that answer out of the message,
 seals it into the vault and leaves a placeholder, so routing, the NLU, conversation state, the
-audit log and the log files never see it. In channels it refuses anything that looks like a secret:
-the message is not handled, deleted where the platform allows, and its author is told in private
-to revoke it.
+audit log and the log files never see it. Which message *is* the answer is not the guard's
+decision: it asks the router (``pending_followup``), which applies the paste follow-up's own
+``accepts`` after the fallbacks (cancel, help), exactly as it will route the message. In
+channels it refuses anything that looks like a secret: the message is not handled, deleted where
+the platform allows, and its author is told in private to revoke it.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import re
 from typing import Any
 
 from bot.context import Context
+from bot.conversations import ConversationKey
 from bot.errors import UserError
 from bot.events import Choice, Message, PostedRef
 from bot.logs import add_redactor
 from bot.middleware import Next
-from bot.router import CANCEL_WORDS
+from bot.router import is_cancel, pending_followup
 from bot.scope import SkillScope
 from bot.skill import Skill
 from credentials import detect
@@ -107,12 +110,19 @@ def _clean(text: str) -> str:
     return value
 
 
-def _could_be_a_paste(ctx: Context, text: str) -> bool:
-    """One word that is neither a command nor "cancel": likely a value pasted too late."""
-    text = text.strip()
-    return (bool(text) and not any(c.isspace() for c in text)
-            and text.lower().rstrip(".!") not in CANCEL_WORDS
-            and ctx.app.registry.match_command(text) is None)
+def takes_paste(ctx: Context) -> bool:
+    """The paste follow-up's ``accepts``: in the DM, anything but a command; and anything that
+    looks like a secret, command or not (a secret is never run, only sealed)."""
+    text = ctx.text.strip()
+    return ctx.direct and (text == PLACEHOLDER or detect.looks_secret(text) is not None
+                           or ctx.app.registry.match_command(text) is None)
+
+
+def _late_paste(ctx: Context) -> bool:
+    """After the question expired: one word the paste follow-up would have taken."""
+    text = ctx.text.strip()
+    return (bool(text) and not any(c.isspace() for c in text) and not is_cancel(text)
+            and takes_paste(ctx))
 
 
 async def guard(ctx: Context, call_next: Next) -> None:
@@ -124,14 +134,9 @@ async def guard(ctx: Context, call_next: Next) -> None:
     found = ctx.app.services.get("vault")
     vault = found if isinstance(found, Vault) else None
     conversations = ctx.app.conversations
-    state = conversations.peek(event.conversation_key)
-    if event.direct and state is not None and state.get("followup") == PASTE:
-        text = event.text.strip()
-        finding = detect.looks_secret(text)
-        if text.lower().rstrip(".!") in CANCEL_WORDS or (
-                finding is None and ctx.app.registry.match_command(text) is not None):
-            await call_next(ctx)              # "cancel", or a command: not the answer
-            return
+    followup = pending_followup(ctx)          # what the router will route this message to
+    state = ctx.state
+    if followup is not None and followup.key == PASTE and state is not None:
         if vault is None:
             _scrub(event)
             await conversations.clear(event.conversation_key)
@@ -145,7 +150,7 @@ async def guard(ctx: Context, call_next: Next) -> None:
     if event.direct:
         late = conversations.expired(event.conversation_key)
         if late is not None and late.get("followup") == PASTE and (
-                finding is not None or _could_be_a_paste(ctx, event.text)):
+                finding is not None or _late_paste(ctx)):
             _scrub(event)
             await conversations.clear(event.conversation_key)
             await ctx.reply("I stopped waiting for your secret a while ago, so I didn't keep what "
@@ -219,12 +224,12 @@ async def _ask_for_paste(ctx: Context, name: str, provider: str, *, replacing: b
         await ctx.expect(PASTE, data)
         return
     ref = await ctx.dm(question)
-    dm = Message(ctx.platform, ctx.user_id, ctx.user_name, ref.channel, "", direct=True)
-    await ctx.app.conversations.save(dm.conversation_key, {"followup": PASTE, "data": data})
+    dm = ConversationKey(ctx.platform, ref.channel, None, ctx.user_id)
+    await ctx.app.conversations.save(dm, {"followup": PASTE, "data": data})
     await ctx.reply("I've sent you a direct message: paste it there, never in a channel.")
 
 
-@skill.followup(PASTE)
+@skill.followup(PASTE, accepts=takes_paste)
 async def pasted(ctx: Context) -> None:
     data = dict((ctx.state or {}).get("data") or {})
     outcome = data.pop("outcome", None)

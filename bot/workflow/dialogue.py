@@ -86,11 +86,13 @@ def with_defaults(spec: RequestType, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def question(field: FieldSpec, key: str) -> tuple[str, list[Choice]]:
+def question(field: FieldSpec) -> tuple[str, list[Choice]]:
+    """The question for ``field``; a choice field's options are buttons whose value names the
+    field they answer, so a click on an old question cannot answer a newer one."""
     text = field.question
     choices = []
     if field.type == "choice":
-        choices = [Choice(opt, ANSWER_ACTION, f"{key}|{opt}") for opt in field.choices]
+        choices = [Choice(opt, ANSWER_ACTION, f"{field.name}|{opt}") for opt in field.choices]
     return text, choices
 
 
@@ -104,15 +106,15 @@ async def proceed(ctx: Context, spec: RequestType, draft: dict[str, Any],
     if name is not None:
         draft["asking"], draft["stage"] = name, "ask"
         await ctx.app.conversations.save(key, _state(draft))
-        text, choices = question(spec.fields[name], key)
+        text, choices = question(spec.fields[name])
         await ctx.reply(prefix + text, choices=choices)
         return
     draft["asking"], draft["stage"] = None, "confirm"
     await ctx.app.conversations.save(key, _state(draft))
     text = render.summary(spec, with_defaults(spec, draft["fields"]))
     await ctx.reply(prefix + text, choices=[
-        Choice("File it", CONFIRM_ACTION, key, "primary"),
-        Choice("Discard", DISCARD_ACTION, key, "danger")])
+        Choice("File it", CONFIRM_ACTION, spec.name, "primary"),
+        Choice("Discard", DISCARD_ACTION, spec.name, "danger")])
 
 
 def _field_by_name(spec: RequestType, word: str) -> FieldSpec | None:
@@ -149,6 +151,27 @@ def correction(spec: RequestType, draft: dict[str, Any], text: str, now: datetim
     if len(found) == 1:
         return found[0]
     return None
+
+
+def fits(spec: RequestType, draft: dict[str, Any], text: str, now: datetime | None) -> bool:
+    """Is ``text`` a fitting answer to where the draft stands (not just any words)? Sync and
+    cheap: the router asks it to tell an answer from a command. A free-text question fits
+    nothing in particular, so a command typed there stays a command."""
+    if draft.get("stage") == "confirm" and text.strip().lower().rstrip(".!") in YES | NO:
+        return True
+    try:
+        if correction(spec, draft, text, now) is not None:
+            return True
+    except FieldError:
+        return True                      # the field is clear; the answer says what is wrong
+    field = spec.fields.get(str(draft.get("asking")))
+    if draft.get("stage") == "confirm" or field is None or field.type == "text":
+        return False
+    try:
+        parse_answer(field, text, now)
+    except FieldError:
+        return False
+    return True
 
 
 async def answer(ctx: Context, wf: Workflows, text: str) -> None:
@@ -195,8 +218,7 @@ async def answer(ctx: Context, wf: Workflows, text: str) -> None:
         draft["fields"][name] = parse_answer(field, text, now)
     except FieldError as exc:
         await ctx.app.conversations.save(ctx.conversation_key, _state(draft))
-        await ctx.reply(f"{exc}\n{field.question}",
-                        choices=question(field, ctx.conversation_key)[1])
+        await ctx.reply(f"{exc}\n{field.question}", choices=question(field)[1])
         return
     await proceed(ctx, spec, draft)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
-from bot.errors import UserError
+from bot.errors import PermissionDenied, UserError
 from bot.events import PostedRef
 from bot.storage.models import PostedCopy, Request, RequestEvent, User
 from bot.workflow import render
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 REF_RE = re.compile(r"(?:REQ[-_ ]?#?|#)?(\d{1,9})", re.IGNORECASE)
 SERVICE = "workflows"
+EDIT_ANY = "edit_any_request"   # the role group that may edit and delete anyone's requests
 
 
 class FilingFailed(UserError):
@@ -192,7 +193,7 @@ class Workflows:
         if not decision.allowed:
             self.app.audit.record(actor.key, "request.refused", req.ref, "denied",
                                   transition=name, reason=decision.reason)
-            raise UserError(decision.reason)
+            raise PermissionDenied(decision.reason)
         tr = spec.transitions[name]
         before = req.state
         async with in_transaction():
@@ -313,14 +314,19 @@ class Workflows:
 
     # -- edit / delete -------------------------------------------------------------------------
     def may_edit(self, req: Request, user_key: str) -> bool:
+        """The requester, or a role of the ``edit_any_request`` group (``roles.groups``)."""
         requester = req.requester
         return (isinstance(requester, User) and requester.key == user_key) or \
-            self.app.roles.has(user_key, "staff")
+            self.app.roles.in_group(user_key, EDIT_ANY)
+
+    def _editors(self) -> str:
+        roles = self.app.roles.group(EDIT_ANY)
+        return f"the requester or {' or '.join(roles)}" if roles else "the requester"
 
     async def edit(self, req: Request, changes: dict[str, Any], actor: User) -> Request:
         spec = self.spec_of(req)
         if not self.may_edit(req, actor.key):
-            raise UserError(f"Only the requester or staff can edit {req.ref}.")
+            raise PermissionDenied(f"Only {self._editors()} can edit {req.ref}.")
         if not spec.is_open(req.state):
             raise UserError(f"{req.ref} is {spec.state_label(req.state)}; closed requests "
                             "can't be edited.")
@@ -342,7 +348,7 @@ class Workflows:
 
     async def delete(self, req: Request, actor: User, comment: str = "") -> None:
         if not self.may_edit(req, actor.key):
-            raise UserError(f"Only the requester or staff can delete {req.ref}.")
+            raise PermissionDenied(f"Only {self._editors()} can delete {req.ref}.")
         async with in_transaction():
             await Request.filter(id=req.id).update(deleted=True, updated_at=datetime.now(UTC),
                                                    closed_at=req.closed_at or datetime.now(UTC))

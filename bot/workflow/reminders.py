@@ -90,15 +90,14 @@ async def expire_drafts(app: Application) -> int:
         state = app.conversations.expired(key) or {}
         if state.get("followup") != FOLLOWUP:
             continue
-        head, thread, _user = key.rsplit(":", 2)
-        platform, _, channel = head.partition(":")
         title = (state.get("data") or {}).get("type", "request").replace("_", " ")
         await app.conversations.clear(key)
         minutes = int(app.conversations.timeout.total_seconds() // 60)
         try:
-            await app.post(platform, channel, f"I've set aside your unfinished {title} request "
-                           f"(no answer for {minutes} minutes); nothing was filed. Ask again "
-                           "whenever you're ready.", thread=thread or None)
+            await app.post(key.platform, key.channel,
+                           f"I've set aside your unfinished {title} request (no answer for "
+                           f"{minutes} minutes); nothing was filed. Ask again whenever you're "
+                           "ready.", thread=key.thread)
         except Exception:
             log.warning("could not tell %s that the draft expired", key, exc_info=True)
         count += 1

@@ -198,6 +198,20 @@ async def test_a_bad_paste_asks_again_and_a_command_is_not_taken_as_the_answer(
         assert await _leaks(bot, caplog, "x" * 25, "AKIAIOSFODNN7EXAMPLE") == []
 
 
+async def test_help_while_waiting_is_help_and_the_question_stays(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The router's fallbacks win over the paste follow-up, and the guard seals only what the
+    router routes to it."""
+    async for bot, _ in _start(tmp_path):
+        await bot.say("hal", "store my github token")
+        out = await bot.say("hal", "help")
+        assert out[0].text.startswith("Here's what I can do for you")
+        assert not await SealedSecret.all().exists()
+        out = await bot.say("hal", GH)
+        assert "Stored your `github` secret" in out[0].text
+        assert await _leaks(bot, caplog, GH) == []
+
+
 async def test_cancel_while_waiting_stores_nothing(tmp_path: Path) -> None:
     async for bot, _ in _start(tmp_path):
         await bot.say("fay", "store my github token")

@@ -108,7 +108,7 @@ async def test_text_transitions_reasons_search_and_waiting(tmp_path: Path) -> No
         out = await bot.say("alice", "list my open requests")
         assert "no open requests" in out[-1].text
         out = await bot.say("alice", "request stats")
-        assert "for helpdesk, staff, management and operators" in out[-1].text
+        assert "needs one of the roles helpdesk, staff, management or operator" in out[-1].text
         out = await bot.say("mary", "request stats last 7 days")
         assert "Requests filed in the last 7 days: 2" in out[-1].text
         assert "Storage quota: 2 (denied 2)" in out[-1].text
@@ -119,7 +119,7 @@ async def test_assign_and_take_update_the_card_notify_and_are_searchable(tmp_pat
         await bot.grant("hank", "helpdesk")
         req = await file_quota(bot, "alice", "2TB")
         refused = await bot.say("alice", f"assign {req.ref} to @hank")
-        assert "Only helpdesk, staff" in refused[-1].text
+        assert "needs one of the roles helpdesk, staff, management or operator" in refused[-1].text
         out = await bot.say("hank", f"assign {req.ref} to @sam")
         assert out[-1].text == f"{req.ref} is now assigned to @sam."
         assert bot.dms_to("sam")[-1].text.startswith(f"hank assigned {req.ref}")

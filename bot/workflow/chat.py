@@ -1,0 +1,203 @@
+"""What the requests skill says in chat: moving, starting, listing and showing requests.
+
+The skill (skills/requests.py) maps messages to these functions; they read the turn through
+``ctx`` and the workflow through ``service(ctx.app)``. Who may do what is declared on the skill's
+handlers (``bot.checks``) or, when it depends on the request, decided by the engine, which raises
+``PermissionDenied``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from bot.checks import in_group
+from bot.errors import PermissionDenied, UserError
+from bot.storage.models import Request, RequestEvent
+from bot.workflow import dialogue
+from bot.workflow.engine import Workflows, service
+from bot.workflow.fields import FieldError, parse_answer
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+REF = r"(?P<ref>(?:REQ[-_ ]?#?|#)\d{1,9})"
+COMMENT_FOLLOWUP = "workflow.comment"
+#: filing a request in someone else's name (``request quota for @bob``)
+FILE_FOR_OTHERS = in_group("file_for_others")
+_SIZE_IN_TEXT = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?\s?(?:[kmgtp]i?b|[tgp])\b", re.IGNORECASE)
+_PATH_IN_TEXT = re.compile(r"(?<!\S)(/[^\s,;]+|\$[A-Z_]+\S*)")
+PAIR = re.compile(r"(?P<key>[a-z_]+)\s*[=:]\s*(?P<value>\"[^\"]*\"|\S+)", re.IGNORECASE)
+
+
+def user_id_of(word: str) -> str:
+    """``<@U123|sam>``, ``<@U123>``, ``@sam`` or ``sam`` -> the platform user id."""
+    word = word.strip()
+    m = re.fullmatch(r"<@([\w.-]+)(?:\|[^>]*)?>", word)
+    return m.group(1) if m else word.lstrip("@")
+
+
+async def transition(ctx: Context, ref: str | int, word: str, comment: str = "") -> None:
+    """Move a request by a verb ("approve"); ask for the reason when the step needs one."""
+    wf = service(ctx.app)
+    req = await wf.get(ref)
+    spec = wf.spec_of(req)
+    name = spec.find_transition(word)
+    if name is None:
+        possible = ", ".join(n for n, _ in spec.transitions_from(req.state)) or "nothing"
+        raise UserError(f"{req.ref} ({spec.title}) can't be {word!r}-ed. Possible now: "
+                        f"{possible}.")
+    tr = spec.transitions[name]
+    if tr.comment == "required" and not comment.strip():
+        decision = wf.decide(req, spec, name, ctx.user_key)
+        if not decision.allowed:
+            raise PermissionDenied(decision.reason)
+        await ctx.expect(COMMENT_FOLLOWUP, {"id": req.id, "transition": name})
+        await ctx.reply(f"Why should {req.ref} be {tr.past}? Your reason goes to the requester "
+                        "(or say `cancel`).")
+        return
+    await wf.transition(req, name, await ctx.db_user(), comment.strip())
+    await ctx.reply(f"{req.ref} is now {spec.state_label(req.state)} ({tr.past} by you).")
+
+
+def prefill_from_text(text: str) -> dict[str, list[Any]]:
+    """Entities from the command form: key=value pairs, a size and a path anywhere."""
+    found: dict[str, list[Any]] = {}
+    for m in PAIR.finditer(text):
+        found.setdefault(f"={m.group('key').lower()}", []).append(m.group("value").strip('"'))
+    text = PAIR.sub(" ", text)
+    size = _SIZE_IN_TEXT.search(text)
+    if size:
+        found["~size"] = [size.group(0)]
+    path = _PATH_IN_TEXT.search(text)
+    if path:
+        found["~path"] = [path.group(1)]
+    return found
+
+
+async def start(ctx: Context, type_word: str | None, entities: dict[str, list[Any]],
+                raw: dict[str, list[Any]] | None = None, behalf: str | None = None,
+                intent: str | None = None) -> None:
+    """Begin the dialogue for a new request, with what the message already told."""
+    wf = service(ctx.app)
+    spec = None
+    if intent:
+        spec = wf.type_for_intent(intent, ctx.text)
+    elif type_word:
+        spec = wf.type_named(type_word)
+    if spec is None:
+        names = ", ".join(sorted(wf.types))
+        raise UserError(f"I don't know a {type_word or 'request'} request. I can file: {names} "
+                        "(say e.g. `request quota`).")
+    requester = None
+    if behalf:
+        if not FILE_FOR_OTHERS(ctx):
+            raise PermissionDenied(f"Filing a request for someone else "
+                                   f"{FILE_FOR_OTHERS.describe(ctx)}.")
+        uid = user_id_of(behalf)
+        info = await ctx.adapter.user_info(uid)
+        requester = {"platform": ctx.platform, "id": uid, "name": info.name or uid}
+    draft = dialogue.new_draft(spec, requester=requester)
+    problems = dialogue.prefill(spec, draft, entities, ctx.event.time)
+    for key, values in (raw or {}).items():   # command form: typed by the field's own parser
+        for name, field in spec.fields.items():
+            hit = key == f"={name}" or (key == f"~{field.type}" and name not in draft["fields"])
+            if not hit:
+                continue
+            try:
+                draft["fields"][name] = parse_answer(field, str(values[0]), ctx.event.time)
+            except FieldError as exc:
+                problems.append(str(exc))
+            break
+    intro = f"Let's file a {(spec.title or spec.name).lower()} request"
+    intro += f" for {requester['name']}." if requester else "."
+    if problems:
+        intro += " " + " ".join(problems)
+    await dialogue.proceed(ctx, spec, draft, intro)
+
+
+def entities_of(ctx: Context) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for ent in (ctx.parse or {}).get("entities", ()):
+        out.setdefault(ent["entity"], []).append(ent["value"])
+    return out
+
+
+async def line(wf: Workflows, req: Request) -> str:
+    spec = wf.types.get(req.type)
+    if spec is None:
+        return f"• {req.ref} {req.type} — {req.state}"
+    return f"• {req.ref} {wf.describe(req, spec)} — {spec.state_label(req.state)}"
+
+
+async def show_status(ctx: Context, ref: str) -> None:
+    wf = service(ctx.app)
+    req = await wf.get(ref)
+    text, _ = await wf.render(req)
+    lines = [text, "History:"]
+    for ev in await RequestEvent.filter(request_id=req.id).order_by("id").prefetch_related(
+            "actor"):
+        who = ev.actor.name if ev.actor else "the bot"
+        when = ev.created_at.strftime("%Y-%m-%d %H:%M") if ev.created_at else ""
+        lines.append(f"  {when} {ev.action} by {who}" + (f": {ev.comment}" if ev.comment else ""))
+    await ctx.reply("\n".join(lines))
+
+
+async def mine(ctx: Context, open_only: bool) -> None:
+    wf = service(ctx.app)
+    me = await ctx.db_user()
+    qs = Request.filter(requester_id=me.id, deleted=False)
+    if open_only:
+        qs = qs.filter(closed_at=None)
+    rows = await qs.order_by("-id").limit(50)
+    if not rows:
+        await ctx.reply("You have no open requests. Say e.g. `request quota` to file one.")
+        return
+    lines = ["Your open requests:"] + [await line(wf, r) for r in rows]
+    await ctx.reply("\n".join(lines))
+
+
+async def waiting_for(ctx: Context, quiet: bool = False) -> None:
+    """The open requests this user can move now (other people's)."""
+    wf = service(ctx.app)
+    rows = []
+    for req in await Request.filter(deleted=False, closed_at=None).order_by("id").limit(
+            1000).prefetch_related("requester"):
+        spec = wf.types.get(req.type)
+        if spec is None:
+            continue
+        moves = [n for n, t in spec.transitions_from(req.state)
+                 if not all(r.requester and not r.roles and not r.users for r in t.allow)
+                 and wf.decide(req, spec, n, ctx.user_key).allowed]
+        if moves and req.requester.key != ctx.user_key:
+            rows.append(f"{await line(wf, req)} (you can: {', '.join(moves)})")
+    if not rows:
+        if not quiet:
+            await ctx.reply("Nothing is waiting for you.")
+        return
+    await ctx.reply("Waiting for you:\n" + "\n".join(rows[:50]))
+
+
+async def show_stats(ctx: Context, period_text: str | None) -> None:
+    from bot.workflow import stats as wstats  # here, not at start-up: only used here
+
+    try:
+        period = wstats.parse_period(period_text)
+    except ValueError as exc:
+        raise UserError(f"{exc}.") from None
+    wf = service(ctx.app)
+    result = await wstats.compute(wf.types, period)
+    await ctx.reply(wstats.report(result, wf.types))
+
+
+def takes_answer(ctx: Context) -> bool:
+    """Does this message answer the pending draft (the dialogue follow-up's ``accepts``)?
+
+    Yes, unless it is a command that is not also a fitting answer: "status of REQ-3" asked for a
+    size runs the command (the draft stays), "8TB" answers, "yes" confirms."""
+    if ctx.app.registry.match_command(ctx.text.strip()) is None:
+        return True
+    draft = (ctx.state or {}).get("data") or {}
+    wf = service(ctx.app)
+    spec = wf.types.get(str(draft.get("type", "")))
+    return spec is not None and dialogue.fits(spec, draft, ctx.text, ctx.event.time)
