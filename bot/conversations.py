@@ -106,26 +106,28 @@ class ConversationStore:
         return True
 
     # -- reading (hot path: plain dict look-ups) -----------------------------------------------
-    def _lookup(self, key: str) -> tuple[dict[str, Any], bool] | None:
-        """(state, has it expired) for a stored conversation, or None."""
+    def _lookup(self, key: str, now: datetime | None = None
+                ) -> tuple[dict[str, Any], bool] | None:
+        """(state, has it expired by ``now``) for a stored conversation, or None."""
         entry = self._states.get(key)
         if entry is None:
             return None
         state, expires = entry
-        return state, expires is not None and expires <= datetime.now(UTC)
+        return state, expires is not None and expires <= (now or datetime.now(UTC))
 
     def peek(self, key: str) -> dict[str, Any] | None:
         """The live state of a conversation, or None (also when it has expired)."""
         found = self._lookup(key)
         return found[0] if found is not None and not found[1] else None
 
-    def expired(self, key: str) -> dict[str, Any] | None:
+    def expired(self, key: str, now: datetime | None = None) -> dict[str, Any] | None:
         """The state of a conversation that timed out (so the bot can say so), else None."""
-        found = self._lookup(key)
+        found = self._lookup(key, now)
         return found[0] if found is not None and found[1] else None
 
-    def expired_keys(self) -> list[str]:
-        now = datetime.now(UTC)
+    def expired_keys(self, now: datetime | None = None) -> list[str]:
+        """Conversations whose time ran out by ``now`` (the caller's clock; default: real)."""
+        now = now or datetime.now(UTC)
         return [k for k, (_, exp) in self._states.items() if exp is not None and exp <= now]
 
     # -- writing: database first, then memory, then the other processes -------------------------

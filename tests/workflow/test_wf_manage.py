@@ -121,7 +121,7 @@ async def test_assign_and_take_update_the_card_notify_and_are_searchable(tmp_pat
         refused = await bot.say("alice", f"assign {req.ref} to @hank")
         assert "Only helpdesk, staff" in refused[-1].text
         out = await bot.say("hank", f"assign {req.ref} to @sam")
-        assert out[-1].text == f"{req.ref} is now assigned to @sam."
+        assert out[0].text == f"{req.ref} is now assigned to @sam."          # answered first
         assert bot.dms_to("sam")[-1].text.startswith(f"hank assigned {req.ref}")
         card = next(s for s in bot.sent if s.channel == "helpdesk-storage")
         assert "Assigned to: @sam" in card.text and card.edits
