@@ -132,7 +132,7 @@ class BackgroundWork:
     async def idle(self) -> None:
         """Wait until nothing is pending (jobs submitted by jobs included)."""
         while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await asyncio.wait(list(self._tasks))     # (cancelling the wait spares the jobs)
 
     # -- running -------------------------------------------------------------------------------
     async def _run(self, job: _Job) -> None:
@@ -150,7 +150,9 @@ class BackgroundWork:
                         break
                 if attempt == job.attempts:
                     log.error("background job %r failed after %d attempt(s): %s", job.name,
-                              attempt, failure, exc_info=error)   # the log handler redacts
+                              attempt, failure)
+                    # the message may quote secrets: the traceback only when debugging
+                    log.debug("background job %r failure", job.name, exc_info=error)
                     self.stats.background_failed += 1
                     break
                 delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
