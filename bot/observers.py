@@ -118,13 +118,18 @@ class ObserverRunner:
         scheduler = self.app.scheduler
         if scheduler is None:
             return
-        name = observer.name
+        scheduler.add_periodic(job_id(observer.name), lambda: self.fire(observer.name),
+                               observer.every)
 
-        async def fire() -> None:
-            if await scheduler.claim(job_id(name), observer.every.total_seconds()):
-                await self.run(name)
-
-        scheduler.add_periodic(job_id(name), fire, observer.every)
+    async def fire(self, name: str) -> RunReport | None:
+        """A scheduled firing: runs unless another process claimed this time slot (Redis)."""
+        entry = self._entries.get(name)
+        scheduler = self.app.scheduler
+        if entry is None or scheduler is None:
+            return None
+        if not await scheduler.claim(job_id(name), entry.observer.every.total_seconds()):
+            return None
+        return await self.run(name)
 
     # -- running -------------------------------------------------------------------------------
     async def run_due(self, now: datetime | None = None) -> dict[str, RunReport]:
