@@ -177,10 +177,8 @@ class ObserverRunner:
                 if subject not in by_subject:
                     await row.delete(using_db=conn)      # gone: forget alerts and snoozes
             for subject, found in by_subject.items():
-                row = rows.get(subject)
-                if row is None:
-                    row = await ObserverState.create(observer=name, subject=subject,
-                                                     using_db=conn)
+                row = rows.get(subject) or await ObserverState.create(
+                    observer=name, subject=subject, using_db=conn)
                 if _snoozed(row, now):
                     report.held += found
                     continue

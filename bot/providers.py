@@ -191,7 +191,14 @@ class StatusMessage:
         await self._show(final=True)
 
     async def _show(self, final: bool = False) -> None:
-        text = self.render(final)
+        """Post or edit; a platform failure is logged, never raised: showing progress must
+        not abort the operation it reports on."""
+        try:
+            await self._post_or_edit(self.render(final))
+        except Exception as exc:
+            log.warning("could not show progress %r: %s", self.title, type(exc).__name__)
+
+    async def _post_or_edit(self, text: str) -> None:
         if self.ref is None:
             if self.dm_to is not None:
                 self.ref = await self.app.notify(self.dm_to, text)
