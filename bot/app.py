@@ -15,7 +15,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot import middleware as mw
+from bot.actions import ActionRegistry
 from bot.audit import AuditLog
+from bot.background import BackgroundWork
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import Context
 from bot.conversations import ConversationStore
@@ -23,6 +26,7 @@ from bot.dispatcher import Dispatcher
 from bot.events import Choice, Event, Interaction, Message, PostedRef
 from bot.loader import LoadReport, SkillLoader, describe_failure
 from bot.logs import redact
+from bot.observers import ObserverRunner
 from bot.registry import Registry
 from bot.roles import RoleService
 from bot.router import route
@@ -43,10 +47,15 @@ AdapterFactory = Callable[["Application"], "Adapter"]
 
 class Application:
     def __init__(self, settings: Settings, *, adapters: Sequence[AdapterFactory] | None = None,
-                 load_nlu: bool = True) -> None:
+                 load_nlu: bool = True, clock: Clock | None = None) -> None:
         self.settings = settings
         self.name = settings.name
+        self.clock: Clock = clock or SystemClock()
         self.stats = Stats()
+        self.background = BackgroundWork(self.stats)
+        self.actions = ActionRegistry()
+        self.observers = ObserverRunner(
+            self, repeat_after=timedelta(hours=settings.observers.repeat_after_hours))
         self.roles = RoleService(settings.roles)
         self.users = UserDirectory()
         self.audit = AuditLog()
@@ -146,6 +155,7 @@ class Application:
                 stack.push_async_callback(self.conversations.stop_sync)
             await self.audit.start()
             stack.push_async_callback(self.audit.stop)
+            self.background.start()
             report = await self.reload_skills(initial=True)
             for name, why in report.failed.items():
                 log.error("skill %s failed to load: %s", name, why)
@@ -156,6 +166,8 @@ class Application:
             self.scheduler.start()
             self.scheduler.sync(self.registry)
             stack.push_async_callback(self.scheduler.stop)
+            self.observers.start()
+            stack.push_async_callback(self.observers.stop)
             if self.settings.http.enabled:
                 from bot.http import HttpServer
 
@@ -172,6 +184,8 @@ class Application:
             if self._load_nlu:   # last: a bad platform token must fail fast, not after training
                 self._start_nlu()
                 stack.push_async_callback(self._stop_nlu)
+            # drained after the handlers finish, while the adapters and database are still there
+            stack.push_async_callback(self.background.stop)
             # registered last so it runs first at stop: in-flight handlers finish while the
             # adapters, the NLU and the database they use are still there
             stack.push_async_callback(self.dispatcher.close)
@@ -377,7 +391,8 @@ class Application:
         if isinstance(event, Message) and self._watchers and self._overhears(event):
             await self._overheard(ctx)
             return
-        await self._pipeline(ctx)
+        with self.background.turn():      # the answer first, then the work it started
+            await self._pipeline(ctx)
         self.stats.handled += 1
 
     # -- events out ----------------------------------------------------------------------------

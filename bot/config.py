@@ -140,6 +140,19 @@ class ConversationSettings(_Section):
     timeout_minutes: float = Field(30.0, gt=0)
 
 
+class ObserversSettings(BaseModel):
+    """``observers:``: how often a warning may repeat; each observer reads its own sub-section
+    (e.g. ``observers: {idle: {threshold_percent: 5}}``), so unknown keys are kept."""
+
+    model_config = ConfigDict(extra="allow")
+    enabled: bool = True
+    repeat_after_hours: float = Field(24.0, gt=0, description="hours before a warning repeats")
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = (self.model_extra or {}).get(name)
+        return dict(value) if isinstance(value, dict) else {}
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     file: Path | None = None
@@ -160,7 +173,10 @@ class Settings(_Section):
     identities: dict[str, list[str]] = Field(
         default_factory=dict,
         description="person -> accounts (platform:id) that are the same human on several platforms")
-    observers: dict[str, Any] = Field(default_factory=dict)
+    observers: ObserversSettings = ObserversSettings()
+    providers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="provider name -> its settings, validated by the provider (bot.providers)")
     workflows: dict[str, Any] = Field(default_factory=dict)
     vault: dict[str, Any] = Field(default_factory=dict)
     email: dict[str, Any] = Field(default_factory=dict)

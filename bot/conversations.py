@@ -138,27 +138,29 @@ class ConversationStore:
         return True
 
     # -- reading (hot path: plain dict look-ups) -----------------------------------------------
-    def _lookup(self, key: str) -> tuple[dict[str, Any], bool] | None:
-        """(state, has it expired) for a stored conversation, or None."""
+    def _lookup(self, key: str, now: datetime | None = None
+                ) -> tuple[dict[str, Any], bool] | None:
+        """(state, has it expired by ``now``) for a stored conversation, or None."""
         entry = self._states.get(key)
         if entry is None:
             return None
         state, expires = entry
-        return state, expires is not None and expires <= datetime.now(UTC)
+        return state, expires is not None and expires <= (now or datetime.now(UTC))
 
     def peek(self, key: Key) -> dict[str, Any] | None:
         """The live state of a conversation, or None (also when it has expired)."""
         found = self._lookup(str(key))
         return found[0] if found is not None and not found[1] else None
 
-    def expired(self, key: Key) -> dict[str, Any] | None:
+    def expired(self, key: Key, now: datetime | None = None) -> dict[str, Any] | None:
         """The state of a conversation that timed out (so the bot can say so), else None."""
-        found = self._lookup(str(key))
+        found = self._lookup(str(key), now)
         return found[0] if found is not None and found[1] else None
 
-    def expired_keys(self) -> list[ConversationKey]:
-        """The conversations that timed out and still wait for their "timed out" notice."""
-        now = datetime.now(UTC)
+    def expired_keys(self, now: datetime | None = None) -> list[ConversationKey]:
+        """The conversations whose time ran out by ``now`` (the caller's clock; default: real)
+        and still wait for their "timed out" notice."""
+        now = now or datetime.now(UTC)
         found = (_parse(k) for k, (_, exp) in self._states.items()
                  if exp is not None and exp <= now)
         return [key for key in found if key is not None]

@@ -1,9 +1,15 @@
-"""Runs the schedules skills declare, on APScheduler; re-synced after every skills reload."""
+"""Runs the schedules skills declare, on APScheduler; re-synced after every skills reload.
+
+Other periodic work (observers) adds its own jobs with ``add_periodic``; ``sync`` replaces only
+the skills' schedules and leaves those alone. Time slots for the Redis claim come from
+``app.clock``, so a test moving the clock moves the slots too.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -34,6 +40,10 @@ class Scheduler:
             self._scheduler.shutdown(wait=False)
 
     async def _claim(self, job_id: str, spec: HandlerSpec) -> bool:
+        assert spec.schedule is not None
+        return await self.claim(job_id, spec.schedule.seconds or 60.0)
+
+    async def claim(self, job_id: str, period: float) -> bool:
         """With Redis, exactly one bot process runs each firing of a job.
 
         A firing is identified by its time slot (the interval, or the minute for cron jobs); the
@@ -42,11 +52,27 @@ class Scheduler:
         redis = self.app.redis
         if redis is None:
             return True
-        assert spec.schedule is not None
-        period = max(1.0, spec.schedule.seconds or 60.0)
-        slot = int(time.time() // period)
+        period = max(1.0, period)
+        slot = int(self.app.clock.now().timestamp() // period)
         key = f"{self.app.settings.redis.prefix}job:{job_id}:{slot}"
         return bool(await redis.set(key, "1", nx=True, ex=int(period * 2) + 1))
+
+    def add_periodic(self, job_id: str, func: Callable[[], Awaitable[object]],
+                     every: timedelta) -> None:
+        """A job that is not a skill schedule (e.g. ``observer:idle``); ``sync`` keeps it."""
+        if job_id in self._specs:
+            raise ValueError(f"job {job_id} is a skill schedule")
+        self._scheduler.add_job(func, IntervalTrigger(seconds=max(1.0, every.total_seconds()),
+                                                      timezone="UTC"),
+                                id=job_id, name=job_id, coalesce=True, max_instances=1,
+                                misfire_grace_time=30, replace_existing=True)
+
+    def remove_periodic(self, job_id: str) -> None:
+        if self._scheduler.get_job(job_id) is not None:
+            self._scheduler.remove_job(job_id)
+
+    def has_job(self, job_id: str) -> bool:
+        return self._scheduler.get_job(job_id) is not None
 
     def sync(self, registry: Registry) -> None:
         """Replace every skill job with the ones the current registry declares."""

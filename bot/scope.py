@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.services import ServiceKey
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Undo = Callable[[], Awaitable[None] | None]
+Undo = Callable[[], Any]   # may return an awaitable, which is awaited
 
 
 class SkillScope:
@@ -82,7 +82,7 @@ class SkillScope:
     def add_action(self, name: str, func: Any) -> None:
         """A workflow action a request type can run on entering a state (``on_enter``)."""
         self.app.actions.add(name, func, owner=self.skill)
-        self._own(f"action {name}", lambda: self.app.actions.remove(name, owner=self.skill))
+        self._own(f"action {name}", lambda: self.app.actions.remove_owner(self.skill))
 
     def on_close(self, callback: Undo) -> None:
         """Run ``callback`` when the skill is unloaded, after nothing newer was undone."""

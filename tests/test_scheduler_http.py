@@ -86,3 +86,24 @@ async def test_unreachable_redis_is_a_clear_start_up_error(tmp_path, free_port):
     bot = TestBot.create(tmp_path, overrides={"redis.url": f"redis://:pw@127.0.0.1:{free_port}/0"})
     with pytest.raises(StorageUnavailable, match="cannot reach Redis at redis://:\\*\\*\\*@"):
         await bot.app.start()
+
+
+async def test_job_slots_follow_the_apps_clock(tmp_path, skill_pkg, redis_client):
+    """The Redis claim's time slot comes from ``app.clock``: same slot, one run; the next slot
+    (the clock moved, nothing slept) runs again."""
+    from datetime import UTC, datetime
+
+    from bot.testing import FakeClock
+
+    skill_pkg.write("ticker", TICKER)
+    clock = FakeClock(datetime(2027, 1, 1, 3, 0, tzinfo=UTC))
+    overrides = {"skills.packages": ["skills", skill_pkg.name],
+                 "redis.url": "redis://127.0.0.1:6379/0", "redis.prefix": redis_client.qm_prefix}
+    async with TestBot.create(tmp_path, overrides=overrides, clock=clock) as bot:
+        scheduler = bot.app.scheduler
+        await scheduler.run("ticker.nightly")
+        await scheduler.run("ticker.nightly")
+        assert scheduler.runs["ticker.nightly"] == 1 and scheduler.skipped["ticker.nightly"] == 1
+        clock.advance(minutes=1)
+        await scheduler.run("ticker.nightly")
+        assert scheduler.runs["ticker.nightly"] == 2

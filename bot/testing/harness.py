@@ -3,6 +3,10 @@
     async with TestBot.create(tmp_path) as bot:
         replies = await bot.say("alice", "ping")
         assert replies[0].text == "pong"
+
+``say``/``click`` wait for the background work the turn started (copy updates, DMs, hooks), so
+tests see what the user would see a moment later; ``wait=False`` returns right after the answer.
+Pass ``clock=FakeClock(...)`` to move time instead of sleeping.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from bot.adapters.memory import MemoryAdapter, Sent, dm_channel
 from bot.app import Application
+from bot.clock import Clock
 from bot.config import Settings
 from bot.events import Choice, Interaction, Message
 
@@ -27,16 +32,20 @@ class TestBot:
     __test__ = False
 
     def __init__(self, settings: Settings, *, load_nlu: bool = False,
-                 adapter_class: type[TestAdapter] | None = None) -> None:
+                 adapter_class: type[TestAdapter] | None = None,
+                 clock: Clock | None = None) -> None:
         self.settings = settings
         self.adapter_class = adapter_class or TestAdapter
-        self.app = Application(settings, adapters=[self._make_adapter], load_nlu=load_nlu)
+        self.app = Application(settings, adapters=[self._make_adapter], load_nlu=load_nlu,
+                               clock=clock)
         self.adapter: TestAdapter | None = None
         self._ids = itertools.count(1)
 
     @classmethod
     def create(cls, home: Path, *, database_url: str | None = None,
-               overrides: Mapping[str, Any] | None = None, load_nlu: bool = False) -> TestBot:
+               overrides: Mapping[str, Any] | None = None, load_nlu: bool = False,
+               clock: Clock | None = None,
+               adapter_class: type[TestAdapter] | None = None) -> TestBot:
         """Settings for a throw-away bot: SQLite under ``home`` unless ``database_url`` is given."""
         raw: dict[str, Any] = {
             "adapters": {"shell": {"enabled": False}},
@@ -49,7 +58,8 @@ class TestBot:
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
             node[parts[-1]] = value
-        return cls(Settings.model_validate(raw), load_nlu=load_nlu)
+        return cls(Settings.model_validate(raw), load_nlu=load_nlu, clock=clock,
+                   adapter_class=adapter_class)
 
     def _make_adapter(self, app: Application) -> TestAdapter:
         self.adapter = self.adapter_class(app)
@@ -68,17 +78,22 @@ class TestBot:
         return self.adapter.sent
 
     async def say(self, user: str, text: str, *, channel: str | None = None,
-                  mention: bool | None = None, thread: str | None = None) -> list[Sent]:
-        """Say ``text`` as ``user`` (DM unless ``channel``); returns what the bot sent meanwhile."""
+                  mention: bool | None = None, thread: str | None = None,
+                  wait: bool = True) -> list[Sent]:
+        """Say ``text`` as ``user`` (DM unless ``channel``); returns what the bot sent meanwhile
+        (with ``wait``, also what the turn's background work sent)."""
         direct = channel is None
         msg = Message("test", user, user, channel or dm_channel(user), text, direct=direct,
                       mentioned=(not direct) if mention is None else mention, thread=thread,
                       id=f"t{next(self._ids)}")
         start = len(self.sent)
         await self.app.process(msg)
+        if wait:
+            await self.app.background.idle()
         return self.sent[start:]
 
-    async def click(self, user: str, sent: Sent, label: str | int) -> list[Sent]:
+    async def click(self, user: str, sent: Sent, label: str | int, *,
+                    wait: bool = True) -> list[Sent]:
         """Click a choice of a posted message, by label or 1-based number."""
         choice: Choice
         if isinstance(label, int):
@@ -93,6 +108,8 @@ class TestBot:
                             direct=sent.dm_to is not None)
         start = len(self.sent)
         await self.app.process(event)
+        if wait:
+            await self.app.background.idle()
         return self.sent[start:]
 
     def dms_to(self, user: str) -> list[Sent]:

@@ -3,6 +3,8 @@
 Records first: a request and its first history entry are written in one transaction before
 anyone is told; each transition is committed before copies are updated and people notified.
 The engine never waits for a human: an approval is a stored state that a later event resumes.
+What follows a recorded change (copy updates, DMs, e-mail, ``on_enter`` actions) is handed to
+``app.background``: the user's answer comes first, and a failed delivery is retried.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from tortoise.transactions import in_transaction
 from bot.errors import PermissionDenied, UserError
 from bot.events import PostedRef
 from bot.storage.models import PostedCopy, Request, RequestEvent, User
-from bot.workflow import render
+from bot.workflow import copies, render
 from bot.workflow.fields import display
+from bot.workflow.hooks import schedule_on_enter, warn_unknown_actions
 from bot.workflow.loader import load_types
 from bot.workflow.notify import Notifier
 from bot.workflow.spec import RequestType, TransitionSpec
@@ -68,7 +71,9 @@ class Workflows:
     @classmethod
     def from_app(cls, app: Application) -> Workflows:
         directory = workflows_dir(app.settings.workflows)
-        return cls(app, load_types(directory, app.settings.roles.known))
+        types = load_types(directory, app.settings.roles.known)
+        warn_unknown_actions(types, app.actions)
+        return cls(app, types)
 
     # -- types ---------------------------------------------------------------------------------
     def type_named(self, word: str) -> RequestType | None:
@@ -210,12 +215,14 @@ class Workflows:
         await req.fetch_related("requester")
         self.app.audit.record(actor.key, f"request.{name}", req.ref, from_state=before,
                               to_state=tr.to)
-        await self.refresh(req)
-        await self._announce(req, spec, tr, actor, comment)
+        copies.refresh_later(self, req)
+        self._announce(req, spec, tr, actor, comment)
+        if tr.to != before:
+            schedule_on_enter(self, req, spec, tr.to, actor)
         return req
 
-    async def _announce(self, req: Request, spec: RequestType, tr: TransitionSpec, actor: User,
-                        comment: str) -> None:
+    def _announce(self, req: Request, spec: RequestType, tr: TransitionSpec, actor: User,
+                  comment: str) -> None:
         requester = req.requester
         assert isinstance(requester, User)
         what = self.describe(req, spec)
@@ -224,12 +231,13 @@ class Workflows:
         if spec.is_open(req.state):
             text += f" It is now {spec.state_label(req.state)}."
         if requester.key != actor.key:
-            await self.notifier.tell(requester, f"{req.ref} {tr.past}", text)
+            self.notifier.tell_later(requester, f"{req.ref} {tr.past}", text, key=req.ref)
         tagged = self.responsible(req, spec)
         for key in tagged:
             if key != actor.key:
-                await self.app.notify(key, f"{req.ref} ({what}) is "
-                                           f"{spec.state_label(req.state)} and waits for you.")
+                self.notifier.dm_later(key, f"{req.ref} ({what}) is "
+                                            f"{spec.state_label(req.state)} and waits for you.",
+                                       key=req.ref)
 
     def describe(self, req: Request, spec: RequestType) -> str:
         data = dict(req.fields_data)
@@ -246,7 +254,8 @@ class Workflows:
             await req.fetch_related("requester")
             requester = req.requester
         tagged = [self.mention(k) for k in self.responsible(req, spec)]
-        last_event = await RequestEvent.filter(request_id=req.id).order_by("-id").first()
+        last_event = await RequestEvent.filter(request_id=req.id).exclude(
+            action__startswith="hook:").order_by("-id").first()
         last = None
         if last_event is not None and last_event.action != "submitted":
             await last_event.fetch_related("actor")
@@ -278,10 +287,12 @@ class Workflows:
         await PostedCopy.create(request=req, platform=ref.platform, channel=ref.channel,
                                 message_id=ref.id, thread=ref.thread)
 
-    async def refresh(self, req: Request) -> int:
-        """Update every posted copy; returns how many were updated."""
+    async def refresh(self, req: Request, *, strict: bool = False) -> int:
+        """Update every posted copy; returns how many were updated. With ``strict`` a copy
+        that could not be updated raises afterwards (so background work tries again)."""
         spec = self.spec_of(req)
         count = 0
+        failed = 0
         for copy in await PostedCopy.filter(request_id=req.id):
             adapter = self.app.adapters.get(copy.platform)
             if adapter is None:
@@ -295,6 +306,9 @@ class Workflows:
             except Exception:
                 log.warning("could not update copy %s of %s", copy.message_id, req.ref,
                             exc_info=True)
+                failed += 1
+        if strict and failed:
+            raise copies.CopiesNotUpdated(f"{failed} copies of {req.ref} were not updated")
         return count
 
     async def assign(self, req: Request, assignee: str, actor: User) -> None:
@@ -306,11 +320,12 @@ class Workflows:
             await RequestEvent.create(request=req, actor=actor, action="assigned",
                                       from_state=req.state, to_state=req.state,
                                       data={"from": previous, "to": assignee})
-        await self.refresh(req)
+        copies.refresh_later(self, req)
         if assignee != actor.key:
             spec = self.spec_of(req)
-            await self.app.notify(assignee, f"{actor.name} assigned {req.ref} "
-                                            f"({(spec.title or spec.name).lower()}) to you.")
+            self.notifier.dm_later(assignee, f"{actor.name} assigned {req.ref} "
+                                             f"({(spec.title or spec.name).lower()}) to you.",
+                                   key=req.ref)
 
     # -- edit / delete -------------------------------------------------------------------------
     def may_edit(self, req: Request, user_key: str) -> bool:
@@ -343,7 +358,7 @@ class Workflows:
                                       data={"changes": diff})
         req.fields_data = new
         self.app.audit.record(actor.key, "request.edited", req.ref, changes=list(diff))
-        await self.refresh(req)
+        copies.refresh_later(self, req)
         return req
 
     async def delete(self, req: Request, actor: User, comment: str = "") -> None:
@@ -356,18 +371,7 @@ class Workflows:
                                       from_state=req.state, to_state=req.state,
                                       comment=comment)
         self.app.audit.record(actor.key, "request.deleted", req.ref)
-        for copy in await PostedCopy.filter(request_id=req.id):
-            adapter = self.app.adapters.get(copy.platform)
-            if adapter is None:
-                continue
-            try:
-                await adapter.delete(PostedRef(copy.platform, copy.channel, copy.message_id,
-                                               copy.thread))
-            except Exception:
-                log.warning("could not delete copy %s of %s", copy.message_id, req.ref,
-                            exc_info=True)
-                continue
-            await copy.delete()
+        copies.delete_later(self, req)
 
 
 def service(app: Application) -> Workflows:

@@ -18,7 +18,7 @@ from bot.workflow.expr import ExprError
 from bot.workflow.fields import duration_seconds
 from bot.workflow.spec import RequestType
 
-_MERGED_SECTIONS = ("fields", "states", "transitions")
+_MERGED_SECTIONS = ("fields", "states", "transitions", "on_enter")
 _NOT_INHERITED = ("name", "extends", "aliases", "keywords", "source")
 
 
@@ -142,6 +142,14 @@ def _check(spec: RequestType, known_roles: list[str] | None) -> list[tuple[str, 
                 problems.append((f"states.{name}.remind_after",
                                  f"{state.remind_after!r} is not a duration (e.g. 2 days)"))
             state._remind_seconds = seconds
+    for entered, actions in spec.on_enter.items():
+        if entered not in spec.states:
+            problems.append((f"on_enter.{entered}", f"no state {entered!r} (states: "
+                                                    f"{', '.join(spec.states)})"))
+        for action in actions:
+            if not action.isidentifier():
+                problems.append((f"on_enter.{entered}", f"{action!r} is not an action name "
+                                                        "(e.g. create_vm)"))
     for name, tr in spec.transitions.items():
         tr.label = tr.label or name.replace("_", " ").capitalize()
         tr.past = tr.past or (name + ("d" if name.endswith("e") else "ed"))

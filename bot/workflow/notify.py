@@ -1,7 +1,9 @@
 """Telling requesters what happened: a chat DM and, when configured, an e-mail (aiosmtplib).
 
 A failed e-mail never undoes a transition (it is already recorded); it is logged and audited
-without the SMTP password, and the chat DM still goes out.
+without the SMTP password, and the chat DM still goes out. ``tell_later`` hands both to the
+application's background work (``app.background``), so the user who moved a request gets their
+answer first and a failing DM or e-mail is retried instead of lost.
 """
 
 from __future__ import annotations
@@ -67,11 +69,36 @@ class EmailSettings(BaseModel):
             raise ConfigError(f"{source}: email{'.' + loc if loc else ''}: {msg}") from None
 
 
+class EmailFailed(Exception):
+    """An e-mail could not be sent (the SMTP error's type only: no addresses or passwords)."""
+
+
 class Notifier:
     def __init__(self, app: Application) -> None:
         self.app = app
         self.email = EmailSettings.from_mapping(app.settings.email, app.settings.source)
         self.sent_emails = 0
+
+    def dm_later(self, user_key: str, text: str, *, key: str | None = None) -> None:
+        """DM ``user_key`` after the current turn, retried on failure."""
+        async def dm() -> None:
+            await self.app.notify(user_key, text)     # None: their platform is not connected
+
+        self.app.background.submit(f"DM to {user_key}", dm, key=key)
+
+    def tell_later(self, user: User, subject: str, text: str, *, key: str | None = None) -> None:
+        """``tell``, after the current turn: the DM and the e-mail are separate background jobs,
+        each retried on failure (``key`` keeps one request's messages in order)."""
+        async def mail() -> None:
+            if not self.email.enabled:
+                return
+            address = user.email or await self._lookup_email(user)
+            if address:
+                await self.send_email(address, subject, text, raise_errors=True)
+
+        self.dm_later(user.key, text, key=key)
+        if self.email.enabled:
+            self.app.background.submit(f"{subject}: e-mail to {user.key}", mail, key=key)
 
     async def tell(self, user: User, subject: str, text: str) -> None:
         """DM the user, then e-mail them if we know their address and e-mail is on."""
@@ -96,7 +123,10 @@ class Notifier:
             await user.save(update_fields=["email"])
         return info.email
 
-    async def send_email(self, to: str, subject: str, text: str) -> bool:
+    async def send_email(self, to: str, subject: str, text: str, *,
+                         raise_errors: bool = False) -> bool:
+        """Send one e-mail; a failure is logged and audited (never the password), and raised
+        again with ``raise_errors`` so background work retries it."""
         import aiosmtplib
 
         cfg = self.email
@@ -114,6 +144,8 @@ class Notifier:
         except (aiosmtplib.SMTPException, OSError) as exc:
             log.warning("e-mail to %s failed: %s", to, type(exc).__name__)
             self.app.audit.record("workflow", "email", to, "error", error=type(exc).__name__)
+            if raise_errors:
+                raise EmailFailed(f"e-mail failed: {type(exc).__name__}") from None
             return False
         self.sent_emails += 1
         self.app.audit.record("workflow", "email", to, "ok", subject=subject)

@@ -2,12 +2,13 @@
 
 The last reminder is a ``RequestEvent`` ("reminded"), written *before* anyone is pinged, so a
 restart (or a second bot process that lost the race) never repeats one within the interval.
+"Now" is ``app.clock``'s, so tests move a ``FakeClock`` instead of back-dating rows.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tortoise.transactions import in_transaction
@@ -51,7 +52,7 @@ def _reminded_at(event: RequestEvent) -> datetime:
 
 async def remind_stalled(app: Application, wf: Workflows, now: datetime | None = None) -> int:
     """Ping the responsible people of every request waiting longer than its state allows."""
-    now = now or datetime.now(UTC)
+    now = now or app.clock.now()
     sent = 0
     states = {(name, state) for name, spec in wf.types.items()
               for state, s in spec.states.items() if s.remind_seconds and not s.terminal}
@@ -86,8 +87,9 @@ async def remind_stalled(app: Application, wf: Workflows, now: datetime | None =
 async def expire_drafts(app: Application) -> int:
     """Tell people whose unfinished request timed out, then forget the draft."""
     count = 0
-    for key in app.conversations.expired_keys():
-        state = app.conversations.expired(key) or {}
+    now = app.clock.now()
+    for key in app.conversations.expired_keys(now):
+        state = app.conversations.expired(key, now) or {}
         if state.get("followup") != FOLLOWUP:
             continue
         title = (state.get("data") or {}).get("type", "request").replace("_", " ")

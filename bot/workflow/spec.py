@@ -139,8 +139,17 @@ class RequestType(_Model):
     initial: str = "submitted"
     completed: str = Field("completed", description="the state that counts as done in stats")
     transitions: dict[str, TransitionSpec] = Field(default_factory=dict)
+    on_enter: dict[str, list[str]] = Field(
+        default_factory=dict, description="state -> actions run when a request enters it")
     source: str = Field("", exclude=True)
     _exprs: dict[str, Expr] = PrivateAttr(default_factory=dict)
+
+    @field_validator("on_enter", mode="before")
+    @classmethod
+    def _actions_one_or_many(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
     def expr(self, source: str) -> Expr:
         """The compiled expression (compiled and checked when the type loaded)."""

@@ -52,5 +52,6 @@ async def test_quota_request_needs_management_and_is_approved_by_button(
         assert (await peer.click(mary, card["id"], "Approve")).status == 200
         await peer.wait_for(lambda: "— approved" in peer.posts[card["id"]]["message"])
         await app.dispatcher.join()
+        await app.background.idle()        # the DMs follow the answer
         assert peer.calls_to("PUT", rf"/posts/{card['id']}/patch$")
         assert any("approved by mary" in m for m in bot_said(dm))

@@ -57,6 +57,7 @@ async def test_quota_request_is_approved_by_clicking_the_cards_button(
         except TimeoutError:
             raise AssertionError([(p.channel, p.text) for p in peer.posted]) from None
         await app.dispatcher.join()
+        await app.background.idle()        # the DMs follow the answer
         updated = peer.messages[(card.channel, card.ts)]
         approve_buttons = [b for bl in updated.get("blocks") or () for b in bl.get("elements", ())
                            if b.get("text", {}).get("text") == "Approve"]

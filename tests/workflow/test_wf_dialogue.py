@@ -1,16 +1,14 @@
 """The request dialogue without the language model: command form, validation with reasons,
-corrections, cancel, restart survival, polite expiry, and records-first on a database failure."""
+corrections, cancel, restart survival, and records-first on a database failure."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from tortoise import Tortoise
 
 from bot.storage.models import Request
 from bot.testing.harness import TestBot
-from bot.workflow.reminders import expire_drafts
 
 TB = 10**12
 
@@ -91,18 +89,6 @@ async def test_the_draft_survives_a_restart(tmp_path: Path) -> None:
         await bot.say("carol", "yes")
         req = await Request.get()
         assert req.fields_data == {"job_id": "4412345", "extra": "PT36H", "cluster": "grace"}
-
-
-async def test_an_abandoned_draft_expires_politely(tmp_path: Path) -> None:
-    async with make(tmp_path, **{"conversations.timeout_minutes": 0.001}) as bot:
-        await bot.say("dave", "request quota", channel="general")
-        await asyncio.sleep(0.1)
-        start = len(bot.sent)
-        assert await expire_drafts(bot.app) == 1
-        notice = bot.sent[start:]
-        assert len(notice) == 1 and notice[0].channel == "general"
-        assert "set aside your unfinished quota request" in notice[0].text
-        assert await expire_drafts(bot.app) == 0                     # told once
 
 
 async def test_records_first_a_failed_write_files_nothing_and_says_so(tmp_path: Path) -> None:
