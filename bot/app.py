@@ -261,7 +261,9 @@ class Application:
         except ImportError:
             log.warning("NLU package not available; free-text understanding is off")
             return
-        settings = NLUSettings.from_mapping(self.settings.nlu)
+        from bot.paths import nlu_paths
+
+        settings = NLUSettings.from_mapping(self.settings.nlu).located(**nlu_paths())
         self._nlu_task = asyncio.create_task(asyncio.to_thread(load_parser, settings),
                                              name="nlu-load")
 

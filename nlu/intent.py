@@ -60,7 +60,8 @@ class IntentModel:
         self, tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None
     ) -> np.ndarray:
         idx, values = self.vector(tokens, gazetteer_tags)
-        return values @ self.coef[idx] + self.intercept
+        scores: np.ndarray = values @ self.coef[idx] + self.intercept
+        return scores
 
     def probabilities(
         self, tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None
@@ -79,7 +80,8 @@ class IntentModel:
 def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    out: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return out
 
 
 def decide(
