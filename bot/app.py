@@ -26,6 +26,7 @@ from bot.logs import redact
 from bot.registry import Registry
 from bot.roles import RoleService
 from bot.router import route
+from bot.services import Services
 from bot.stats import Stats
 from bot.users import UserDirectory
 
@@ -72,7 +73,7 @@ class Application:
         self._overheard = self._compose_overheard()
         self.dispatcher = Dispatcher(self._handle, settings.dispatcher.max_pending)
         #: per-application extension points that skills and adapters may fill at setup
-        self.services: dict[str, Any] = {}
+        self.services = Services()
 
     def _compose(self) -> mw.Next:
         chain = [*self._before, *self._extra, route, mw.authorize, mw.audit]

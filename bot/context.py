@@ -9,7 +9,9 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.errors import UserError
 from bot.events import Choice, Event, Interaction, Message, PostedRef
+from bot.services import SECRETS
 
 if TYPE_CHECKING:
     from bot.adapter import Adapter
@@ -144,10 +146,16 @@ class Context:
     # -- credentials ---------------------------------------------------------------------------
     async def secret(self, name: str) -> Any:
         """This user's stored secret ``name`` (a ``credentials.Secret``), for this skill; the use
-        is audited. Raises a ``UserError`` the user can act on when it is missing."""
-        from credentials.vault import secret_for
+        is audited. Raises a ``UserError`` the user can act on when it is missing.
 
-        return await secret_for(self, name)
+        The owner is always this turn's user and the skill the handler's, so neither can be
+        mixed up or spoofed from input; the vault is whatever installed itself as ``SECRETS``."""
+        source = self.app.services.get(SECRETS)
+        if source is None:
+            raise UserError(f"The vault isn't available right now, so I can't use your {name} "
+                            "secret; an admin can see why in my log.")
+        skill = self.spec.skill if self.spec is not None else "unknown"
+        return await source.secret_for_user(self.user_key, name, skill=skill)
 
     # -- records -------------------------------------------------------------------------------
     async def db_user(self) -> User:

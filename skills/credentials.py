@@ -20,12 +20,13 @@ from bot.events import Choice, Message, PostedRef
 from bot.logs import add_redactor
 from bot.middleware import Next
 from bot.router import CANCEL_WORDS
+from bot.services import SECRETS
 from bot.skill import Skill
 from credentials import detect
 from credentials.errors import InvalidSecret
 from credentials.keys import load_keyring
 from credentials.settings import vault_settings
-from credentials.vault import Vault, normalise_name
+from credentials.vault import VAULT, Vault, normalise_name
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,8 @@ _installed: Vault | None = None
 
 
 def _vault(ctx: Context) -> Vault:
-    vault = ctx.app.services.get("vault")
-    if not isinstance(vault, Vault):
+    vault = ctx.app.services.get(VAULT)
+    if vault is None:
         raise UserError("The vault isn't available right now; an admin can see why in my log.")
     return vault
 
@@ -61,15 +62,18 @@ async def setup(app: Any) -> None:
         log.error("vault: data keys are wrapped by master key(s) %s, which %s does not hold; "
                   "those secrets cannot be opened until the right key is configured",
                   ", ".join(missing), keyring.source)
-    app.services["vault"] = vault
+    app.services[VAULT] = vault
+    app.services[SECRETS] = vault   # what ctx.secret uses
     _installed = vault
 
 
 @skill.teardown
 def teardown(app: Any) -> None:
     app.unuse(guard)
-    if _installed is not None and app.services.get("vault") is _installed:
-        del app.services["vault"]
+    if _installed is not None and app.services.get(VAULT) is _installed:
+        del app.services[VAULT]
+    if _installed is not None and app.services.get(SECRETS) is _installed:
+        del app.services[SECRETS]
 
 
 # -- the inbound guard ---------------------------------------------------------------------------
@@ -117,8 +121,7 @@ async def guard(ctx: Context, call_next: Next) -> None:
     if not isinstance(event, Message):
         await call_next(ctx)
         return
-    found = ctx.app.services.get("vault")
-    vault = found if isinstance(found, Vault) else None
+    vault = ctx.app.services.get(VAULT)
     conversations = ctx.app.conversations
     state = conversations.peek(event.conversation_key)
     if event.direct and state is not None and state.get("followup") == PASTE:

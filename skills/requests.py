@@ -18,7 +18,7 @@ from bot.errors import UserError
 from bot.skill import Skill
 from bot.storage.models import Request, RequestEvent
 from bot.workflow import dialogue
-from bot.workflow.engine import SERVICE, Workflows, parse_ref, service
+from bot.workflow.engine import WORKFLOWS, Workflows, parse_ref, service
 from bot.workflow.fields import FieldError, display, parse_answer
 from bot.workflow.reminders import expire_drafts, remind_stalled
 from bot.workflow.render import TRANSITION_ACTION
@@ -39,7 +39,7 @@ def wf_of(ctx: Context) -> Workflows:
 @skill.setup
 async def setup(app: Application) -> None:
     """(Re)read the request types on load and on every `reload skills`."""
-    app.services[SERVICE] = Workflows.from_app(app)
+    app.services[WORKFLOWS] = Workflows.from_app(app)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -521,7 +521,7 @@ async def transition_comment(ctx: Context) -> None:
 @skill.schedule(seconds=60, name="reminders")
 async def reminders(app: Application) -> None:
     """Remind responsible people of stalled steps; tell people their draft expired."""
-    wf = app.services.get(SERVICE)
+    wf = app.services.get(WORKFLOWS)
     if isinstance(wf, Workflows):
         await remind_stalled(app, wf)
     await expire_drafts(app)

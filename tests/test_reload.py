@@ -3,6 +3,7 @@
 import pytest
 
 from bot.testing import TestBot
+from tests.service_keys import HOOK_LOG
 
 V1 = '''
 from bot.skill import Skill
@@ -135,14 +136,17 @@ async def test_non_admins_are_refused_politely(bot):
 async def test_setup_and_teardown_hooks_run_on_reload(bot, skill_pkg):
     skill_pkg.write("hooked", '''
 from bot.skill import Skill
+from tests.service_keys import HOOK_LOG
 skill = Skill("hooked", "")
 @skill.setup
 async def setup(app):
-    app.services.setdefault("hook-log", []).append("setup")
+    if HOOK_LOG not in app.services:
+        app.services[HOOK_LOG] = []
+    app.services[HOOK_LOG].append("setup")
 @skill.teardown
 def teardown(app):
-    app.services["hook-log"].append("teardown")
+    app.services[HOOK_LOG].append("teardown")
 ''')
     await bot.say("root", "reload skills")
     await bot.say("root", "reload skills")
-    assert bot.app.services["hook-log"] == ["setup", "setup", "teardown"]
+    assert bot.app.services[HOOK_LOG] == ["setup", "setup", "teardown"]
