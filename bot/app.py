@@ -33,6 +33,7 @@ from bot.users import UserDirectory
 if TYPE_CHECKING:
     from bot.adapter import Adapter
     from bot.scheduler import Scheduler
+    from nlu import ParseResult
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ class Application:
             with contextlib.suppress(Exception):
                 await self.nlu.close()
 
-    async def parse(self, text: str, now: datetime | None = None) -> dict[str, Any] | None:
+    async def parse(self, text: str, now: datetime | None = None) -> ParseResult | None:
         """The NLU's reading of ``text``, or None when it cannot answer (the fallback answers)."""
         if self.nlu is None:
             if self._nlu_task is None:
@@ -290,7 +291,7 @@ class Application:
                 return None
         self.stats.nlu_parses += 1
         try:
-            result: dict[str, Any] = await self.nlu.parse(text, now)
+            result: ParseResult = await self.nlu.parse(text, now)
         except Exception as exc:  # NLUUnavailable and friends: answer, don't crash
             self.stats.nlu_unavailable += 1
             log.warning("NLU unavailable: %s", exc)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from bot.app import Application
     from bot.skill import HandlerSpec
     from bot.storage.models import User
+    from nlu import ParseResult
 
 
 class Context:
@@ -29,7 +30,7 @@ class Context:
         self.event = event
         self.spec: HandlerSpec | None = None
         self.match: re.Match[str] | None = None
-        self.parse: dict[str, Any] | None = None
+        self.parse: ParseResult | None = None
         self.replies = 0
 
     # -- who and where -------------------------------------------------------------------------
@@ -83,12 +84,11 @@ class Context:
     # -- what was understood -------------------------------------------------------------------
     @property
     def intent(self) -> str | None:
-        return self.parse["intent"]["name"] if self.parse else None
+        return self.parse.intent.name if self.parse else None
 
     def entities(self, name: str) -> list[Any]:
-        if not self.parse:
-            return []
-        return [e["value"] for e in self.parse.get("entities", ()) if e["entity"] == name]
+        """The values of every ``name`` entity the NLU found in this message, in order."""
+        return self.parse.values(name) if self.parse else []
 
     def entity(self, name: str, default: Any = None) -> Any:
         found = self.entities(name)

@@ -19,9 +19,8 @@ import numpy as np
 from nlu.data import OUT_OF_SCOPE
 from nlu.features import intent_features
 from nlu.novelty import KnownWords, novelty_words
+from nlu.result import FALLBACK
 from nlu.tokens import Token
-
-FALLBACK = "nlu_fallback"
 
 
 @dataclass

@@ -133,8 +133,8 @@ async def _start(ctx: Context, type_word: str | None, entities: dict[str, list[A
 
 def _entities(ctx: Context) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
-    for ent in (ctx.parse or {}).get("entities", ()):
-        out.setdefault(ent["entity"], []).append(ent["value"])
+    for ent in ctx.parse.entities if ctx.parse else ():
+        out.setdefault(ent.entity, []).append(ent.value)
     return out
 
 
@@ -401,9 +401,9 @@ async def approve_or_deny(ctx: Context) -> None:
         raise UserError(f"Which request? Say for example `{verb} REQ-12`.")
     comment = ""
     if verb == "deny":
-        spans = [e for e in (ctx.parse or {}).get("entities", ()) if e["entity"] == "request_id"]
+        spans = [e for e in ctx.parse.entities if e.entity == "request_id"] if ctx.parse else []
         if spans:
-            comment = ctx.text[spans[0]["end"]:].strip(" :,-.")
+            comment = ctx.text[spans[0].end:].strip(" :,-.")
             comment = re.sub(r"^(?:because|as|since)\s+", "", comment, flags=re.IGNORECASE)
     await _transition(ctx, ref, verb, comment)
 
