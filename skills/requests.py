@@ -18,6 +18,7 @@ from bot.errors import UserError
 from bot.skill import Skill
 from bot.storage.models import Request, RequestEvent
 from bot.workflow import dialogue
+from bot.workflow.draft import Requester
 from bot.workflow.engine import WORKFLOWS, Workflows, parse_ref, service
 from bot.workflow.fields import FieldError, display, parse_answer
 from bot.workflow.reminders import expire_drafts, remind_stalled
@@ -111,21 +112,22 @@ async def _start(ctx: Context, type_word: str | None, entities: dict[str, list[A
             raise UserError("Only helpdesk staff can file a request for someone else.")
         uid = _user_id(behalf)
         info = await ctx.adapter.user_info(uid)
-        requester = {"platform": ctx.platform, "id": uid, "name": info.name or uid}
-    draft = dialogue.new_draft(spec, requester=requester)
-    problems = dialogue.prefill(spec, draft, entities, ctx.event.time)
+        requester = Requester(ctx.platform, uid, info.name or uid)
+    draft, problems = dialogue.prefill(spec, dialogue.new_draft(spec, requester=requester),
+                                       entities, ctx.event.time)
     for key, values in (raw or {}).items():   # command form: typed by the field's own parser
         for name, field in spec.fields.items():
-            hit = key == f"={name}" or (key == f"~{field.type}" and name not in draft["fields"])
+            hit = key == f"={name}" or (key == f"~{field.type}" and name not in draft.fields)
             if not hit:
                 continue
             try:
-                draft["fields"][name] = parse_answer(field, str(values[0]), ctx.event.time)
+                draft = draft.with_field(name, parse_answer(field, str(values[0]),
+                                                            ctx.event.time))
             except FieldError as exc:
                 problems.append(str(exc))
             break
     intro = f"Let's file a {(spec.title or spec.name).lower()} request"
-    intro += f" for {requester['name']}." if requester else "."
+    intro += f" for {requester.name}." if requester else "."
     if problems:
         intro += " " + " ".join(problems)
     await dialogue.proceed(ctx, spec, draft, intro)
