@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from nlu import ParseResult, Parser
+from nlu import Parser, ParseResult
 from nlu.embedded import EmbeddedParser
 
 NOW = datetime(2026, 11, 18, 10, 0)  # a Wednesday
