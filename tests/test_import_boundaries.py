@@ -101,6 +101,32 @@ def test_no_package_imports_across_a_boundary() -> None:
     assert violations() == []
 
 
+#: what the rest of the project may import of nlu/: its package (``__all__``), the normalisers'
+#: package and the command line it mounts; never a module inside (``nlu.normalise.sizes``)
+NLU_PUBLIC = frozenset({"nlu", "nlu.normalise", "nlu.cli"})
+
+
+def nlu_internals(root: Path = ROOT) -> list[str]:
+    found = []
+    outside = ("bot", "skills", "credentials")
+    for file in sorted(p for d in outside for p in root.glob(f"{d}/**/*.py")):
+        rel = file.relative_to(root).as_posix()
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"), rel)):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            found += [f"{rel}:{node.lineno} imports {name}" for name in names
+                      if _hits(name, ("nlu",)) and name not in NLU_PUBLIC]
+    return found
+
+
+def test_nlu_is_used_only_through_its_public_modules(tmp_path: Path) -> None:
+    assert nlu_internals() == []
+    (tmp_path / "bot" / "workflow").mkdir(parents=True)
+    (tmp_path / "bot" / "workflow" / "x.py").write_text(
+        "from nlu.normalise import unit_bytes\nfrom nlu.normalise.sizes import SIZE_RE\n")
+    assert nlu_internals(tmp_path) == ["bot/workflow/x.py:2 imports nlu.normalise.sizes"]
+
+
 def test_every_allowance_is_still_needed() -> None:
     """An allow-list entry whose import is gone must go too, so the list only shrinks."""
     for (rel, prefix), why in ALLOWED.items():
