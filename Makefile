@@ -25,6 +25,7 @@ test: install
 lint: install
 	$(BIN)/ruff check bot nlu skills credentials tests bench
 	$(BIN)/mypy bot nlu credentials skills
+	$(BIN)/mypy --strict nlu bot/services.py bot/plugins.py bot/workflow/draft.py
 
 bench: install
 	$(BIN)/python bench/pipeline.py

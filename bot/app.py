@@ -31,6 +31,7 @@ from bot.registry import Registry
 from bot.roles import RoleService
 from bot.router import route
 from bot.scope import SkillScope
+from bot.services import Services
 from bot.skill import Skill
 from bot.stats import Stats
 from bot.users import UserDirectory
@@ -39,6 +40,7 @@ from bot.webhooks import WebhookTable
 if TYPE_CHECKING:
     from bot.adapter import Adapter
     from bot.scheduler import Scheduler
+    from nlu import ParseResult
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +89,7 @@ class Application:
         self._overheard = self._compose_overheard()
         self.dispatcher = Dispatcher(self._handle, settings.dispatcher.max_pending)
         #: per-application extension points that skills and adapters may fill at setup
-        self.services: dict[str, Any] = {}
+        self.services = Services()
 
     def _compose(self) -> mw.Next:
         chain = [*self._before, *self._extra, route, mw.authorize, mw.audit]
@@ -327,7 +329,9 @@ class Application:
         except ImportError:
             log.warning("NLU package not available; free-text understanding is off")
             return
-        settings = NLUSettings.from_mapping(self.settings.nlu)
+        from bot.paths import nlu_paths
+
+        settings = NLUSettings.from_mapping(self.settings.nlu).located(**nlu_paths())
         self._nlu_task = asyncio.create_task(asyncio.to_thread(load_parser, settings),
                                              name="nlu-load")
 
@@ -340,7 +344,7 @@ class Application:
             with contextlib.suppress(Exception):
                 await self.nlu.close()
 
-    async def parse(self, text: str, now: datetime | None = None) -> dict[str, Any] | None:
+    async def parse(self, text: str, now: datetime | None = None) -> ParseResult | None:
         """The NLU's reading of ``text``, or None when it cannot answer (the fallback answers)."""
         if self.nlu is None:
             if self._nlu_task is None:
@@ -353,7 +357,7 @@ class Application:
                 return None
         self.stats.nlu_parses += 1
         try:
-            result: dict[str, Any] = await self.nlu.parse(text, now)
+            result: ParseResult = await self.nlu.parse(text, now)
         except Exception as exc:  # NLUUnavailable and friends: answer, don't crash
             self.stats.nlu_unavailable += 1
             log.warning("NLU unavailable: %s", exc)

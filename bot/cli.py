@@ -219,42 +219,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: packages that add subcommands: each module has ``register(subparsers, load_settings)``
-CLI_EXTENSIONS = ["credentials.cli", "bot.workflow.cli"]
+Register = Callable[[Any, Callable[[], Settings]], None]
 
 
-def _extensions() -> list[Callable[[Any, Any], None]]:
-    """Subcommands contributed by other packages (nlu, credentials, workflows)."""
-    import importlib
+def _extensions() -> list[Register]:
+    """Subcommands contributed by installed packages (entry-point group ``quartermaster.cli``,
+    each a ``register(subparsers, load_settings)``), in name order. One that fails to import is
+    named in one line on stderr; every other command keeps working."""
+    from bot.plugins import CLI, PluginError, declared
 
-    found: list[Callable[[Any, Any], None]] = []
-    try:
-        from nlu import cli as nlu_cli
-
-        def register_nlu(sub: Any, _load: Any) -> None:
-            p = sub.add_parser("nlu", help="train, evaluate and try the language model")
-            nlu_cli.add_subcommands(p, _nlu_settings)
-        found.append(register_nlu)
-    except ImportError:
-        pass
-    for name in CLI_EXTENSIONS:
+    found: list[Register] = []
+    for name, plugin in sorted(declared(CLI).items()):
         try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
-        found.append(module.register)
+            found.append(plugin.load())
+        except PluginError as exc:
+            print(f"quartermaster: warning: {str(exc).splitlines()[0]}; the {name!r} commands "
+                  "are unavailable", file=sys.stderr)
     return found
 
 
 _CONFIG_PATH: str | None = None
 
 
-def _nlu_settings() -> Any:
+def register_nlu(sub: Any, load: Callable[[], Settings]) -> None:
+    """``quartermaster nlu …``: the NLU's own commands, with the bot's settings and paths."""
+    from bot.paths import nlu_paths
     from nlu import NLUSettings
+    from nlu import cli as nlu_cli
 
-    return NLUSettings.from_mapping(load_settings(_CONFIG_PATH).nlu)
+    def nlu_settings() -> NLUSettings:
+        return NLUSettings.from_mapping(load().nlu).located(**nlu_paths())
+
+    p = sub.add_parser("nlu", help="train, evaluate and try the language model")
+    nlu_cli.add_subcommands(p, nlu_settings)
 
 
 def main(argv: list[str] | None = None) -> int:

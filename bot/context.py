@@ -10,13 +10,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.conversations import ConversationKey
+from bot.errors import UserError
 from bot.events import Choice, Event, Interaction, Message, PostedRef
+from bot.services import SECRETS
 
 if TYPE_CHECKING:
     from bot.adapter import Adapter
     from bot.app import Application
     from bot.skill import HandlerSpec
     from bot.storage.models import User
+    from nlu import ParseResult
 
 
 class Context:
@@ -28,7 +31,7 @@ class Context:
         self.event = event
         self.spec: HandlerSpec | None = None
         self.match: re.Match[str] | None = None
-        self.parse: dict[str, Any] | None = None
+        self.parse: ParseResult | None = None
         self.replies = 0
         self._conversation: ConversationKey | None = None
 
@@ -83,12 +86,11 @@ class Context:
     # -- what was understood -------------------------------------------------------------------
     @property
     def intent(self) -> str | None:
-        return self.parse["intent"]["name"] if self.parse else None
+        return self.parse.intent.name if self.parse else None
 
     def entities(self, name: str) -> list[Any]:
-        if not self.parse:
-            return []
-        return [e["value"] for e in self.parse.get("entities", ()) if e["entity"] == name]
+        """The values of every ``name`` entity the NLU found in this message, in order."""
+        return self.parse.values(name) if self.parse else []
 
     def entity(self, name: str, default: Any = None) -> Any:
         found = self.entities(name)
@@ -154,10 +156,16 @@ class Context:
     # -- credentials ---------------------------------------------------------------------------
     async def secret(self, name: str) -> Any:
         """This user's stored secret ``name`` (a ``credentials.Secret``), for this skill; the use
-        is audited. Raises a ``UserError`` the user can act on when it is missing."""
-        from credentials.vault import secret_for
+        is audited. Raises a ``UserError`` the user can act on when it is missing.
 
-        return await secret_for(self, name)
+        The owner is always this turn's user and the skill the handler's, so neither can be
+        mixed up or spoofed from input; the vault is whatever installed itself as ``SECRETS``."""
+        source = self.app.services.get(SECRETS)
+        if source is None:
+            raise UserError(f"The vault isn't available right now, so I can't use your {name} "
+                            "secret; an admin can see why in my log.")
+        skill = self.spec.skill if self.spec is not None else "unknown"
+        return await source.secret_for_user(self.user_key, name, skill=skill)
 
     # -- records -------------------------------------------------------------------------------
     async def db_user(self) -> User:

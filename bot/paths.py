@@ -35,3 +35,9 @@ def config_dir() -> Path:
     """
     override = os.environ.get("QUARTERMASTER_CONFIG_DIR")
     return Path(override).expanduser() if override else PROJECT_ROOT / "config"
+
+
+def nlu_paths() -> dict[str, Path]:
+    """Where the bot keeps the NLU's training data and model cache: handed to
+    ``NLUSettings.located`` by its callers, since ``nlu/`` knows nothing about the bot."""
+    return {"data": config_dir() / "nlu", "model_dir": data_dir() / "nlu"}

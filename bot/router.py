@@ -124,7 +124,7 @@ async def route(ctx: Context, call_next: Next) -> None:
     if app.nlu_enabled:
         ctx.parse = await app.parse(text, event.time)
         if ctx.parse is not None:
-            intent = ctx.parse["intent"]["name"]
+            intent = ctx.parse.intent.name
             spec = registry.intents.get(intent)
             if spec is not None:
                 ctx.spec = spec

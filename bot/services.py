@@ -27,24 +27,25 @@ class ServiceKey(Generic[T]):
 
 
 class Services:
-    """The per-application registry of shared services, keyed by ``ServiceKey`` only."""
+    """The per-application registry of shared services, keyed by ``ServiceKey`` only.
+
+    A string key is a ``TypeError`` everywhere (not a silent miss), so code still written for
+    the old ``app.services["vault"]`` fails on its first use instead of seeing "no vault"."""
 
     def __init__(self) -> None:
         self._items: dict[ServiceKey[Any], Any] = {}
 
     def __getitem__(self, key: ServiceKey[T]) -> T:
-        return cast(T, self._items[key])
+        return cast(T, self._items[_checked(key)])
 
     def __setitem__(self, key: ServiceKey[T], value: T) -> None:
-        if not isinstance(key, ServiceKey):
-            raise TypeError(f"service keys are ServiceKey objects, not {type(key).__name__}")
-        self._items[key] = value
+        self._items[_checked(key)] = value
 
     def __delitem__(self, key: ServiceKey[Any]) -> None:
-        del self._items[key]
+        del self._items[_checked(key)]
 
     def __contains__(self, key: object) -> bool:
-        return key in self._items
+        return _checked(key) in self._items
 
     def __iter__(self) -> Iterator[ServiceKey[Any]]:
         return iter(self._items)
@@ -53,10 +54,16 @@ class Services:
         return len(self._items)
 
     def get(self, key: ServiceKey[T], default: T | None = None) -> T | None:
-        return cast("T | None", self._items.get(key, default))
+        return cast("T | None", self._items.get(_checked(key), default))
 
     def pop(self, key: ServiceKey[T], default: T | None = None) -> T | None:
-        return cast("T | None", self._items.pop(key, default))
+        return cast("T | None", self._items.pop(_checked(key), default))
+
+
+def _checked(key: object) -> ServiceKey[Any]:
+    if not isinstance(key, ServiceKey):
+        raise TypeError(f"service keys are ServiceKey objects, not {type(key).__name__}")
+    return key
 
 
 class SecretSource(Protocol):

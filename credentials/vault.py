@@ -13,11 +13,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from bot.services import ServiceKey
 from credentials import detect
 from credentials.envelope import SealError, associated_data, new_key, open_sealed, seal
 from credentials.errors import (
@@ -30,9 +31,6 @@ from credentials.keys import Keyring
 from credentials.models import DataKey, Rotation, SealedSecret, SecretUse
 from credentials.secret import Secret
 from credentials.settings import VaultSettings
-
-if TYPE_CHECKING:
-    from bot.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +232,10 @@ class Vault:
             await existing.save(using_db=conn)
             return existing
 
+    async def secret_for_user(self, user_key: str, name: str, *, skill: str) -> Secret:
+        """``SecretSource`` for ``ctx.secret``: the requesting user's own secret (``use``)."""
+        return await self.use(user_key, name, skill=skill)
+
     async def use(self, owner: str, name: str, *, skill: str) -> Secret:
         """The owner's secret for ``skill``; every call is written to the use log and audit."""
         name = normalise_name(name)
@@ -385,15 +387,5 @@ class Vault:
         self._record(owner, "vault.use", f"{owner}/{name}", outcome, skill=skill)
 
 
-async def secret_for(ctx: Context, name: str) -> Secret:
-    """The *requesting* user's secret ``name`` for the skill handling this turn.
-
-    The narrowest way for a skill to get a credential: the owner is ``ctx.user_key`` and the skill
-    recorded in the use log is the handler's, so neither can be mixed up or spoofed from input.
-    """
-    vault = ctx.app.services.get("vault")
-    if not isinstance(vault, Vault):
-        raise SecretNotFound("The vault isn't available right now, so I can't use your "
-                             f"{name} secret; an admin can see why in my log.")
-    skill = ctx.spec.skill if ctx.spec is not None else "unknown"
-    return await vault.use(ctx.user_key, name, skill=skill)
+#: the vault service, for skills that manage secrets (it is also the core's ``SECRETS`` source)
+VAULT: ServiceKey[Vault] = ServiceKey("vault", Vault)

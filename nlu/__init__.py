@@ -1,28 +1,39 @@
 """Natural-language understanding for Quartermaster: one chat message → intent + entities.
 
 The bot core uses only what is exported here: :class:`NLUSettings`, :func:`load_parser`, the
-:class:`Parser` protocol and :class:`NLUUnavailable`. Parse results follow
+:class:`Parser` protocol, :class:`NLUUnavailable` and the frozen result types
+(:class:`ParseResult`, :class:`IntentScore`, :class:`Entity`), whose ``to_rasa()`` is the JSON of
 ``docs/nlu.md`` (Rasa-compatible: ``text``, ``intent``, ``intent_ranking``, ``entities``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from nlu.errors import NLUUnavailable
+from nlu.result import FALLBACK, Entity, IntentScore, ParseResult
 from nlu.settings import NLUSettings
 
-__all__ = ["NLUSettings", "NLUUnavailable", "Parser", "load_parser"]
+__all__ = [
+    "FALLBACK",
+    "Entity",
+    "IntentScore",
+    "NLUSettings",
+    "NLUUnavailable",
+    "ParseResult",
+    "Parser",
+    "load_parser",
+]
 
 
 @runtime_checkable
 class Parser(Protocol):
     """What every backend offers (embedded model or Rasa server)."""
 
-    async def parse(self, text: str, now: datetime | None = None) -> dict[str, Any]: ...
+    async def parse(self, text: str, now: datetime | None = None) -> ParseResult: ...
 
-    def parse_sync(self, text: str, now: datetime | None = None) -> dict[str, Any]: ...
+    def parse_sync(self, text: str, now: datetime | None = None) -> ParseResult: ...
 
     async def close(self) -> None: ...
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from nlu.result import ParseResult
 from nlu.settings import NLUSettings
 
 EXIT_USAGE = 2
@@ -145,7 +146,7 @@ class _SyncRasa:
         self._client = load_parser(settings)
         self._loop = asyncio.new_event_loop()
 
-    def parse_sync(self, text: str, now: datetime | None = None) -> dict[str, Any]:
+    def parse_sync(self, text: str, now: datetime | None = None) -> ParseResult:
         return self._loop.run_until_complete(self._client.parse(text, now))
 
     def close(self) -> None:
@@ -168,12 +169,12 @@ def _parse(args: argparse.Namespace, factory: Callable[[], NLUSettings]) -> int:
         if args.jsonl:
             for line in sys.stdin:
                 result = parser.parse_sync(line.rstrip("\r\n"), args.now)
-                sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+                sys.stdout.write(json.dumps(result.to_rasa(), ensure_ascii=False) + "\n")
                 sys.stdout.flush()
             return 0
         result = parser.parse_sync(args.text, args.now)
         if args.json:
-            print(json.dumps(result, ensure_ascii=False, indent=2))
+            print(json.dumps(result.to_rasa(), ensure_ascii=False, indent=2))
         else:
             print(describe(result))
         return 0
@@ -182,17 +183,17 @@ def _parse(args: argparse.Namespace, factory: Callable[[], NLUSettings]) -> int:
             parser.close()
 
 
-def describe(result: dict[str, Any]) -> str:
+def describe(result: ParseResult) -> str:
     """A short human-readable rendering of a parse result."""
-    intent = result["intent"]
-    lines = [f"intent: {intent['name']} ({intent['confidence']:.2f})"]
-    if intent["name"] == "nlu_fallback":
-        closest = [r["name"] for r in result["intent_ranking"][1:4]]
+    intent = result.intent
+    lines = [f"intent: {intent.name} ({intent.confidence:.2f})"]
+    if result.is_fallback:
+        closest = [r.name for r in result.intent_ranking[1:4]]
         if closest:
             lines.append("closest: " + ", ".join(closest))
-    for ent in result["entities"]:
-        span = result["text"][ent["start"] : ent["end"]]
-        lines.append(f"  {ent['entity']}: {json.dumps(ent['value'])}  <- {span!r}")
+    for ent in result.entities:
+        span = result.text[ent.start : ent.end]
+        lines.append(f"  {ent.entity}: {json.dumps(ent.value)}  <- {span!r}")
     return "\n".join(lines)
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from nlu.entities import EntityContext
 from nlu.model import NLUModel
 from nlu.normalise.dates import warm_up as warm_up_dates
+from nlu.result import ParseResult
 
 
 class EmbeddedParser:
@@ -25,13 +25,13 @@ class EmbeddedParser:
         self.parse_sync("drain c[001-002] for 2 weeks until end of march, REQ-1 5TB /scratch/x")
         warm_up_dates()
 
-    def parse_sync(self, text: str, now: datetime | None = None) -> dict[str, Any]:
+    def parse_sync(self, text: str, now: datetime | None = None) -> ParseResult:
         context = EntityContext(
             self.model.synonyms, self.clusters, now or datetime.now(), self._cluster_re
         )
         return self.model.parse(text, threshold=self.threshold, context=context)
 
-    async def parse(self, text: str, now: datetime | None = None) -> dict[str, Any]:
+    async def parse(self, text: str, now: datetime | None = None) -> ParseResult:
         return self.parse_sync(text, now)
 
     async def close(self) -> None:

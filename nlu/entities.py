@@ -22,6 +22,7 @@ from nlu.normalise.durations import parse_duration
 from nlu.normalise.hostlists import expand_hostlist
 from nlu.normalise.ids import REQUEST_ID_RE, parse_job_id, parse_request_id
 from nlu.normalise.sizes import SIZE_RE, parse_size
+from nlu.result import Entity
 from nlu.tokens import Token
 
 CRF_EXTRACTOR = "CRFEntityExtractor"
@@ -209,16 +210,16 @@ def extract(
     tokens: Sequence[Token],
     tagged: Sequence[tuple[str, int, int]],
     ctx: EntityContext,
-) -> list[dict[str, Any]]:
+) -> list[Entity]:
     """Schema entities from tagger spans (token indices) and rule spans, sorted by position."""
-    entities: list[dict[str, Any]] = []
+    entities: list[Entity] = []
     taken: list[tuple[int, int]] = []
     for entity, first, last in tagged:
         start, end = tokens[first].start, tokens[last - 1].end
         value = normalise(entity, text[start:end], ctx)
         if value is None:
             continue
-        entities.append(_entity(entity, start, end, value, CRF_EXTRACTOR))
+        entities.append(Entity(entity, start, end, value, CRF_EXTRACTOR))
         taken.append((start, end))
     for entity, start, end in rule_spans(text, tokens, ctx):
         if _overlaps(start, end, taken):
@@ -226,11 +227,7 @@ def extract(
         value = normalise(entity, text[start:end], ctx)
         if value is None:
             continue
-        entities.append(_entity(entity, start, end, value, RULE_EXTRACTOR))
+        entities.append(Entity(entity, start, end, value, RULE_EXTRACTOR))
         taken.append((start, end))
-    entities.sort(key=lambda e: (e["start"], e["end"]))
+    entities.sort(key=lambda e: (e.start, e.end))
     return entities
-
-
-def _entity(entity: str, start: int, end: int, value: Any, extractor: str) -> dict[str, Any]:
-    return {"entity": entity, "start": start, "end": end, "value": value, "extractor": extractor}

@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from nlu.data import OUT_OF_SCOPE, Example, TrainingData
-from nlu.intent import FALLBACK
+from nlu.result import FALLBACK, ParseResult
 
-ParseFn = Callable[[str], dict[str, Any]]
+ParseFn = Callable[[str], ParseResult]
 
 
 @dataclass
@@ -61,14 +61,14 @@ class _Tally:
     latencies: list[float] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, example: Example, result: dict[str, Any], seconds: float) -> None:
+    def add(self, example: Example, result: ParseResult, seconds: float) -> None:
         expected = FALLBACK if example.intent == OUT_OF_SCOPE else example.intent
-        predicted = result["intent"]["name"]
+        predicted = result.intent.name
         self.expected.append(expected)
         self.predicted.append(predicted)
         self.latencies.append(seconds * 1000.0)
         gold = {(s.entity, s.start, s.end) for s in example.entities}
-        found = {(e["entity"], e["start"], e["end"]) for e in result["entities"]}
+        found = {(e.entity, e.start, e.end) for e in result.entities}
         for ent in gold & found:
             self.tp[ent[0]] += 1
         for ent in found - gold:
@@ -82,7 +82,7 @@ class _Tally:
                     "source": example.source,
                     "expected": expected,
                     "predicted": predicted,
-                    "confidence": result["intent"]["confidence"],
+                    "confidence": result.intent.confidence,
                     "missing": sorted(_show(example.text, gold - found)),
                     "unexpected": sorted(_show(example.text, found - gold)),
                 }

@@ -19,9 +19,8 @@ import numpy as np
 from nlu.data import OUT_OF_SCOPE
 from nlu.features import intent_features
 from nlu.novelty import KnownWords, novelty_words
+from nlu.result import FALLBACK
 from nlu.tokens import Token
-
-FALLBACK = "nlu_fallback"
 
 
 @dataclass
@@ -60,7 +59,8 @@ class IntentModel:
         self, tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None
     ) -> np.ndarray:
         idx, values = self.vector(tokens, gazetteer_tags)
-        return values @ self.coef[idx] + self.intercept
+        scores: np.ndarray = values @ self.coef[idx] + self.intercept
+        return scores
 
     def probabilities(
         self, tokens: Sequence[Token], gazetteer_tags: Sequence[str] | None = None
@@ -79,7 +79,8 @@ class IntentModel:
 def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    out: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return out
 
 
 def decide(

@@ -26,8 +26,9 @@ import yaml
 from nlu.data import OUT_OF_SCOPE, DataError, TrainingData, data_files, load_data
 from nlu.entities import EntityContext, extract
 from nlu.gazetteer import Gazetteer
-from nlu.intent import FALLBACK, IntentConfig, IntentModel, train_intent
+from nlu.intent import IntentConfig, IntentModel, train_intent
 from nlu.novelty import KnownWords
+from nlu.result import FALLBACK, IntentScore, ParseResult
 from nlu.tagger import Tagger, TaggerConfig, train_tagger
 from nlu.tokens import tokenize
 
@@ -103,8 +104,8 @@ class NLUModel:
         clusters: list[str] | tuple[str, ...] = (),
         threshold: float | None = None,
         context: EntityContext | None = None,
-    ) -> dict[str, Any]:
-        """Rasa-compatible parse result for one message (see docs/nlu.md)."""
+    ) -> ParseResult:
+        """The parse result for one message (its Rasa form: docs/nlu.md)."""
         tokens = tokenize(text)[:MAX_TOKENS]
         gaz = self.tagger.gazetteer.tag(tokens)
         probs = self.intent.probabilities(tokens, gaz)
@@ -124,15 +125,11 @@ class NLUModel:
         spans = self.tagger.spans(tokens, top_label, gaz) if tokens else []
         read = text if len(tokens) < MAX_TOKENS else text[: tokens[-1].end]
         entities = extract(read, tokens, spans, context)
-        ranked = [{"name": n, "confidence": round(c, 4)} for n, c in ranking[:RANKING_SIZE]]
+        ranked = [IntentScore(n, round(c, 4)) for n, c in ranking[:RANKING_SIZE]]
+        intent = IntentScore(name, round(confidence, 4))
         if name == FALLBACK:
-            ranked.insert(0, {"name": FALLBACK, "confidence": round(confidence, 4)})
-        return {
-            "text": text,
-            "intent": {"name": name, "confidence": round(confidence, 4)},
-            "intent_ranking": ranked,
-            "entities": entities,
-        }
+            ranked.insert(0, intent)
+        return ParseResult(text, intent, tuple(ranked), tuple(entities))
 
     # ------------------------------------------------------------------ persistence
     def save(self, model_dir: Path) -> None:

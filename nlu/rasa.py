@@ -1,4 +1,4 @@
-"""Client for a Rasa server's ``POST /model/parse``, mapped into our parse structure.
+"""Client for a Rasa server's ``POST /model/parse``, read into our :class:`ParseResult`.
 
 Rasa's entity values are raw strings; structured ones (sizes, dates, hostlists, …) are normalised
 with our own parsers from the span text so skills see the same values whichever backend answers.
@@ -9,13 +9,14 @@ Any failure to get an answer (timeout, refused connection, HTTP error, bad JSON)
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from nlu.entities import EntityContext, normalise
 from nlu.errors import NLUUnavailable
-from nlu.intent import FALLBACK
+from nlu.result import FALLBACK, Entity, IntentScore, ParseResult
 
 _OUT_OF_SCOPE = {"out_of_scope", FALLBACK}
 _STRUCTURED = {
@@ -88,7 +89,7 @@ class RasaParser:
                 f"the Rasa server at {where} sent a reply that is not JSON"
             ) from None
 
-    async def parse(self, text: str, now: datetime | None = None) -> dict[str, Any]:
+    async def parse(self, text: str, now: datetime | None = None) -> ParseResult:
         reply = await self._post(text)
         if not isinstance(reply, dict):
             raise NLUUnavailable(
@@ -96,7 +97,7 @@ class RasaParser:
             )
         return map_reply(text, reply, now or datetime.now(), self.clusters, self.threshold)
 
-    def parse_sync(self, text: str, now: datetime | None = None) -> dict[str, Any]:
+    def parse_sync(self, text: str, now: datetime | None = None) -> ParseResult:
         raise NotImplementedError("the Rasa backend is asynchronous; use 'await parser.parse()'")
 
     async def close(self) -> None:
@@ -120,45 +121,31 @@ def _intent(raw: Any) -> tuple[str, float]:
 
 def map_reply(
     text: str, reply: dict[str, Any], now: datetime, clusters: list[str], threshold: float | None
-) -> dict[str, Any]:
-    """Our parse structure from a Rasa ``/model/parse`` reply."""
+) -> ParseResult:
+    """Our parse result from a Rasa ``/model/parse`` reply: out-of-scope intents become the
+    fallback, entities with a bad span are dropped, structured values are normalised."""
     name, confidence = _intent(reply.get("intent"))
     ranking = []
     for item in reply.get("intent_ranking") or []:
         item_name, item_conf = _intent(item)
         if item_name != FALLBACK:
-            ranking.append({"name": item_name, "confidence": round(item_conf, 4)})
+            ranking.append(IntentScore(item_name, round(item_conf, 4)))
     if name != FALLBACK and threshold is not None and confidence < threshold:
         name, confidence = FALLBACK, 1.0 - confidence
+    intent = IntentScore(name, round(confidence, 4))
     if name == FALLBACK:
-        ranking.insert(0, {"name": FALLBACK, "confidence": round(confidence, 4)})
+        ranking.insert(0, intent)
     context = EntityContext({}, clusters, now, EntityContext.cluster_pattern(clusters))
     entities = []
-    for ent in reply.get("entities") or []:
-        if not isinstance(ent, dict) or not isinstance(ent.get("entity"), str):
+    for raw in reply.get("entities") or []:
+        try:
+            ent = Entity.from_rasa(raw)
+        except ValueError:
             continue
-        start, end = ent.get("start"), ent.get("end")
-        if (
-            not isinstance(start, int)
-            or not isinstance(end, int)
-            or not 0 <= start < end <= len(text)
-        ):
+        if not 0 <= ent.start < ent.end <= len(text):
             continue
-        value = ent.get("value")
-        if ent["entity"] in _STRUCTURED or ent["entity"] == "cluster":
-            value = normalise(ent["entity"], text[start:end], context) or value
-        entities.append(
-            {
-                "entity": ent["entity"],
-                "start": start,
-                "end": end,
-                "value": value,
-                "extractor": str(ent.get("extractor") or "rasa"),
-            }
-        )
-    return {
-        "text": text,
-        "intent": {"name": name, "confidence": round(confidence, 4)},
-        "intent_ranking": ranking,
-        "entities": entities,
-    }
+        if ent.entity in _STRUCTURED or ent.entity == "cluster":
+            value = normalise(ent.entity, text[ent.start : ent.end], context)
+            ent = replace(ent, value=value or ent.value)
+        entities.append(ent)
+    return ParseResult(text, intent, tuple(ranking), tuple(entities))

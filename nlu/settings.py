@@ -5,8 +5,9 @@ Kept free of heavy imports so that the bot can validate its configuration withou
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,21 +81,34 @@ class NLUSettings:
                 setattr(out, key, Path(value).expanduser())
         return out
 
+    def located(self, *, data: Path, model_dir: Path) -> NLUSettings:
+        """A copy whose unset paths are the caller's: the bot passes its config and data
+        directories here, so this package never needs to know where the bot keeps its files."""
+        return replace(
+            self,
+            data=self.data if self.data is not None else data,
+            model_dir=self.model_dir if self.model_dir is not None else model_dir,
+        )
+
     def data_path(self) -> Path:
-        """The training data directory (default ``<config dir>/nlu``)."""
+        """The training data directory; standalone default ``$QUARTERMASTER_CONFIG_DIR/nlu``,
+        else ``config/nlu`` under the current directory (a checkout's root)."""
         if self.data is not None:
             return self.data
-        from bot.paths import config_dir
-
-        return config_dir() / "nlu"
+        override = os.environ.get("QUARTERMASTER_CONFIG_DIR")
+        return (Path(override).expanduser() if override else Path.cwd() / "config") / "nlu"
 
     def model_path(self) -> Path:
-        """The model cache directory (default ``<data dir>/nlu``)."""
+        """The model cache directory; standalone default ``$QUARTERMASTER_HOME/nlu``, else
+        ``nlu`` in the user's data directory (the same cache the bot uses by default)."""
         if self.model_dir is not None:
             return self.model_dir
-        from bot.paths import data_dir
+        home = os.environ.get("QUARTERMASTER_HOME")
+        if home:
+            return Path(home).expanduser() / "nlu"
+        from platformdirs import user_data_dir
 
-        return data_dir() / "nlu"
+        return Path(user_data_dir("quartermaster", appauthor=False)) / "nlu"
 
 
 def _positive_float(key: str, value: Any) -> float:

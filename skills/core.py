@@ -101,16 +101,16 @@ def _suggestions(ctx: Context) -> list[str]:
     if not ctx.parse:
         return []
     intents = ctx.app.registry.intents
-    ranking = [r for r in ctx.parse.get("intent_ranking", []) if r.get("name") in intents]
+    ranking = [r for r in ctx.parse.intent_ranking if r.name in intents]
     if not ranking:
         return []
-    floor = max(SUGGEST_MIN, SUGGEST_RELATIVE * float(ranking[0].get("confidence", 0)))
+    floor = max(SUGGEST_MIN, SUGGEST_RELATIVE * ranking[0].confidence)
     out: list[str] = []
     for ranked in ranking[:5]:
-        spec = intents[ranked["name"]]
-        if not allowed(spec.checks, ctx) or float(ranked.get("confidence", 0)) < floor:
+        spec = intents[ranked.name]
+        if not allowed(spec.checks, ctx) or ranked.confidence < floor:
             continue
-        text = INTENT_DESCRIPTIONS.get(ranked["name"])
+        text = INTENT_DESCRIPTIONS.get(ranked.name)
         if text and text not in out:
             out.append(text)
     return out[:3]

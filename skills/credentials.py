@@ -24,12 +24,13 @@ from bot.logs import add_redactor
 from bot.middleware import Next
 from bot.router import is_cancel, pending_followup
 from bot.scope import SkillScope
+from bot.services import SECRETS
 from bot.skill import Skill
 from credentials import detect
 from credentials.errors import InvalidSecret
 from credentials.keys import load_keyring
 from credentials.settings import vault_settings
-from credentials.vault import Vault, normalise_name
+from credentials.vault import VAULT, Vault, normalise_name
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,8 @@ _NOT_A_PROVIDER = r"(?!(?:my|a|an|the|new|this|that)\b)"
 
 
 def _vault(ctx: Context) -> Vault:
-    vault = ctx.app.services.get("vault")
-    if not isinstance(vault, Vault):
+    vault = ctx.app.services.get(VAULT)
+    if vault is None:
         raise UserError("The vault isn't available right now; an admin can see why in my log.")
     return vault
 
@@ -70,13 +71,8 @@ async def setup(scope: SkillScope) -> None:
         log.error("vault: data keys are wrapped by master key(s) %s, which %s does not hold; "
                   "those secrets cannot be opened until the right key is configured",
                   ", ".join(missing), keyring.source)
-    scope.app.services["vault"] = vault
-    scope.on_close(lambda: _withdraw(scope.app, vault))
-
-
-def _withdraw(app: Any, vault: Vault) -> None:
-    if app.services.get("vault") is vault:
-        del app.services["vault"]
+    scope.provide(VAULT, vault)
+    scope.provide(SECRETS, vault)   # what ctx.secret uses
 
 
 # -- the inbound guard ---------------------------------------------------------------------------
@@ -131,8 +127,7 @@ async def guard(ctx: Context, call_next: Next) -> None:
     if not isinstance(event, Message):
         await call_next(ctx)
         return
-    found = ctx.app.services.get("vault")
-    vault = found if isinstance(found, Vault) else None
+    vault = ctx.app.services.get(VAULT)
     conversations = ctx.app.conversations
     followup = pending_followup(ctx)          # what the router will route this message to
     state = ctx.state

@@ -21,7 +21,7 @@ from bot.skill import Skill
 from bot.storage.models import RequestEvent
 from bot.workflow import chat, dialogue
 from bot.workflow.chat import COMMENT_FOLLOWUP, PAIR, REF
-from bot.workflow.engine import SERVICE, Workflows, parse_ref, service
+from bot.workflow.engine import WORKFLOWS, Workflows, parse_ref, service
 from bot.workflow.fields import FieldError, display, parse_answer
 from bot.workflow.reminders import expire_drafts, remind_stalled
 from bot.workflow.render import TRANSITION_ACTION
@@ -43,7 +43,7 @@ def wf_of(ctx: Context) -> Workflows:
 @skill.setup
 async def setup(scope: SkillScope) -> None:
     """(Re)read the request types on load and on every `reload skills`."""
-    scope.app.services[SERVICE] = Workflows.from_app(scope.app)
+    scope.provide(WORKFLOWS, Workflows.from_app(scope.app))
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -231,9 +231,9 @@ async def approve_or_deny(ctx: Context) -> None:
         raise UserError(f"Which request? Say for example `{verb} REQ-12`.")
     comment = ""
     if verb == "deny":
-        spans = [e for e in (ctx.parse or {}).get("entities", ()) if e["entity"] == "request_id"]
+        spans = [e for e in ctx.parse.entities if e.entity == "request_id"] if ctx.parse else []
         if spans:
-            comment = ctx.text[spans[0]["end"]:].strip(" :,-.")
+            comment = ctx.text[spans[0].end:].strip(" :,-.")
             comment = re.sub(r"^(?:because|as|since)\s+", "", comment, flags=re.IGNORECASE)
     await chat.transition(ctx, ref, verb, comment)
 
@@ -332,7 +332,7 @@ async def transition_comment(ctx: Context) -> None:
 @skill.schedule(seconds=60, name="reminders")
 async def reminders(app: Application) -> None:
     """Remind responsible people of stalled steps; tell people their draft expired."""
-    wf = app.services.get(SERVICE)
+    wf = app.services.get(WORKFLOWS)
     if isinstance(wf, Workflows):
         await remind_stalled(app, wf)
     await expire_drafts(app)

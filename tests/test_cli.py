@@ -157,3 +157,25 @@ async def do(ctx):
     second = qm("--config", str(cfg), "chat", "--script", "-", home=home, env=env,
                 stdin="mia@general> 2\n")
     assert second.stdout.strip() == "bot@general> mia chose deny"
+
+
+def test_subcommands_come_from_installed_entry_points(home):
+    listing = qm("--help", home=home)
+    assert listing.returncode == 0
+    for command in ("nlu", "requests", "vault"):      # declared in pyproject.toml
+        assert command in listing.stdout
+
+
+def test_a_broken_cli_plugin_is_one_line_and_the_rest_still_works(home, tmp_path):
+    from tests.plugin_dist import fake_distribution
+
+    site = fake_distribution(tmp_path / "site", "qm-site-extras", {"quartermaster.cli": {
+        "hello": "qm_site_hello:register", "broken": "qm_site_missing:register"}}, {
+        "qm_site_hello": "def register(sub, load_settings):\n"
+                         "    sub.add_parser('hello').set_defaults(func=lambda a: print('hi'))\n"})
+    env = {"PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
+    result = qm("hello", home=home, env=env)
+    assert result.returncode == 0 and result.stdout == "hi\n"
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "'broken'" in result.stderr and "qm_site_missing" in result.stderr
+    assert qm("vault", "new-key", home=home, env=env).returncode == 0

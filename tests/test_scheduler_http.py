@@ -5,18 +5,20 @@ import asyncio
 import aiohttp
 
 from bot.testing import TestBot
+from tests.service_keys import NIGHTLY, TICKS
 
 TICKER = '''
 from bot.skill import Skill
+from tests.service_keys import NIGHTLY, TICKS
 skill = Skill("ticker", "")
 
 @skill.schedule(seconds=0.05)
 async def tick(app):
-    app.services["ticks"] = app.services.get("ticks", 0) + 1
+    app.services[TICKS] = (app.services.get(TICKS) or 0) + 1
 
 @skill.schedule(cron="0 3 * * *")
 async def nightly(app):
-    app.services["nightly"] = True
+    app.services[NIGHTLY] = True
 '''
 
 
@@ -29,13 +31,13 @@ async def test_declared_schedules_run_and_resync_after_reload(tmp_path, skill_pk
         ours = [j for j in scheduler.job_ids if j.startswith("ticker.")]
         assert ours == ["ticker.nightly", "ticker.tick"]
         for _ in range(500):                 # generous: CI machines can be busy
-            if bot.app.services.get("ticks", 0) >= 2:
+            if (bot.app.services.get(TICKS) or 0) >= 2:
                 break
             await asyncio.sleep(0.02)
-        assert bot.app.services["ticks"] >= 2
+        assert bot.app.services[TICKS] >= 2
         assert scheduler.next_run("ticker.nightly").hour == 3
         await scheduler.run("ticker.nightly")
-        assert bot.app.services["nightly"] is True
+        assert bot.app.services[NIGHTLY] is True
         (skill_pkg.path / "ticker.py").unlink()
         await bot.grant("root", "admin")
         await bot.say("root", "reload skills")
@@ -72,7 +74,7 @@ async def test_with_redis_each_job_firing_runs_in_one_process_only(tmp_path, ski
             TestBot.create(tmp_path / "b", overrides=overrides) as two:
         await asyncio.gather(one.app.scheduler.run("ticker.nightly"),
                              two.app.scheduler.run("ticker.nightly"))
-        ran = [bool(bot.app.services.get("nightly")) for bot in (one, two)]
+        ran = [bool(bot.app.services.get(NIGHTLY)) for bot in (one, two)]
         assert sorted(ran) == [False, True]
         assert one.app.scheduler.skipped.get("ticker.nightly", 0) + \
             two.app.scheduler.skipped.get("ticker.nightly", 0) == 1

@@ -44,6 +44,25 @@ async def test_a_migration_missing_from_the_record_is_applied_at_the_next_open(d
     assert rows
 
 
+def test_model_packages_come_from_entry_points(tmp_path, monkeypatch, caplog):
+    """The core lists only its own tables; the vault's arrive through its entry point, and a
+    site package that fails to load is logged and left out instead of stopping the start."""
+    from bot.storage.db import installed_apps
+    from tests.plugin_dist import fake_distribution
+
+    site = fake_distribution(tmp_path, "qm-site-tables", {"quartermaster.models": {
+        "loans": "qm_site_loans", "broken": "qm_site_gone"}}, {
+        "qm_site_loans": "MODELS = ['qm_site_loans.models']\n"
+                         "MIGRATIONS = 'qm_site_loans.migrations'\n"})
+    monkeypatch.syspath_prepend(str(site))
+    apps = installed_apps()
+    assert apps["bot"] == (["bot.storage.models"], "bot.storage.migrations")
+    assert apps["credentials"] == (["credentials.models"], "credentials.migrations")
+    assert apps["loans"] == (["qm_site_loans.models"], "qm_site_loans.migrations")
+    assert "broken" not in apps and "qm_site_gone" in caplog.text
+    assert not any("bot.workflow" in m for models, _ in apps.values() for m in models)
+
+
 async def test_request_with_history_and_resources(db):
     from bot.storage.models import Request, RequestEvent, Resource, User
 

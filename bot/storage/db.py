@@ -13,27 +13,39 @@ from bot.logs import redact_url
 
 log = logging.getLogger(__name__)
 
-#: tortoise apps: label -> (model modules, migrations package). Each package owns its records.
-APPS: dict[str, tuple[list[str], str]] = {
-    "bot": (["bot.storage.models"], "bot.storage.migrations"),
-    "credentials": (["credentials.models"], "credentials.migrations"),
-    "workflows": (["bot.workflow.models"], "bot.workflow.migrations"),
-}
+#: the core's own tables; feature packages add theirs through the ``quartermaster.models`` group
+CORE_APP = "bot"
+CORE_MODELS = (["bot.storage.models"], "bot.storage.migrations")
 
 
-def _present(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
+def installed_apps() -> dict[str, tuple[list[str], str]]:
+    """tortoise apps, label -> (model modules, migrations package): the core's, then one per
+    ``quartermaster.models`` entry point (a module exposing ``MODELS`` and ``MIGRATIONS``).
+
+    A plug-in that fails to load is logged and left out, so a broken optional package does not
+    keep the bot from starting; the skills that need its tables fail to load and say so."""
+    from bot.plugins import MODELS, PluginError, declared
+
+    apps = {CORE_APP: CORE_MODELS}
+    for label, plugin in sorted(declared(MODELS).items()):
+        if label == CORE_APP:
+            log.error("%s declares the reserved models label %r; ignored", plugin.distribution,
+                      label)
+            continue
+        try:
+            module = plugin.load()
+            apps[label] = (list(module.MODELS), str(module.MIGRATIONS))
+        except (PluginError, AttributeError) as exc:
+            log.error("models of %r are not installed: %s", label, exc)
+    return apps
+
 
 def tortoise_config(url: str) -> dict[str, Any]:
     return {
         "connections": {"default": url},
         "apps": {label: {"models": models, "default_connection": "default",
                          "migrations": migrations}
-                 for label, (models, migrations) in APPS.items()
-                 if all(_present(m) for m in models) and _present(migrations)},
+                 for label, (models, migrations) in installed_apps().items()},
         "use_tz": True,
         "timezone": "UTC",
     }

@@ -15,6 +15,7 @@ from bot.checks import in_group
 from bot.errors import PermissionDenied, UserError
 from bot.storage.models import Request, RequestEvent
 from bot.workflow import dialogue
+from bot.workflow.draft import Draft, Requester
 from bot.workflow.engine import Workflows, service
 from bot.workflow.fields import FieldError, parse_answer
 
@@ -96,21 +97,22 @@ async def start(ctx: Context, type_word: str | None, entities: dict[str, list[An
                                    f"{FILE_FOR_OTHERS.describe(ctx)}.")
         uid = user_id_of(behalf)
         info = await ctx.adapter.user_info(uid)
-        requester = {"platform": ctx.platform, "id": uid, "name": info.name or uid}
-    draft = dialogue.new_draft(spec, requester=requester)
-    problems = dialogue.prefill(spec, draft, entities, ctx.event.time)
+        requester = Requester(ctx.platform, uid, info.name or uid)
+    draft, problems = dialogue.prefill(spec, dialogue.new_draft(spec, requester=requester),
+                                       entities, ctx.event.time)
     for key, values in (raw or {}).items():   # command form: typed by the field's own parser
         for name, field in spec.fields.items():
-            hit = key == f"={name}" or (key == f"~{field.type}" and name not in draft["fields"])
+            hit = key == f"={name}" or (key == f"~{field.type}" and name not in draft.fields)
             if not hit:
                 continue
             try:
-                draft["fields"][name] = parse_answer(field, str(values[0]), ctx.event.time)
+                draft = draft.with_field(name, parse_answer(field, str(values[0]),
+                                                            ctx.event.time))
             except FieldError as exc:
                 problems.append(str(exc))
             break
     intro = f"Let's file a {(spec.title or spec.name).lower()} request"
-    intro += f" for {requester['name']}." if requester else "."
+    intro += f" for {requester.name}." if requester else "."
     if problems:
         intro += " " + " ".join(problems)
     await dialogue.proceed(ctx, spec, draft, intro)
@@ -118,8 +120,8 @@ async def start(ctx: Context, type_word: str | None, entities: dict[str, list[An
 
 def entities_of(ctx: Context) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
-    for ent in (ctx.parse or {}).get("entities", ()):
-        out.setdefault(ent["entity"], []).append(ent["value"])
+    for ent in ctx.parse.entities if ctx.parse else ():
+        out.setdefault(ent.entity, []).append(ent.value)
     return out
 
 
@@ -197,7 +199,7 @@ def takes_answer(ctx: Context) -> bool:
     size runs the command (the draft stays), "8TB" answers, "yes" confirms."""
     if ctx.app.registry.match_command(ctx.text.strip()) is None:
         return True
-    draft = (ctx.state or {}).get("data") or {}
+    draft = Draft.from_dict((ctx.state or {}).get("data") or {})
     wf = service(ctx.app)
-    spec = wf.types.get(str(draft.get("type", "")))
+    spec = wf.types.get(draft.type)
     return spec is not None and dialogue.fits(spec, draft, ctx.text, ctx.event.time)

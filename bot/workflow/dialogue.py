@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.events import Choice
 from bot.workflow import render
+from bot.workflow.draft import Draft, Requester
 from bot.workflow.fields import FieldError, coerce_entity, display, parse_answer
 from bot.workflow.spec import FieldSpec, RequestType
 
@@ -39,28 +40,27 @@ _NAMED = re.compile(r"^(?:(?:please\s+)?(?:make|change|set)\s+(?:the\s+)?)?(?P<f
 _DISTINCT = ("size", "duration", "date", "path", "integer")
 
 
-def _state(draft: dict[str, Any]) -> dict[str, Any]:
-    return {"followup": FOLLOWUP, "data": draft}
+def _state(draft: Draft) -> dict[str, Any]:
+    return {"followup": FOLLOWUP, "data": draft.to_dict()}
 
 
-def new_draft(spec: RequestType, *, requester: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"type": spec.name, "fields": {}, "asking": None, "stage": "ask",
-            "requester": requester}
+def new_draft(spec: RequestType, *, requester: Requester | None = None) -> Draft:
+    return Draft(spec.name, requester=requester)
 
 
-def prefill(spec: RequestType, draft: dict[str, Any], entities: dict[str, list[Any]],
-            now: datetime | None = None) -> list[str]:
-    """Fill fields from NLU entities; returns the reasons for values that did not fit."""
+def prefill(spec: RequestType, draft: Draft, entities: dict[str, list[Any]],
+            now: datetime | None = None) -> tuple[Draft, list[str]]:
+    """Fill fields from NLU entities; also returns the reasons for values that did not fit."""
     problems = []
     for name, field in spec.fields.items():
         values = entities.get(field.entity or "", [])
-        if not values or name in draft["fields"]:
+        if not values or name in draft.fields:
             continue
         try:
-            draft["fields"][name] = coerce_entity(field, values[0], now)
+            draft = draft.with_field(name, coerce_entity(field, values[0], now))
         except FieldError as exc:
             problems.append(str(exc))
-    return problems
+    return draft, problems
 
 
 def missing(spec: RequestType, data: dict[str, Any]) -> str | None:
@@ -96,22 +96,22 @@ def question(field: FieldSpec) -> tuple[str, list[Choice]]:
     return text, choices
 
 
-async def proceed(ctx: Context, spec: RequestType, draft: dict[str, Any],
+async def proceed(ctx: Context, spec: RequestType, draft: Draft,
                   preface: str = "") -> None:
     """Ask the next question, or show the summary and ask to confirm."""
-    draft["fields"] = {k: v for k, v in draft["fields"].items() if k in spec.fields}
-    name = missing(spec, draft["fields"])
+    draft = draft.only(spec.fields)
+    name = missing(spec, dict(draft.fields))
     prefix = f"{preface}\n" if preface else ""
     key = ctx.conversation_key
     if name is not None:
-        draft["asking"], draft["stage"] = name, "ask"
+        draft = draft.asking_for(name)
         await ctx.app.conversations.save(key, _state(draft))
         text, choices = question(spec.fields[name])
         await ctx.reply(prefix + text, choices=choices)
         return
-    draft["asking"], draft["stage"] = None, "confirm"
+    draft = draft.confirming()
     await ctx.app.conversations.save(key, _state(draft))
-    text = render.summary(spec, with_defaults(spec, draft["fields"]))
+    text = render.summary(spec, with_defaults(spec, dict(draft.fields)))
     await ctx.reply(prefix + text, choices=[
         Choice("File it", CONFIRM_ACTION, spec.name, "primary"),
         Choice("Discard", DISCARD_ACTION, spec.name, "danger")])
@@ -125,7 +125,7 @@ def _field_by_name(spec: RequestType, word: str) -> FieldSpec | None:
     return None
 
 
-def correction(spec: RequestType, draft: dict[str, Any], text: str, now: datetime | None
+def correction(spec: RequestType, draft: Draft, text: str, now: datetime | None
                ) -> tuple[str, Any] | None:
     """(field, value) when ``text`` changes an answer ("actually make it 8TB", "size: 8TB").
 
@@ -138,9 +138,9 @@ def correction(spec: RequestType, draft: dict[str, Any], text: str, now: datetim
         field = _field_by_name(spec, named.group("field"))
         if field is not None:
             return field.name, parse_answer(field, named.group("value"), now)
-    if not (marked and marked.end()) and draft["stage"] != "confirm":
+    if not (marked and marked.end()) and draft.stage != "confirm":
         return None
-    asking = draft.get("asking")
+    asking = draft.asking
     candidates = [f for n, f in spec.fields.items() if n != asking and f.type in _DISTINCT]
     found = []
     for field in candidates:
@@ -153,19 +153,19 @@ def correction(spec: RequestType, draft: dict[str, Any], text: str, now: datetim
     return None
 
 
-def fits(spec: RequestType, draft: dict[str, Any], text: str, now: datetime | None) -> bool:
+def fits(spec: RequestType, draft: Draft, text: str, now: datetime | None) -> bool:
     """Is ``text`` a fitting answer to where the draft stands (not just any words)? Sync and
     cheap: the router asks it to tell an answer from a command. A free-text question fits
     nothing in particular, so a command typed there stays a command."""
-    if draft.get("stage") == "confirm" and text.strip().lower().rstrip(".!") in YES | NO:
+    if draft.stage == "confirm" and text.strip().lower().rstrip(".!") in YES | NO:
         return True
     try:
         if correction(spec, draft, text, now) is not None:
             return True
     except FieldError:
         return True                      # the field is clear; the answer says what is wrong
-    field = spec.fields.get(str(draft.get("asking")))
-    if draft.get("stage") == "confirm" or field is None or field.type == "text":
+    field = spec.fields.get(str(draft.asking))
+    if draft.stage == "confirm" or field is None or field.type == "text":
         return False
     try:
         parse_answer(field, text, now)
@@ -177,15 +177,15 @@ def fits(spec: RequestType, draft: dict[str, Any], text: str, now: datetime | No
 async def answer(ctx: Context, wf: Workflows, text: str) -> None:
     """Handle one message (or choice click) of a pending request dialogue."""
     state = ctx.state or {}
-    draft = dict(state.get("data") or {})
-    spec = wf.types.get(draft.get("type", ""))
+    draft = Draft.from_dict(state.get("data") or {})
+    spec = wf.types.get(draft.type)
     if spec is None:
         await ctx.done()
         await ctx.reply("That request type is no longer configured; I've dropped the draft.")
         return
     now = ctx.event.time
     lowered = text.strip().lower().rstrip(".!")
-    if draft["stage"] == "confirm":
+    if draft.stage == "confirm":
         if lowered in YES:
             await confirm(ctx, wf, spec, draft)
             return
@@ -200,22 +200,22 @@ async def answer(ctx: Context, wf: Workflows, text: str) -> None:
         return
     if fix is not None:
         fixed, value = fix
-        draft["fields"][fixed] = value
+        draft = draft.with_field(fixed, value)
         field = spec.fields[fixed]
         await proceed(ctx, spec, draft, f"Got it — {field.label} is now "
                                         f"{display(field, value)}.")
         return
-    if draft["stage"] == "confirm":
+    if draft.stage == "confirm":
         await ctx.reply("Say `yes` to file it, `no` to discard it, or correct a value (for "
                         "example \"size: 8TB\").")
         return
-    name = draft.get("asking")
-    if name not in spec.fields:
+    name = draft.asking
+    if name is None or name not in spec.fields:
         await proceed(ctx, spec, draft)
         return
     field = spec.fields[name]
     try:
-        draft["fields"][name] = parse_answer(field, text, now)
+        draft = draft.with_field(name, parse_answer(field, text, now))
     except FieldError as exc:
         await ctx.app.conversations.save(ctx.conversation_key, _state(draft))
         await ctx.reply(f"{exc}\n{field.question}", choices=question(field)[1])
@@ -223,21 +223,19 @@ async def answer(ctx: Context, wf: Workflows, text: str) -> None:
     await proceed(ctx, spec, draft)
 
 
-async def confirm(ctx: Context, wf: Workflows, spec: RequestType, draft: dict[str, Any]
-                  ) -> None:
+async def confirm(ctx: Context, wf: Workflows, spec: RequestType, draft: Draft) -> None:
     """File the request (records first), then post it and tell the user."""
     from bot.workflow.engine import FilingFailed
 
-    data = with_defaults(spec, draft["fields"])
+    data = with_defaults(spec, dict(draft.fields))
     if missing(spec, data) is not None:
         await proceed(ctx, spec, draft)
         return
     filer = await ctx.db_user()
     requester = filer
-    behalf = draft.get("requester")
-    if behalf:
-        requester = await ctx.app.users.ensure(behalf["platform"], behalf["id"],
-                                               behalf.get("name", ""))
+    behalf = draft.requester
+    if behalf is not None:
+        requester = await ctx.app.users.ensure(behalf.platform, behalf.id, behalf.name)
     try:
         req = await wf.file(spec, data, requester, filed_by=filer, channel=ctx.channel)
     except FilingFailed as exc:

@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 
 from bot.errors import PermissionDenied, UserError
 from bot.events import PostedRef
+from bot.services import ServiceKey
 from bot.storage.models import PostedCopy, Request, RequestEvent, User
 from bot.workflow import copies, render
 from bot.workflow.fields import display
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REF_RE = re.compile(r"(?:REQ[-_ ]?#?|#)?(\d{1,9})", re.IGNORECASE)
-SERVICE = "workflows"
 EDIT_ANY = "edit_any_request"   # the role group that may edit and delete anyone's requests
 
 
@@ -61,7 +61,7 @@ def workflows_dir(settings: dict[str, Any]) -> Path:
 
 
 class Workflows:
-    """The service skills use (``app.services["workflows"]``)."""
+    """The service skills use (``app.services[WORKFLOWS]``)."""
 
     def __init__(self, app: Application, types: dict[str, RequestType]) -> None:
         self.app = app
@@ -374,10 +374,13 @@ class Workflows:
         copies.delete_later(self, req)
 
 
+#: the running workflow service, shared by the skills that file and move requests
+WORKFLOWS: ServiceKey[Workflows] = ServiceKey("workflows", Workflows)
+
+
 def service(app: Application) -> Workflows:
     """The running workflow service (created by the requests skill at setup)."""
-    found = app.services.get(SERVICE)
+    found = app.services.get(WORKFLOWS)
     if found is None:
-        found = app.services[SERVICE] = Workflows.from_app(app)
-    assert isinstance(found, Workflows)
+        found = app.services[WORKFLOWS] = Workflows.from_app(app)
     return found

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from nlu.normalise.sizes import unit_bytes
+from nlu.normalise import unit_bytes
 
 
 class ExprError(ValueError):

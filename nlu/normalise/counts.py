@@ -64,7 +64,7 @@ def _number(word: str) -> float | None:
         return float(word.replace(",", ""))
     m = _SCI.match(word)
     if m:
-        return float(m.group(1)) * 10 ** int(m.group(2))
+        return float(m.group(1)) * 10.0 ** int(m.group(2))
     return None
 
 

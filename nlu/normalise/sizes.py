@@ -78,9 +78,9 @@ def unit_bytes(unit: str) -> int | None:
         return None
     rest = u[1:]
     if rest in ("", "b"):
-        return 1000 ** _PREFIX[prefix]
+        return int(1000 ** _PREFIX[prefix])
     if rest in ("i", "ib"):
-        return 1024 ** _PREFIX[prefix]
+        return int(1024 ** _PREFIX[prefix])
     return None
 
 

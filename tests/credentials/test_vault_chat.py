@@ -17,11 +17,12 @@ import pytest
 from bot.context import Context
 from bot.events import Message, PostedRef
 from bot.middleware import Next
+from bot.services import SECRETS
 from bot.storage.models import AuditEvent, Conversation
 from bot.testing import TestBot
 from credentials.keys import ENV_VAR
 from credentials.models import SealedSecret
-from credentials.vault import Vault
+from credentials.vault import VAULT, Vault
 
 OPENSTACK = "gAAAAABl" + "x7Yz_Qw-9" * 12                 # a keystone-style token
 REPLACEMENT = "s3cr3t-Replacement-Value-8812"
@@ -98,7 +99,7 @@ async def test_store_list_replace_delete_from_a_channel(
         assert len(out) == 1 and "Stored your `openstack` secret (version 1)" in out[0].text
         assert [r.id for r in deleted] == ["t2"]               # the pasted DM, where possible
         assert SEEN_DOWNSTREAM[-2] == "[secret sealed by the vault]"
-        vault = bot.app.services["vault"]
+        vault = bot.app.services[VAULT]
         assert isinstance(vault, Vault)
         assert (await vault.use("test:alice", "openstack", skill="vm")).reveal() == OPENSTACK
 
@@ -174,7 +175,7 @@ async def test_an_answer_that_does_not_look_secret_is_still_sealed_and_hidden(
         await bot.say("dave", "please save my hpc password as login")
         out = await bot.say("dave", PLAIN_PASSWORD)
         assert "Stored your `login` secret" in out[0].text
-        vault = bot.app.services["vault"]
+        vault = bot.app.services[VAULT]
         assert (await vault.use("test:dave", "login", skill="ssh")).reveal() == PLAIN_PASSWORD
         out = await bot.say("dave", f"my password is {PLAIN_PASSWORD}")   # remembered now
         assert await _leaks(bot, caplog, PLAIN_PASSWORD) == []
@@ -237,7 +238,7 @@ async def test_skills_use_secrets_only_through_the_audited_api(tmp_path: Path) -
     async for bot, _ in _start(tmp_path):
         await bot.say("alice", "store my openstack token")
         await bot.say("alice", OPENSTACK)
-        vault = bot.app.services["vault"]
+        vault = bot.app.services[VAULT]
         secret = await vault.use("test:alice", "openstack", skill="vm")
         assert str(secret) == "[secret]" and OPENSTACK not in repr(secret)
         await bot.app.audit.flush()
@@ -253,11 +254,11 @@ async def test_skills_use_secrets_only_through_the_audited_api(tmp_path: Path) -
 
 async def test_reloading_skills_keeps_one_vault_and_one_guard(tmp_path: Path) -> None:
     async for bot, deleted in _start(tmp_path):
-        before = bot.app.services["vault"]
+        before = bot.app.services[VAULT]
         report = await bot.app.reload_skills()
         assert report.ok, report.failed
-        assert isinstance(bot.app.services["vault"], Vault)
-        assert bot.app.services["vault"] is not before
+        assert isinstance(bot.app.services[VAULT], Vault)
+        assert bot.app.services[VAULT] is not before
         out = await bot.say("bob", f"token {GH}", channel="ops")
         assert len(out) == 1 and len(deleted) == 1          # refused once, not once per reload
 
@@ -317,7 +318,7 @@ async def test_with_broken_keys_channels_stay_guarded_and_users_are_told(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     missing = tmp_path / "no-such.key"
     async for bot, deleted in _start(tmp_path, **{"vault.key_file": str(missing)}):
-        assert "vault" not in bot.app.services
+        assert VAULT not in bot.app.services and SECRETS not in bot.app.services
         assert any(f"vault.key_file: {missing} does not exist" in r.getMessage()
                    for r in caplog.records)
         out = await bot.say("bob", f"my token is {GH}", channel="general")
@@ -328,7 +329,6 @@ async def test_with_broken_keys_channels_stay_guarded_and_users_are_told(
 
 
 USING_SKILL = '''
-from credentials.vault import secret_for
 from bot.skill import Skill
 
 skill = Skill("cloudtest", "uses the requester's openstack secret")
@@ -336,7 +336,7 @@ skill = Skill("cloudtest", "uses the requester's openstack secret")
 
 @skill.command(r"boot a vm")
 async def boot(ctx):
-    secret = await secret_for(ctx, "openstack")
+    secret = await ctx.secret("openstack")
     await ctx.reply(f"booting with {secret} ({len(secret)} characters)")
 '''
 
@@ -362,3 +362,20 @@ async def test_a_skill_gets_only_the_requesters_secret_and_the_use_is_audited(
         assert [(a, o, d["skill"]) for a, o, d in uses] == [
             ("test:alice", "ok", "cloudtest"), ("test:bob", "missing", "cloudtest")]
         assert await _leaks(bot, caplog, OPENSTACK) == []
+
+
+async def test_without_a_vault_ctx_secret_is_a_clear_answer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The core finds secrets only through the SECRETS service key: no vault, a plain reply."""
+    root = tmp_path / "skillpath"
+    (root / "novault").mkdir(parents=True)
+    (root / "novault" / "__init__.py").write_text("")
+    (root / "novault" / "cloud.py").write_text(USING_SKILL)
+    monkeypatch.syspath_prepend(str(root))
+    async for bot, _ in _start(tmp_path, **{"skills.packages": ["skills", "novault"],
+                                            "skills.disabled": ["credentials"]}):
+        assert SECRETS not in bot.app.services
+        out = await bot.say("alice", "boot a vm")
+        assert len(out) == 1 and out[0].text == (
+            "The vault isn't available right now, so I can't use your openstack secret; an "
+            "admin can see why in my log.")

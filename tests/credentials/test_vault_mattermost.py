@@ -18,6 +18,7 @@ from bot.adapters.mattermost import MattermostAdapter
 from bot.app import Application
 from bot.config import Settings
 from credentials.keys import ENV_VAR
+from credentials.vault import VAULT
 
 TOKEN = "gAAAAABl" + "Mm7Qw_9zX-" * 11
 GH = "ghp_" + "Zy9xW8vU7tS6rQ5pO4nM3lK2jI1hG0fE9dC8"
@@ -50,7 +51,7 @@ async def test_store_via_dm_and_refuse_in_channel_over_mattermost(
 
         await peer.post_as(alice, dm, TOKEN)
         await peer.wait_for(lambda: any("Stored your `openstack`" in t for t in _texts(peer, dm)))
-        secret = await app.services["vault"].use(f"mattermost:{alice}", "openstack", skill="test")
+        secret = await app.services[VAULT].use(f"mattermost:{alice}", "openstack", skill="test")
         assert secret.reveal() == TOKEN
 
         leaked = await peer.post_as(alice, town, f"@quartermaster my token is {GH}")

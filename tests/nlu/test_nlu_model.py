@@ -60,7 +60,7 @@ def test_corrupt_cache_is_replaced(tiny_data: Path, tmp_path: Path) -> None:
     load_or_train(tiny_data, cache)
     (cache / "current" / "intent.npz").write_bytes(b"not numpy")
     model = load_or_train(tiny_data, cache)
-    assert model.parse("drain c001")["intent"]["name"] == "node_action"
+    assert model.parse("drain c001").intent.name == "node_action"
     NLUModel.load(cache)  # the cache was rewritten and loads again
 
 
@@ -68,7 +68,7 @@ def test_unwritable_cache_still_gives_a_model(tiny_data: Path, tmp_path: Path) -
     blocker = tmp_path / "file"
     blocker.write_text("x")
     model = load_or_train(tiny_data, blocker / "cache")
-    assert model.parse("hello")["intent"]["name"] == "greet"
+    assert model.parse("hello").intent.name == "greet"
 
 
 def test_bad_config_setting_is_reported(tiny_data: Path) -> None:

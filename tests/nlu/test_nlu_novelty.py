@@ -68,7 +68,7 @@ def test_look_alikes_of_unknown_topics_fall_back(parser: EmbeddedParser) -> None
     """Messages shaped like in-scope questions but about things the bot has never heard of."""
     for text in ("how many moons does jupiter have", "approve my sabbatical",
                  "extend my magazine subscription by a year", "drain the noodles"):
-        assert parser.parse_sync(text)["intent"]["name"] == "nlu_fallback", text
+        assert parser.parse_sync(text).intent.name == "nlu_fallback", text
     for text in ("how many quota requests did we get in june", "approve REQ-4411",
                  "extend vm-9 by a year", "drain c[001-002]"):
-        assert parser.parse_sync(text)["intent"]["name"] != "nlu_fallback", text
+        assert parser.parse_sync(text).intent.name != "nlu_fallback", text

@@ -7,29 +7,29 @@ from typing import Any
 
 import pytest
 
-from nlu import Parser
+from nlu import Parser, ParseResult
 from nlu.embedded import EmbeddedParser
 
 NOW = datetime(2026, 11, 18, 10, 0)  # a Wednesday
 
 
-def entities(result: dict[str, Any]) -> dict[str, Any]:
-    return {e["entity"]: e["value"] for e in result["entities"]}
+def entities(result: ParseResult) -> dict[str, Any]:
+    return {e.entity: e.value for e in result.entities}
 
 
 def test_parse_output_shape_and_offsets(parser: EmbeddedParser) -> None:
     text = "drain c[001-003] please"
     result = parser.parse_sync(text, NOW)
-    assert set(result) == {"text", "intent", "intent_ranking", "entities"}
-    assert result["text"] == text
-    assert result["intent"]["name"] == "node_action"
-    assert 0.0 <= result["intent"]["confidence"] <= 1.0
-    ranking = result["intent_ranking"]
-    assert ranking[0]["name"] == "node_action"
-    assert [r["confidence"] for r in ranking] == sorted(
-        (r["confidence"] for r in ranking), reverse=True
+    assert list(result.to_rasa()) == ["text", "intent", "intent_ranking", "entities"]
+    assert result.text == text
+    assert result.intent.name == "node_action"
+    assert 0.0 <= result.intent.confidence <= 1.0
+    ranking = result.intent_ranking
+    assert ranking[0].name == "node_action"
+    assert [r.confidence for r in ranking] == sorted(
+        (r.confidence for r in ranking), reverse=True
     )
-    assert result["entities"] == [
+    assert result.to_rasa()["entities"] == [
         {
             "entity": "action",
             "start": 0,
@@ -133,12 +133,12 @@ def test_intents_and_entities(
     parser: EmbeddedParser, text: str, intent: str, expected: dict[str, Any]
 ) -> None:
     result = parser.parse_sync(text, NOW)
-    assert result["intent"]["name"] == intent
+    assert result.intent.name == intent
     assert entities(result) == expected
-    for ent in result["entities"]:
+    for ent in result.entities:
         assert (
-            result["text"][ent["start"] : ent["end"]].strip()
-            == result["text"][ent["start"] : ent["end"]]
+            result.text[ent.start : ent.end].strip()
+            == result.text[ent.start : ent.end]
         )
 
 
@@ -155,10 +155,10 @@ def test_intents_and_entities(
 )
 def test_out_of_scope_falls_back_with_ranking(parser: EmbeddedParser, text: str) -> None:
     result = parser.parse_sync(text, NOW)
-    assert result["intent"]["name"] == "nlu_fallback"
-    ranking = result["intent_ranking"]
-    assert ranking[0]["name"] == "nlu_fallback"
-    assert len(ranking) > 3 and all(r["name"] != "out_of_scope" for r in ranking)
+    assert result.intent.name == "nlu_fallback"
+    ranking = result.intent_ranking
+    assert ranking[0].name == "nlu_fallback"
+    assert len(ranking) > 3 and all(r.name != "out_of_scope" for r in ranking)
 
 
 @pytest.mark.parametrize(
@@ -175,8 +175,8 @@ def test_a_message_of_values_alone_is_no_request(
     parser: EmbeddedParser, bare: str, asked: str, intent: str
 ) -> None:
     """Outside a dialogue that asked for it, a bare value names no action."""
-    assert parser.parse_sync(bare, NOW)["intent"]["name"] == "nlu_fallback"
-    assert parser.parse_sync(asked, NOW)["intent"]["name"] == intent
+    assert parser.parse_sync(bare, NOW).intent.name == "nlu_fallback"
+    assert parser.parse_sync(asked, NOW).intent.name == intent
 
 
 def test_values_only_feature() -> None:
@@ -192,9 +192,9 @@ def test_values_only_feature() -> None:
 
 def test_threshold_setting_overrides_tuned_value(parser: EmbeddedParser) -> None:
     strict = EmbeddedParser(parser.model, threshold=1.01)
-    assert strict.parse_sync("drain c001")["intent"]["name"] == "nlu_fallback"
+    assert strict.parse_sync("drain c001").intent.name == "nlu_fallback"
     lenient = EmbeddedParser(parser.model, threshold=0.0)
-    assert lenient.parse_sync("drain c001")["intent"]["name"] == "node_action"
+    assert lenient.parse_sync("drain c001").intent.name == "node_action"
 
 
 def test_cluster_names_come_from_settings(parser: EmbeddedParser) -> None:
@@ -208,7 +208,7 @@ def test_long_and_odd_input_does_not_crash(parser: EmbeddedParser) -> None:
     parser.parse_sync("drain " + "c[001-002] " * 500)
     parser.parse_sync("[[[(( ]]] {{ }} \x00 \t\n REQ-")
     result = parser.parse_sync("drain c[1-9999999]")
-    assert all(e["entity"] != "node" for e in result["entities"])
+    assert all(e.entity != "node" for e in result.entities)
 
 
 def test_dates_resolve_against_message_time(parser: EmbeddedParser) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from nlu import NLUSettings, NLUUnavailable, Parser, load_parser
+from nlu import IntentScore, NLUSettings, NLUUnavailable, Parser, load_parser
 from nlu.rasa import RasaParser, public_url
 
 NOW = datetime(2026, 11, 18, 10, 0)
@@ -98,17 +98,17 @@ async def test_reply_is_mapped_and_normalised(rasa_server: Callable[[Handler], A
     finally:
         await parser.close()
     assert seen == [{"text": TEXT}]
-    assert result["intent"] == {"name": "node_action", "confidence": 0.91}
-    assert [r["name"] for r in result["intent_ranking"]] == ["node_action", "extend_loan"]
-    values = {e["entity"]: e["value"] for e in result["entities"]}
+    assert result.intent == IntentScore("node_action", 0.91)
+    assert [r.name for r in result.intent_ranking] == ["node_action", "extend_loan"]
+    values = {e.entity: e.value for e in result.entities}
     assert values == {
         "action": "drain",
         "node": ["c001", "c002", "c003"],
         "date": "2026-11-20",
         "size": 5 * 10**12,
     }
-    for ent in result["entities"]:
-        assert set(ent) == {"entity", "start", "end", "value", "extractor"}
+    for ent in result.entities:
+        assert list(ent.to_rasa()) == ["entity", "start", "end", "value", "extractor"]
 
 
 async def test_out_of_scope_and_low_confidence_become_fallback(
@@ -135,11 +135,11 @@ async def test_out_of_scope_and_low_confidence_become_fallback(
         third = await parser.parse("??")
     finally:
         await parser.close()
-    assert first["intent"]["name"] == "nlu_fallback"
-    assert second["intent"]["name"] == "nlu_fallback"
-    assert second["intent_ranking"][0]["name"] == "nlu_fallback"
-    assert [r["name"] for r in second["intent_ranking"][1:]] == ["greet"]
-    assert third["intent"]["name"] == "nlu_fallback" and third["entities"] == []
+    assert first.intent.name == "nlu_fallback"
+    assert second.intent.name == "nlu_fallback"
+    assert second.intent_ranking[0].name == "nlu_fallback"
+    assert [r.name for r in second.intent_ranking[1:]] == ["greet"]
+    assert third.intent.name == "nlu_fallback" and third.entities == ()
 
 
 async def test_timeout_raises_unavailable(rasa_server: Callable[[Handler], Any]) -> None:

@@ -59,3 +59,23 @@ def test_errors_name_the_key(raw: dict[str, Any], message: str) -> None:
 def test_not_a_mapping() -> None:
     with pytest.raises(ValueError, match="nlu: must be a mapping"):
         NLUSettings.from_mapping(["x"])  # type: ignore[arg-type]
+
+
+def test_paths_come_from_the_caller(tmp_path: Path) -> None:
+    """The bot hands its directories in; a path set in the mapping still wins."""
+    given = NLUSettings.from_mapping({"model_dir": str(tmp_path / "mine")})
+    located = given.located(data=tmp_path / "data", model_dir=tmp_path / "cache")
+    assert located.data_path() == tmp_path / "data"
+    assert located.model_path() == tmp_path / "mine"
+
+
+def test_standalone_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a caller (``python -m nlu``): the environment, else ./config/nlu."""
+    monkeypatch.setenv("QUARTERMASTER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("QUARTERMASTER_CONFIG_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    s = NLUSettings()
+    assert s.data_path() == tmp_path / "config" / "nlu"
+    assert s.model_path() == tmp_path / "home" / "nlu"
+    monkeypatch.setenv("QUARTERMASTER_CONFIG_DIR", str(tmp_path / "conf"))
+    assert s.data_path() == tmp_path / "conf" / "nlu"
