@@ -19,7 +19,7 @@ from peers.slack_peer import write_skill_package as write_slack_skills
 
 from bot.adapters.mattermost import MattermostAdapter
 from bot.adapters.slack import SlackAdapter
-from bot.adapters.slack_blocks import escape
+from bot.adapters.slack.blocks import escape
 from bot.app import Application
 from bot.config import Settings
 from bot.events import Choice

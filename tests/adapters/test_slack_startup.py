@@ -14,7 +14,7 @@ import yaml
 from peers.slack_peer import SlackPeer, settings_for, write_skill_package
 
 from bot.adapters.slack import SlackAdapter, SlackStartupError
-from bot.adapters.slack_config import load_slack_settings
+from bot.adapters.slack.config import load_slack_settings
 from bot.app import Application
 from bot.errors import ConfigError
 
