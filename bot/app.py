@@ -335,6 +335,7 @@ class Application:
         adapter = self.adapters[event.platform]
         ctx = Context(self, adapter, event)
         if isinstance(event, Message) and self._watchers and self._overhears(event):
+            event.user_name = event.user_name or event.user_id    # chatter: no look-up
             await self._overheard(ctx)
             return
         if not event.user_name:   # the adapter handed it over without (Slack: acked first)

@@ -43,7 +43,7 @@ class KeyValueStore:
         row = await KeyValue.get_or_none(namespace=_ns(namespace), key=_key(key))
         if row is None or (row.expires_at is not None and row.expires_at <= self.clock()):
             return default
-        return row.value
+        return row.value.get("v", default) if isinstance(row.value, dict) else default
 
     async def set(self, namespace: str, key: str, value: Any,
                   ttl: timedelta | None = None) -> None:
@@ -54,6 +54,7 @@ class KeyValueStore:
 
         expires = self.clock() + ttl if ttl is not None else None
         ns, key = _ns(namespace), _key(key)
+        value = {"v": value}   # wrapped: tortoise would take a bare str for encoded JSON
         for _ in range(2):     # a concurrent first write of the same key: update it instead
             updated = await KeyValue.filter(namespace=ns, key=key).update(
                 value=value, expires_at=expires, updated_at=self.clock())
