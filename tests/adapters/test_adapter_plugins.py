@@ -36,7 +36,7 @@ def test_enabled_keys_under_adapters_resolve_to_their_classes_in_config_order() 
 def test_each_enabled_adapter_validates_its_own_keys() -> None:
     settings = Settings.model_validate({"adapters": {
         "slack": {"enabled": True, "bot_token": "xoxb-1"}}})
-    with pytest.raises(ConfigError, match="adapters.slack.app_token: required in socket mode"):
+    with pytest.raises(ConfigError, match=r"adapters\.slack\.app_token: required in socket mode"):
         validate_adapters(settings)
     disabled = Settings.model_validate({"adapters": {"slack": {"bot_token": "xoxb-1"}}})
     validate_adapters(disabled)          # a platform that is off is not checked
