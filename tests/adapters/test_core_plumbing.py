@@ -3,7 +3,6 @@ Slack's ack before any look-up. Real adapters against the local peers, real data
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,12 +52,13 @@ async def test_repeats_on_both_platforms_are_dropped_by_the_core_once_each(
             post = await mm.post_as(ann, dm, "ping")
             await mm.wait_for(lambda: mm.bot_posts(dm))
             await mm.redeliver(post["id"])                   # Mattermost: replay
-            await asyncio.gather(slack.wait_for(lambda: len(slack.acks) == 2),
-                                 until(lambda: app.inbound.duplicates == 2))
+            await mm.post_as(ann, dm, "ping")                # a sentinel behind the replay
+            await mm.wait_for(lambda: len(mm.bot_posts(dm)) == 2)
+            await slack.wait_for(lambda: len(slack.acks) == 2)   # acked once handed over
             await app.dispatcher.join()
             assert [p.text for p in slack.posted] == ["pong"]
-            assert [p["message"] for p in mm.bot_posts(dm)] == ["pong"]
-            assert app.stats.handled == 2
+            assert [p["message"] for p in mm.bot_posts(dm)] == ["pong", "pong"]
+            assert app.inbound.duplicates == 2 and app.stats.handled == 3
 
 
 async def test_the_bots_own_posts_come_back_and_the_core_drops_them(
@@ -112,9 +112,3 @@ async def test_a_slack_only_single_process_install_prunes_old_delivery_ids(
         assert keys == ["slack:T:event:recent"]
         assert app.dedupe.redis is None
 
-
-async def until(predicate: object, timeout: float = 5.0) -> None:
-    async def poll() -> None:
-        while not predicate():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
-    await asyncio.wait_for(poll(), timeout)

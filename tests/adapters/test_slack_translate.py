@@ -1,4 +1,4 @@
-"""Slack payload rules (slack_events) and Block Kit rendering (slack_blocks), without a network."""
+"""Slack payload rules (slack/events.py) and Block Kit rendering (slack/blocks.py), offline."""
 
 from __future__ import annotations
 

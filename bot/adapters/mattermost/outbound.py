@@ -126,7 +126,7 @@ class MattermostOutbound(Adapter):
 
     async def _create(self, channel: str, text: str, thread: str | None,
                       choices: Sequence[Choice]) -> dict[str, Any]:
-        """One post. Its ``pending_post_id`` lets the server drop a repeat (see mattermost_rest),
+        """One post. Its ``pending_post_id`` lets the server drop a repeat (see ``rest``),
         which is what makes retrying a post after a 5xx safe."""
         body = {"channel_id": channel, "message": text, "root_id": thread or None,
                 "props": self._props(channel, thread, choices),
