@@ -381,7 +381,9 @@ async def _name_of(adapter: Adapter, user_id: str) -> str:
     """The user's display name, or their id when the platform is slow or will not say."""
     try:
         info = await asyncio.wait_for(adapter.user_info(user_id), NAME_LOOKUP_SECONDS)
-    except TimeoutError:
+    except Exception as exc:     # TimeoutError, or the platform's own error
+        log.warning("no name for %s:%s (%s); using the id", adapter.platform, user_id,
+                    type(exc).__name__)
         return user_id
     return info.name or user_id
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot import plugins
+from bot.errors import ConfigError
 
 if TYPE_CHECKING:
     from bot.app import AdapterFactory
@@ -32,8 +33,15 @@ def _enabled(section: Any) -> bool:
 
 
 def factories_from_settings(settings: Settings) -> list[AdapterFactory]:
-    """The adapter class of every enabled platform, loaded through its entry point."""
-    return [plugins.load(plugins.ADAPTERS, name) for name in enabled_names(settings)]
+    """The adapter class of every enabled platform, loaded through its entry point; a platform
+    that is not installed (or fails to import) is a ``ConfigError`` naming its key."""
+    factories: list[AdapterFactory] = []
+    for name in enabled_names(settings):
+        try:
+            factories.append(plugins.load(plugins.ADAPTERS, name))
+        except plugins.PluginError as exc:
+            raise ConfigError(f"adapters.{name}: {exc}") from None
+    return factories
 
 
 def validate_adapters(settings: Settings) -> None:

@@ -40,3 +40,20 @@ def test_each_enabled_adapter_validates_its_own_keys() -> None:
         validate_adapters(settings)
     disabled = Settings.model_validate({"adapters": {"slack": {"bot_token": "xoxb-1"}}})
     validate_adapters(disabled)          # a platform that is off is not checked
+
+
+def test_an_enabled_platform_that_is_not_installed_is_a_config_error_naming_its_key() -> None:
+    from pydantic import BaseModel
+
+    settings = Settings.model_validate({"adapters": {"shell": {"enabled": False}}})
+
+    class Extra(BaseModel):
+        enabled: bool = True
+
+    # bot/config.py accepts only the shipped platforms' keys so far; this is how a site's own
+    # key (``adapters.teams``) arrives once it accepts more
+    object.__setattr__(settings.adapters, "__pydantic_extra__", {"teams": Extra()})
+    assert enabled_names(settings) == ["teams"]
+    with pytest.raises(ConfigError, match=r"adapters\.teams: no quartermaster\.adapters "
+                                          r"plug-in named 'teams'"):
+        factories_from_settings(settings)
