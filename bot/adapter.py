@@ -3,30 +3,56 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.events import Choice, Event, Interaction, Message, PostedRef, UserInfo
 
 if TYPE_CHECKING:
-    from bot.app import Application
+    from bot.config import Settings
+    from bot.kv import KeyValueStore
+    from bot.stats import Stats
 
-MessageSink = Callable[[Message], Awaitable[None]]
-InteractionSink = Callable[[Interaction], Awaitable[None]]
+
+class Host(Protocol):
+    """What an adapter may use of the application that runs it, and nothing more.
+
+    ``http`` is the bot's HTTP server when enabled (``add_route(method, path, handler)`` before
+    it starts, for callbacks such as buttons and the Events API), else None.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def stats(self) -> Stats: ...
+    @property
+    def kv(self) -> KeyValueStore: ...
+    @property
+    def http(self) -> Any: ...
+
+    async def receive(self, message: Message) -> None:
+        """Every message the adapter sees (echoes, chatter and repeats included)."""
+
+    async def interact(self, interaction: Interaction) -> None:
+        """Every click on a choice the bot offered."""
 
 
 class Adapter(ABC):
     """Translates one platform's events into ``Message``/``Interaction`` and our replies back.
 
     Adapters never decide anything: no permission checks, no parsing beyond recognising mentions,
-    DMs and threads. They call ``app.receive`` / ``app.interact`` and implement the outbound calls.
+    DMs and threads, no de-duplication or echo filtering (they fill ``delivery_ids`` and
+    ``from_self``; the core decides). They call ``host.receive`` / ``host.interact`` and
+    implement the outbound calls.
     """
 
     #: platform name used in user keys (``slack:U123``) and audit records
     platform: str = "abstract"
 
-    def __init__(self, app: Application) -> None:
-        self.app = app
+    def __init__(self, host: Host) -> None:
+        self.host = host
         self.connected = False
 
     @abstractmethod

@@ -22,8 +22,11 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import Context
 from bot.conversations import ConversationStore
+from bot.dedupe import Deduplicator
 from bot.dispatcher import Dispatcher
 from bot.events import Choice, Event, Interaction, Message, PostedRef
+from bot.inbound import Inbound
+from bot.kv import KeyValueStore
 from bot.loader import LoadReport, SkillLoader, describe_failure
 from bot.logs import redact
 from bot.observers import ObserverRunner
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from nlu import ParseResult
 
 log = logging.getLogger(__name__)
+NAME_LOOKUP_SECONDS = 1.5   # a turn waits this long for the user's name, then uses the id
 
 AdapterFactory = Callable[["Application"], "Adapter"]
 
@@ -88,6 +92,14 @@ class Application:
         self._pipeline = self._compose()
         self._overheard = self._compose_overheard()
         self.dispatcher = Dispatcher(self._handle, settings.dispatcher.max_pending)
+        #: plumbing state that is not dialogue (part indexes, cursors …), with expiry
+        self.kv = KeyValueStore()
+        #: duplicate deliveries, for every platform (Redis once ``start`` opened it)
+        self.dedupe = Deduplicator(prefix=settings.redis.prefix)
+        self.inbound = Inbound(self.stats, self.dedupe, overhears=self._overhears,
+                               watched=lambda: bool(self._watchers))
+        self._deliver = self.inbound.chain(self._submit)
+        self._deliver_now = self.inbound.chain(self._run_now)
         #: per-application extension points that skills and adapters may fill at setup
         self.services = Services()
 
@@ -145,6 +157,11 @@ class Application:
             if self.settings.redis.url:
                 await self._open_redis(self.settings.redis.url)
                 stack.push_async_callback(self._close_redis)
+            self.dedupe.redis = self.redis
+            await self.dedupe.start()
+            stack.push_async_callback(self.dedupe.stop)
+            await self.kv.start()
+            stack.push_async_callback(self.kv.stop)
             await self.roles.load()
             await self.roles.seed(self.settings.roles.grants)
             for person, accounts in self.settings.identities.items():
@@ -366,35 +383,33 @@ class Application:
 
     # -- events in -----------------------------------------------------------------------------
     async def receive(self, message: Message) -> None:
-        """Adapters call this for every message they see; unaddressed chatter is dropped here."""
-        received = self.stats.received
-        received[message.platform] = received.get(message.platform, 0) + 1
-        if not self._watchers and self._overhears(message):
-            self.stats.ignored += 1
-            return
-        await self.dispatcher.submit(message.conversation_key, message)
+        """Adapters call this for every message they see; the inbound stages (``bot.inbound``)
+        drop echoes, chatter and duplicates, the rest is queued for its conversation."""
+        await self._deliver(message)
 
     async def interact(self, interaction: Interaction) -> None:
-        self.stats.interactions += 1
-        await self.dispatcher.submit(interaction.conversation_key, interaction)
+        """Adapters call this for every click; duplicates are dropped, the rest queued."""
+        await self._deliver(interaction)
 
     async def process(self, event: Event) -> None:
         """Handle one event and wait for it (scripts and tests); unaddressed input is dropped."""
-        if isinstance(event, Message):
-            received = self.stats.received
-            received[event.platform] = received.get(event.platform, 0) + 1
-            if not self._watchers and self._overhears(event):
-                self.stats.ignored += 1
-                return
-        else:
-            self.stats.interactions += 1
+        await self._deliver_now(event)
+
+    async def _submit(self, event: Event) -> None:
+        await self.dispatcher.submit(event.conversation_key, event)
+
+    async def _run_now(self, event: Event) -> None:
         await self.dispatcher.run(event.conversation_key, event)
 
     async def _handle(self, event: Event) -> None:
-        ctx = Context(self, self.adapters[event.platform], event)
+        adapter = self.adapters[event.platform]
+        ctx = Context(self, adapter, event)
         if isinstance(event, Message) and self._watchers and self._overhears(event):
+            event.user_name = event.user_name or event.user_id    # chatter: no look-up
             await self._overheard(ctx)
             return
+        if not event.user_name:   # the adapter handed it over without (Slack: acked first)
+            event.user_name = await _name_of(adapter, event.user_id)
         with self.background.turn():      # the answer first, then the work it started
             await self._pipeline(ctx)
         self.stats.handled += 1
@@ -435,6 +450,17 @@ class Application:
         if adapter is None:
             return None
         return await adapter.send(channel, self.outbound(text), thread=thread, choices=choices)
+
+
+async def _name_of(adapter: Adapter, user_id: str) -> str:
+    """The user's display name, or their id when the platform is slow or will not say."""
+    try:
+        info = await asyncio.wait_for(adapter.user_info(user_id), NAME_LOOKUP_SECONDS)
+    except Exception as exc:     # TimeoutError, or the platform's own error
+        log.warning("no name for %s:%s (%s); using the id", adapter.platform, user_id,
+                    type(exc).__name__)
+        return user_id
+    return info.name or user_id
 
 
 async def _call_handler(ctx: Context) -> None:

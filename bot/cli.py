@@ -99,14 +99,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 # -- config / db ---------------------------------------------------------------------------------
 def validate_adapters(settings: Settings) -> None:
     """Each enabled platform validates its own keys (errors name ``adapters.<name>.<key>``)."""
-    if settings.adapters.slack.enabled:
-        from bot.adapters.slack_config import load_slack_settings
+    from bot.adapters import validate_adapters as validate
 
-        load_slack_settings(settings.adapters.slack, http_enabled=settings.http.enabled)
-    if settings.adapters.mattermost.enabled:
-        from bot.adapters import mattermost_config
-
-        mattermost_config.load(settings)
+    validate(settings)
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:

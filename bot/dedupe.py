@@ -2,6 +2,8 @@
 
 A small in-process cache answers most checks; the shared store decides: Redis ``SET NX EX`` when
 several bot processes run, else the database's unique key. The first claimant handles the event.
+The Application owns one (``app.dedupe``) for every platform; in database mode it also deletes
+keys older than the TTL every few minutes (Redis expires its own).
 """
 
 from __future__ import annotations
@@ -10,10 +12,15 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
+from bot.periodic import Periodic
+
 log = logging.getLogger(__name__)
+PRUNE_SECONDS = 900.0
 
 
 class Deduplicator:
+    """``first_time(*ids)`` claims a delivery's ids; False when any was claimed before."""
+
     def __init__(self, *, redis: Any = None, prefix: str = "qm:", ttl_seconds: int = 3600,
                  memory_size: int = 10_000, use_database: bool = True) -> None:
         self.redis = redis
@@ -22,6 +29,7 @@ class Deduplicator:
         self.use_database = use_database
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._size = memory_size
+        self._pruner = Periodic(self.prune, PRUNE_SECONDS, name="dedupe-prune")
 
     def _remember(self, key: str) -> None:
         self._recent[key] = None
@@ -69,3 +77,10 @@ class Deduplicator:
 
         cutoff = datetime.now(UTC) - timedelta(seconds=self.ttl)
         return await SeenEvent.filter(seen_at__lt=cutoff).delete()
+
+    async def start(self) -> None:
+        """Prune now and every ``PRUNE_SECONDS`` until ``stop`` (nothing to do with Redis)."""
+        await self._pruner.start()
+
+    async def stop(self) -> None:
+        await self._pruner.stop()

@@ -53,6 +53,11 @@ class Message(_Turn):
     time: datetime = field(default_factory=utcnow)
     edited: bool = False
     raw: Any = None
+    #: every identity the platform gives this delivery (an event id, channel+ts, a post id …):
+    #: the core drops a delivery any of whose ids it has handled before
+    delivery_ids: tuple[str, ...] = ()
+    #: the bot's own message echoed back by the platform (the core drops it)
+    from_self: bool = False
 
     @property
     def addressed(self) -> bool:
@@ -75,6 +80,8 @@ class Interaction(_Turn):
     direct: bool = False
     time: datetime = field(default_factory=utcnow)
     raw: Any = None
+    delivery_ids: tuple[str, ...] = ()
+    from_self: bool = False
 
 
 Event = Message | Interaction

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 #: the smallest limit that leaves room for a reopened fence and some text
@@ -122,43 +123,52 @@ def split(text: str, limit: int, *, atomic: re.Pattern[str] | None = None) -> li
 
 
 # -- posts made of several parts -------------------------------------------------------------------
-class StateStore(Protocol):
-    """What ``PartIndex`` needs of ``bot.conversations.ConversationStore``."""
+class ValueStore(Protocol):
+    """What ``PartIndex`` needs of ``bot.kv.KeyValueStore``."""
 
-    def peek(self, key: str) -> dict[str, Any] | None: ...
-    async def save(self, key: str, state: dict[str, Any], *, expires: bool = True) -> None: ...
-    async def clear(self, key: str) -> None: ...
+    async def get(self, namespace: str, key: str, default: Any = None) -> Any: ...
+    async def set(self, namespace: str, key: str, value: Any,
+                  ttl: timedelta | None = None) -> None: ...
+    async def delete(self, namespace: str, key: str) -> None: ...
+
+
+#: how long an update or delete can still reach every part of a long message
+PARTS_TTL = timedelta(days=90)
 
 
 class PartIndex:
-    """Which posts together make one long message, kept in the conversation store so that an
-    update or delete days later (a workflow card after a restart) still reaches every part.
+    """Which posts together make one long message, kept in the key-value store (namespace
+    ``<platform>.parts``) so that an update or delete weeks later (a workflow card after a
+    restart) still reaches every part; forgotten after ``PARTS_TTL``.
 
     Every part's id maps to the whole ordered list, so a ref to any part (the first, returned by
     ``send``, or the last, whose buttons a click names) stands for the whole message. ``scope``
     qualifies ids that are unique only within a channel (Slack's ``ts``).
     """
 
-    def __init__(self, store: StateStore, platform: str) -> None:
+    def __init__(self, store: ValueStore, platform: str, ttl: timedelta = PARTS_TTL) -> None:
         self.store = store
-        self.prefix = f"{platform}:parts:"
+        self.namespace = f"{platform}.parts"
+        self.ttl = ttl
 
-    def parts(self, post_id: str, scope: str = "") -> list[str]:
-        state = self.store.peek(f"{self.prefix}{scope}{post_id}")
-        found = state.get("parts") if state else None
+    def _key(self, scope: str, post_id: str) -> str:
+        return f"{scope}:{post_id}" if scope else post_id
+
+    async def parts(self, post_id: str, scope: str = "") -> list[str]:
+        found = await self.store.get(self.namespace, self._key(scope, post_id))
         return [str(p) for p in found] if isinstance(found, list) and found else [post_id]
 
     async def remember(self, ids: Sequence[str], *, old: Sequence[str] = (),
                        scope: str = "") -> None:
         """Record ``ids`` as one message (forgetting ``old`` parts no longer in it)."""
-        prefix = self.prefix + scope
         for gone in set(old) - set(ids):
-            await self.store.clear(prefix + gone)
+            await self.store.delete(self.namespace, self._key(scope, gone))
         if len(ids) > 1:
             for post_id in ids:
-                await self.store.save(prefix + post_id, {"parts": list(ids)}, expires=False)
-        elif ids:
-            await self.store.clear(prefix + ids[0])
+                await self.store.set(self.namespace, self._key(scope, post_id), list(ids),
+                                     self.ttl)
+        elif ids and old:
+            await self.store.delete(self.namespace, self._key(scope, ids[0]))
 
 
 async def rewrite(ids: Sequence[str], chunks: Sequence[str], *,

@@ -37,12 +37,7 @@ RULES = (
 )
 
 #: known violations in files other branches are changing; each names why, and goes at merge
-ALLOWED: dict[tuple[str, str], str] = {
-    ("bot/cli.py", "bot.adapters.slack*"):
-        "validate_adapters moves into bot/adapters (adapters branch, issue #11 point 2)",
-    ("bot/cli.py", "bot.adapters.mattermost*"):
-        "validate_adapters moves into bot/adapters (adapters branch, issue #11 point 2)",
-}
+ALLOWED: dict[tuple[str, str], str] = {}   # none left: keep it that way
 
 
 def _modules(tree: ast.AST, path: str) -> Iterator[tuple[int, str]]:

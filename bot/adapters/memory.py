@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.adapter import Adapter
+from bot.adapter import Adapter, Host
 from bot.events import Choice, PostedRef
 
 
@@ -44,8 +44,8 @@ class Sent:
 class MemoryAdapter(Adapter):
     platform = "memory"
 
-    def __init__(self, app: object, platform: str | None = None) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
+    def __init__(self, host: Host, platform: str | None = None) -> None:
+        super().__init__(host)
         if platform:
             self.platform = platform
         self.sent: list[Sent] = []

@@ -2,7 +2,8 @@
 
 Interactive mode (``quartermaster run``) gives line editing and history through prompt_toolkit;
 script mode (``quartermaster chat --script``) reads a transcript and prints the bot's side.
-Numbered choices and their answers survive across invocations (stored like conversation state).
+Numbered choices survive across invocations: the last ones offered in each channel are kept in
+the key-value store (namespace ``shell.choices``) for ``CHOICES_TTL``.
 """
 
 from __future__ import annotations
@@ -11,18 +12,21 @@ import getpass
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.adapters.memory import MemoryAdapter, Sent, dm_channel
-from bot.events import Interaction, Message
+from bot.events import Choice, Interaction, Message, PostedRef
 from bot.logs import redact
 from bot.transcript import Said, TranscriptError, format_message, parse_line
 
 if TYPE_CHECKING:
     from bot.app import Application
 
-_CHOICES_KEY = "shell:choices:{channel}"
+CHOICES_NAMESPACE = "shell.choices"
+#: how long a numbered answer still finds the choices it picks from
+CHOICES_TTL = timedelta(days=30)
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*$")
 
 
@@ -50,12 +54,13 @@ class ShellAdapter(MemoryAdapter):
 
     def __init__(self, app: Application, out: TextIO | None = None) -> None:
         super().__init__(app)
-        self.app: Application = app
+        self.app: Application = app     # the embedded adapter drives the whole app (scripts)
         self.out = out or sys.stdout
         cfg = app.settings.adapters.shell
         self.user = cfg.user or local_user()
         self.speaker: str | None = None
         self._mention = re.compile(rf"(^|\s)@{re.escape(app.name)}\b[:,]?\s*", re.IGNORECASE)
+        self.choices = app.kv.namespace(CHOICES_NAMESPACE, ttl=CHOICES_TTL)
 
     async def connect(self) -> None:
         cfg = self.app.settings.adapters.shell
@@ -78,13 +83,15 @@ class ShellAdapter(MemoryAdapter):
         print(format_message(self._prefix(sent), note, None if sent.deleted else sent.labels),
               file=self.out, flush=True)
 
-    async def send(self, channel, text, *, thread=None, choices=()):
+    async def send(self, channel: str, text: str, *, thread: str | None = None,
+                   choices: Sequence[Choice] = ()) -> PostedRef:
         ref = await super().send(channel, text, thread=thread, choices=choices)
         if choices:
             await self._remember_choices(channel, self.by_id[ref.id])
         return ref
 
-    async def send_dm(self, user_id, text, *, choices=()):
+    async def send_dm(self, user_id: str, text: str, *,
+                      choices: Sequence[Choice] = ()) -> PostedRef:
         ref = await super().send_dm(user_id, text, choices=choices)
         if choices:
             await self._remember_choices(dm_channel(user_id), self.by_id[ref.id])
@@ -93,16 +100,15 @@ class ShellAdapter(MemoryAdapter):
     async def _remember_choices(self, channel: str, sent: Sent) -> None:
         state = {"message_id": sent.ref.id, "dm": sent.dm_to is not None,
                  "choices": [[c.label, c.action, c.value] for c in sent.choices]}
-        await self.app.conversations.save(_CHOICES_KEY.format(channel=channel), state,
-                                          expires=False)
+        await self.choices.set(channel, state)
 
     # -- input ---------------------------------------------------------------------------------
-    def to_event(self, said: Said) -> Message | Interaction:
+    async def to_event(self, said: Said) -> Message | Interaction:
         direct = said.channel is None
         channel = dm_channel(said.user) if direct else str(said.channel)
         number = _NUMBER.match(said.text)
         if number is not None:
-            offered = self.app.conversations.peek(_CHOICES_KEY.format(channel=channel))
+            offered = await self.choices.get(channel)
             index = int(number.group(1)) - 1
             if offered and 0 <= index < len(offered["choices"]):
                 _label, action, value = offered["choices"][index]
@@ -118,7 +124,7 @@ class ShellAdapter(MemoryAdapter):
 
     async def say(self, said: Said) -> None:
         self.speaker = said.user
-        await self.app.process(self.to_event(said))
+        await self.app.process(await self.to_event(said))
 
     async def say_as_local(self, text: str) -> None:
         """A DM from the local user, as typed at the interactive prompt."""

@@ -19,7 +19,7 @@ from peers.slack_peer import write_skill_package as write_slack_skills
 
 from bot.adapters.mattermost import MattermostAdapter
 from bot.adapters.slack import SlackAdapter
-from bot.adapters.slack_blocks import escape
+from bot.adapters.slack.blocks import escape
 from bot.app import Application
 from bot.config import Settings
 from bot.events import Choice
@@ -203,7 +203,10 @@ async def test_update_and_delete_reach_every_part_also_after_a_restart(
         assert grown[0]["id"] == ref.id and len(grown) == len(first)
         assert grown[-1]["props"]["attachments"] and not grown[0]["props"]["attachments"]
     async with make_app(peer, tmp_path, skills_pkg) as app:      # the parts are remembered
+        ids = [p["id"] for p in grown]
+        assert await app.kv.get("mattermost.parts", ids[-1]) == ids   # in the kv store
         await app.adapters["mattermost"].delete(ref)
+        assert [await app.kv.get("mattermost.parts", i) for i in ids] == [None] * len(ids)
     assert live(peer, town) == []
 
 

@@ -295,9 +295,9 @@ async def test_a_post_is_not_retried_once_the_server_may_have_forgotten_it(
     """Past the pending_post_id window a repeat could double the post: give up instead."""
     from mattermostautodriver.exceptions import UnknownMattermostError
 
-    from bot.adapters import mattermost
+    from bot.adapters.mattermost import outbound
 
-    monkeypatch.setattr(mattermost, "DEDUPE_WINDOW", 0.0)
+    monkeypatch.setattr(outbound, "DEDUPE_WINDOW", 0.0)
     town = peer.add_channel("town-square", members=[peer.bot_id])
     async with make_app(peer, tmp_path, skills_pkg, **FAST_RETRY) as app:
         peer.fail("POST", r"/api/v4/posts$", status=504, after=True)

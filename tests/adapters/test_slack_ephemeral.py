@@ -15,7 +15,7 @@ import pytest
 from peers.slack_peer import SlackPeer, settings_for
 
 from bot.adapters.slack import SlackAdapter
-from bot.adapters.slack_events import private_thread
+from bot.adapters.slack.events import private_thread
 from bot.app import Application
 from bot.events import Interaction, Message
 from credentials.keys import ENV_VAR, generate

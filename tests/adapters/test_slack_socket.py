@@ -11,7 +11,7 @@ import pytest
 from peers.slack_peer import SlackPeer, settings_for, write_skill_package
 
 from bot.adapters.slack import SlackAdapter
-from bot.adapters.slack_retry import api_method
+from bot.adapters.slack.retry import api_method
 from bot.app import Application
 
 CHANNEL = "CGENERAL"

@@ -14,7 +14,7 @@ import yaml
 from peers.slack_peer import SlackPeer, settings_for, write_skill_package
 
 from bot.adapters.slack import SlackAdapter, SlackStartupError
-from bot.adapters.slack_config import load_slack_settings
+from bot.adapters.slack.config import load_slack_settings
 from bot.app import Application
 from bot.errors import ConfigError
 
@@ -140,7 +140,8 @@ async def test_duplicates_are_claimed_in_redis_when_configured(
     prefix = redis_client.qm_prefix
     settings = settings_for(peer, tmp_path, skills,
                             redis={"url": "redis://127.0.0.1:6379/0", "prefix": prefix})
-    async with Application(settings, adapters=[SlackAdapter], load_nlu=False):
+    async with Application(settings, adapters=[SlackAdapter], load_nlu=False) as app:
+        assert app.redis is not None and app.dedupe.redis is app.redis   # one client
         await peer.wait_connections(1)
         _, envelopes = await peer.say("UALICE", "<@UBOT> ping", "CGENERAL")
         await peer.wait_posted(1)

@@ -1,11 +1,11 @@
-"""Slack payload rules (slack_events) and Block Kit rendering (slack_blocks), without a network."""
+"""Slack payload rules (slack/events.py) and Block Kit rendering (slack/blocks.py), offline."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.adapters.slack_blocks import BUTTON_LABEL_LIMIT, decode_value, encode_value, render
-from bot.adapters.slack_events import (
+from bot.adapters.slack.blocks import BUTTON_LABEL_LIMIT, decode_value, encode_value, render
+from bot.adapters.slack.events import (
     Identity,
     dedupe_keys,
     strip_mention,
@@ -88,7 +88,7 @@ def test_clicks_on_foreign_buttons_are_not_interactions() -> None:
 
 
 def test_outgoing_text_is_escaped_but_our_control_sequences_survive() -> None:
-    from bot.adapters.slack_blocks import escape
+    from bot.adapters.slack.blocks import escape
 
     assert escape("size > 10TB & a<b") == "size &gt; 10TB &amp; a&lt;b"
     assert escape("ask <@U024BE7LH> in <#C123|general>, <!here>") == \

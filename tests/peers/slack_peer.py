@@ -108,6 +108,7 @@ class SlackPeer:
         self.app_id = "APEER"
         self._rate_limits: dict[str, list[float]] = {}              # method -> [left, after]
         self._failures: dict[str, list[int]] = {}          # method -> [left, status, after]
+        self._held: dict[str, asyncio.Event] = {}          # method -> answered once set
         self._ws: web.WebSocketResponse | None = None
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -183,6 +184,13 @@ class SlackPeer:
         the call is carried out first (the answer is what gets lost)."""
         self._failures[method] = [times, status, after]
 
+    def hold(self, method: str) -> None:
+        """Calls of ``method`` get no answer until ``release(method)`` (a slow Slack)."""
+        self._held[method] = asyncio.Event()
+
+    def release(self, method: str) -> None:
+        self._held.pop(method).set()
+
     def calls_of(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method]
 
@@ -203,6 +211,10 @@ class SlackPeer:
         args = await self._args(request)
         call = ApiCall(method, args, time.monotonic())
         self.calls.append(call)
+        held = self._held.get(method)
+        if held is not None:
+            await self._notify()
+            await held.wait()
         auth = request.headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else str(args.pop("token", ""))
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
@@ -605,6 +617,11 @@ async def ask_name(ctx):
 async def got_name(ctx):
     await ctx.done()
     await ctx.reply(f"hello {ctx.message.text}")
+
+
+@skill.command(r"who am i")
+async def who_am_i(ctx):
+    await ctx.reply(f"you are {ctx.user_name}")
 
 
 @skill.command(r"dm me")

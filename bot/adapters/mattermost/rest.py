@@ -30,7 +30,7 @@ from mattermostautodriver.exceptions import (
     TooManyRequests,
 )
 
-from bot.adapters.mattermost_config import MattermostSettings
+from bot.adapters.mattermost.config import MattermostSettings
 from bot.backoff import Backoff
 from bot.outbox import Outbox, RateLimited
 

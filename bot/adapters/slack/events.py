@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.adapters.slack_blocks import decode_value
+from bot.adapters.slack.blocks import decode_value
 from bot.events import Event, Interaction, Message
 
 PLATFORM = "slack"
