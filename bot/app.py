@@ -27,16 +27,16 @@ from bot.dispatcher import Dispatcher
 from bot.events import Choice, Event, Interaction, Message, PostedRef
 from bot.inbound import Inbound
 from bot.kv import KeyValueStore
-from bot.loader import LoadReport, SkillLoader, describe_failure
+from bot.loader import LoadReport, SkillLoader
 from bot.logs import redact
 from bot.observers import ObserverRunner
 from bot.registry import Registry
 from bot.roles import RoleService
 from bot.router import route
-from bot.scope import SkillScope
 from bot.services import Services
-from bot.skill import Skill
+from bot.skillhost import SkillHost
 from bot.stats import Stats
+from bot.understanding import Understanding
 from bot.users import UserDirectory
 from bot.webhooks import WebhookTable
 
@@ -69,16 +69,14 @@ class Application:
             timedelta(minutes=settings.conversations.timeout_minutes))
         self.loader = SkillLoader(settings.skills.packages, settings.skills.disabled)
         self.registry = Registry()
-        self._scopes: dict[str, SkillScope] = {}      # skill name -> what its setup registered
+        self.skills = SkillHost(self)
         self.webhooks = WebhookTable()
-        self._reload_lock = asyncio.Lock()
         self.adapters: dict[str, Adapter] = {}
         self.scheduler: Scheduler | None = None
         self.http: Any = None
         self.redis: Any = None            # redis.asyncio client when ``redis.url`` is set
         self.started_at: float | None = None
-        self.nlu: Any = None
-        self._nlu_task: asyncio.Task[Any] | None = None
+        self.understanding = Understanding(settings.nlu, self.stats)
         self._load_nlu = load_nlu
         self._adapter_factories = list(adapters) if adapters is not None else None
         self._stack = contextlib.AsyncExitStack()
@@ -178,7 +176,7 @@ class Application:
             report = await self.reload_skills(initial=True)
             for name, why in report.failed.items():
                 log.error("skill %s failed to load: %s", name, why)
-            stack.push_async_callback(self._teardown_skills)
+            stack.push_async_callback(self.skills.unload_all)
             from bot.scheduler import Scheduler
 
             self.scheduler = Scheduler(self)
@@ -201,8 +199,8 @@ class Application:
                 await adapter.connect()
                 stack.push_async_callback(adapter.disconnect)
             if self._load_nlu:   # last: a bad platform token must fail fast, not after training
-                self._start_nlu()
-                stack.push_async_callback(self._stop_nlu)
+                self.understanding.start()
+                stack.push_async_callback(self.understanding.stop)
             # drained after the handlers finish, while the adapters and database are still there
             stack.push_async_callback(self.background.stop)
             # registered last so it runs first at stop: in-flight handlers finish while the
@@ -221,7 +219,7 @@ class Application:
         import redis.asyncio as aioredis
 
         from bot.errors import StorageUnavailable
-        from bot.storage.db import redact_url
+        from bot.logs import redact_url
 
         client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
         try:
@@ -246,140 +244,22 @@ class Application:
 
     # -- skills --------------------------------------------------------------------------------
     async def reload_skills(self, *, initial: bool = False) -> LoadReport:
-        """Re-import skills and swap the registry in one assignment, atomically per module.
-
-        As discord.py's ``reload_extension``: a replaced skill is torn down first, then the new
-        version is set up; when the import *or* the setup of a module fails, the module's previous
-        version is put back and set up again, so it keeps running exactly as before."""
-        async with self._reload_lock:      # two admins at once: one reload after the other
-            return await self._reload(initial)
-
-    async def _reload(self, initial: bool) -> LoadReport:
-        old = self.registry
-        registry, report = self.loader.load()
-        for name, skill in old.skills.items():
-            if registry.skills.get(name) is not skill:
-                await self._unload_skill(skill)
-        failed: dict[str, str] = {}
-        for name, skill in registry.skills.items():
-            if old.skills.get(name) is skill:
-                continue
-            module = self.loader.module_of(skill) or name
-            if module in failed:
-                continue
-            try:
-                await self._setup_skill(skill)
-            except Exception as exc:
-                failed[module] = f"setup failed: {describe_failure(exc)}"
-        for module, why in failed.items():
-            await self._roll_back(module, registry, report, why)
-        if failed:
-            registry = Registry.build(self.loader.current_skills())
-        self.registry = registry
+        """Re-import skills atomically per module (see ``bot.skillhost``)."""
+        report = await self.skills.reload()
         if not initial:
             self.stats.reloads += 1
             if self.scheduler is not None:
-                self.scheduler.sync(registry)
+                self.scheduler.sync(self.registry)
         return report
-
-    async def _roll_back(self, module: str, registry: Registry, report: LoadReport,
-                         why: str) -> None:
-        """Undo ``module``'s new version (its skills that did set up) and restore the old one."""
-        fresh = [s for s in registry.skills.values() if self.loader.module_of(s) == module]
-        for skill in fresh:          # those whose setup succeeded (a failed one undid itself)
-            if self._scopes.get(skill.name) is not None:
-                await self._unload_skill(skill)
-        previous = self.loader.rollback(module)
-        report.failed[module] = why
-        if module in report.loaded:
-            report.loaded.remove(module)
-        if previous:
-            report.kept_previous.append(module)
-        for skill in previous:
-            try:
-                await self._setup_skill(skill)
-            except Exception:
-                log.exception("skill %s: setting the previous version up again failed",
-                              skill.name)
-
-    async def _setup_skill(self, skill: Skill) -> None:
-        """Run ``skill``'s setup with a fresh scope; on failure undo what it registered."""
-        scope = SkillScope(self, skill.name)
-        self._scopes[skill.name] = scope
-        if skill.on_setup is None:
-            return
-        try:
-            result = skill.on_setup(scope)
-            if asyncio.iscoroutine(result):
-                await result
-        except BaseException:
-            await scope.close()
-            self._scopes.pop(skill.name, None)
-            raise
-
-    async def _unload_skill(self, skill: Skill) -> None:
-        """Teardown hook, then undo the scope; failures are logged, never raised."""
-        scope = self._scopes.pop(skill.name, None)
-        if skill.on_teardown is not None:
-            try:
-                result = skill.on_teardown(scope or SkillScope(self, skill.name))
-                if asyncio.iscoroutine(result):
-                    await result
-            except Exception:
-                log.exception("teardown of skill %s failed", skill.name)
-        if scope is not None:
-            await scope.close()
-
-    async def _teardown_skills(self) -> None:
-        for skill in reversed(list(self.registry.skills.values())):
-            await self._unload_skill(skill)
 
     # -- NLU -----------------------------------------------------------------------------------
     @property
     def nlu_enabled(self) -> bool:
-        return self._nlu_task is not None or self.nlu is not None
-
-    def _start_nlu(self) -> None:
-        """Load (or train) the model off the event loop; commands work meanwhile."""
-        try:
-            from nlu import NLUSettings, load_parser
-        except ImportError:
-            log.warning("NLU package not available; free-text understanding is off")
-            return
-        from bot.paths import nlu_paths
-
-        settings = NLUSettings.from_mapping(self.settings.nlu).located(**nlu_paths())
-        self._nlu_task = asyncio.create_task(asyncio.to_thread(load_parser, settings),
-                                             name="nlu-load")
-
-    async def _stop_nlu(self) -> None:
-        if self._nlu_task is not None and not self._nlu_task.done():
-            self._nlu_task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._nlu_task
-        if self.nlu is not None:
-            with contextlib.suppress(Exception):
-                await self.nlu.close()
+        return self.understanding.enabled
 
     async def parse(self, text: str, now: datetime | None = None) -> ParseResult | None:
         """The NLU's reading of ``text``, or None when it cannot answer (the fallback answers)."""
-        if self.nlu is None:
-            if self._nlu_task is None:
-                return None
-            try:
-                self.nlu = await asyncio.shield(self._nlu_task)
-            except Exception:
-                log.exception("the NLU model failed to load; free text is not understood")
-                self._nlu_task = None
-                return None
-        self.stats.nlu_parses += 1
-        try:
-            result: ParseResult = await self.nlu.parse(text, now)
-        except Exception as exc:  # NLUUnavailable and friends: answer, don't crash
-            self.stats.nlu_unavailable += 1
-            log.warning("NLU unavailable: %s", exc)
-            return None
-        return result
+        return await self.understanding.parse(text, now)
 
     # -- events in -----------------------------------------------------------------------------
     async def receive(self, message: Message) -> None:

@@ -97,19 +97,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 # -- config / db ---------------------------------------------------------------------------------
-def validate_adapters(settings: Settings) -> None:
-    """Each enabled platform validates its own keys (errors name ``adapters.<name>.<key>``)."""
-    from bot.adapters import validate_adapters as validate
-
-    validate(settings)
-
-
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from bot.adapters import enabled_names, validate_adapters
+    from bot.logs import redact_url
+
     settings = _settings(args)
-    validate_adapters(settings)
-    enabled = [n for n in ("shell", "slack", "mattermost")
-               if getattr(settings.adapters, n).enabled]
-    from bot.storage.db import redact_url
+    validate_adapters(settings)       # each enabled platform checks its own keys
+    enabled = enabled_names(settings)
 
     print(f"{settings.source}: OK")
     print(f"  adapters: {', '.join(enabled) or 'none'}")
@@ -121,7 +115,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
-    from bot.storage.db import close_database, open_database, redact_url
+    from bot.logs import redact_url
+    from bot.storage.db import close_database, open_database
 
     await open_database(settings.database.resolved_url())
     await close_database()

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from bot.errors import ConfigError
 from bot.paths import config_dir, data_dir
@@ -52,9 +60,33 @@ class PlatformSettings(BaseModel):
 
 
 class AdaptersSettings(_Section):
+    """One section per platform; a key other than the shipped three is a site's own adapter,
+    accepted when an installed package declares it (``quartermaster.adapters`` entry points)."""
+
+    model_config = ConfigDict(extra="allow")
+
     shell: ShellSettings = ShellSettings()
     slack: PlatformSettings = PlatformSettings()
     mattermost: PlatformSettings = PlatformSettings()
+
+    @model_validator(mode="after")
+    def _installed_platforms_only(self) -> AdaptersSettings:
+        extra = self.model_extra or {}
+        if not extra:
+            return self
+        from bot import plugins
+
+        declared = plugins.declared(plugins.ADAPTERS)
+        for name, section in extra.items():
+            if name not in declared:
+                raise PydanticCustomError(
+                    "unknown_adapter", "{name}: unknown key (no adapter of that name is "
+                    "installed; installed: {installed})",
+                    {"name": name, "installed": ", ".join(sorted(declared)) or "none"})
+            if not isinstance(section, dict) or not isinstance(section.get("enabled", False),
+                                                                 bool):
+                raise ValueError(f"{name}: must be a mapping with `enabled: true|false`")
+        return self
 
 
 class DatabaseSettings(_Section):
@@ -242,6 +274,8 @@ def _format_validation(source: str, err: ValidationError) -> str:
         msg = problem["msg"]
         if problem["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see docs/configuration.md)"
+        elif problem["type"] == "unknown_adapter":     # named by the section's validator
+            key, msg = f"{key}.{problem['ctx']['name']}", msg.partition(": ")[2]
         lines.append(f"{source}: {key}: {msg}")
     return "\n".join(lines)
 

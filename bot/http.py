@@ -44,6 +44,17 @@ class StatsCollector(Collector):
             ("skill_reloads", s.reloads, "Skills reloads"),
             ("nlu_parses", s.nlu_parses, "Messages parsed by the NLU"),
             ("nlu_unavailable", s.nlu_unavailable, "NLU parses that failed"),
+            ("background_submitted", s.background_submitted,
+             "Work handed to run after the turn (copy updates, DMs, e-mail)"),
+            ("background_done", s.background_done, "Background work that finished"),
+            ("background_retried", s.background_retried, "Background attempts tried again"),
+            ("background_failed", s.background_failed, "Background work given up on"),
+            ("background_lost", s.background_lost, "Background work pending when stop timed out"),
+            ("observer_runs", s.observer_runs, "Observer checks run"),
+            ("observer_alerts", s.observer_alerts, "Findings told to people by observers"),
+            ("observer_errors", s.observer_errors, "Observer checks that failed"),
+            ("actions_run", s.actions_run, "Workflow actions run on entering a state"),
+            ("actions_failed", s.actions_failed, "Workflow actions that failed"),
         ):
             yield CounterMetricFamily(f"quartermaster_{name}", doc, value=value)
         yield GaugeMetricFamily("quartermaster_dispatch_pending",

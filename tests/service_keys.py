@@ -7,4 +7,5 @@ from bot.services import ServiceKey
 
 TICKS: ServiceKey[int] = ServiceKey("ticks", int)
 NIGHTLY: ServiceKey[bool] = ServiceKey("nightly", bool)
-HOOK_LOG: ServiceKey[list[str]] = ServiceKey("hook-log", list)
+#: written by the skill of tests/test_scope.py
+WIDGETS: ServiceKey[list[str]] = ServiceKey("test-widgets")

@@ -108,3 +108,37 @@ async def test_names_that_do_not_fit_the_table_are_refused(db: str, namespace: s
                                                            key: str) -> None:
     with pytest.raises(ValueError):
         await KeyValueStore().set(namespace, key, 1)
+
+
+async def test_an_upgrade_moves_plumbing_rows_out_of_the_conversations(db_url: str) -> None:
+    """Migration 0003 on a database written by the previous version: Mattermost's catch-up
+    positions, its part indexes and the shell's choices move to the store (where the adapters
+    now read them), Slack's unsplittable part rows go, real conversations stay."""
+    from tortoise import Tortoise
+
+    from bot.storage.models import Conversation
+
+    await open_database(db_url)
+    legacy = {
+        "mattermost:catch-up": {"bot": "b0t", "saved_at": 1.5e9, "cursors": {"ch1": 1700}},
+        "mattermost:parts:p1": {"parts": ["p1", "p2"]},
+        "slack:parts:C123171.000100": {"parts": ["171.000100", "171.000200"]},
+        "shell:choices:dm-alice": {"message_id": "m3", "dm": True,
+                                   "choices": [["Yes", "confirm", "k"]]},
+        "test:dm-alice::alice": {"followup": "workflow.answer", "data": {}},
+    }
+    for key, state in legacy.items():
+        await Conversation.create(key=key, state=state)
+    await Tortoise.get_connection("default").execute_query(
+        "DELETE FROM tortoise_migrations WHERE name = '0003_plumbing_rows_to_kv'")
+    await close_database()
+    await open_database(db_url)            # sees 0003 unapplied and runs it, as an upgrade does
+    try:
+        kv = KeyValueStore()
+        assert await kv.get("mattermost.cursors", "b0t") == {"saved_at": 1.5e9,
+                                                             "cursors": {"ch1": 1700}}
+        assert await kv.get("mattermost.parts", "p1") == ["p1", "p2"]
+        assert (await kv.get("shell.choices", "dm-alice"))["choices"] == [["Yes", "confirm", "k"]]
+        assert await Conversation.all().values_list("key", flat=True) == ["test:dm-alice::alice"]
+    finally:
+        await close_database()

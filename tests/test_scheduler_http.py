@@ -60,6 +60,9 @@ async def test_healthz_and_metrics(tmp_path):
         assert 'quartermaster_messages_received_total{platform="test"} 2.0' in metrics
         assert "quartermaster_ignored_total 1.0" in metrics
         assert 'quartermaster_adapter_connected{platform="test"} 1.0' in metrics
+        for name in ("background_submitted", "background_failed", "observer_alerts",
+                     "observer_errors", "actions_failed"):
+            assert f"quartermaster_{name}_total 0.0" in metrics
 
 
 async def test_with_redis_each_job_firing_runs_in_one_process_only(tmp_path, skill_pkg,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from pydantic import ValidationError
 
 from bot import plugins
 from bot.adapters import enabled_names, factories_from_settings, validate_adapters
@@ -42,18 +45,41 @@ def test_each_enabled_adapter_validates_its_own_keys() -> None:
     validate_adapters(disabled)          # a platform that is off is not checked
 
 
-def test_an_enabled_platform_that_is_not_installed_is_a_config_error_naming_its_key() -> None:
-    from pydantic import BaseModel
+SITE_ADAPTER = """
+from bot.adapters.memory import MemoryAdapter
 
-    settings = Settings.model_validate({"adapters": {"shell": {"enabled": False}}})
 
-    class Extra(BaseModel):
-        enabled: bool = True
+class TeamsAdapter(MemoryAdapter):
+    platform = "teams"
 
-    # bot/config.py accepts only the shipped platforms' keys so far; this is how a site's own
-    # key (``adapters.teams``) arrives once it accepts more
-    object.__setattr__(settings.adapters, "__pydantic_extra__", {"teams": Extra()})
+    @classmethod
+    def validate_settings(cls, settings):
+        if not settings.adapters.model_extra["teams"].get("tenant"):
+            from bot.errors import ConfigError
+            raise ConfigError("adapters.teams.tenant: required")
+"""
+
+
+def test_a_sites_own_adapter_is_switched_on_by_its_key_once_installed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.plugin_dist import fake_distribution
+
+    site = fake_distribution(tmp_path / "site", "qm-teams", {
+        plugins.ADAPTERS: {"teams": "qm_teams:TeamsAdapter"}}, {"qm_teams": SITE_ADAPTER})
+    monkeypatch.syspath_prepend(str(site))
+    settings = Settings.model_validate({"adapters": {
+        "shell": {"enabled": False}, "teams": {"enabled": True, "tenant": "physics"}}})
     assert enabled_names(settings) == ["teams"]
-    with pytest.raises(ConfigError, match=r"adapters\.teams: no quartermaster\.adapters "
-                                          r"plug-in named 'teams'"):
-        factories_from_settings(settings)
+    (factory,) = factories_from_settings(settings)
+    assert factory.__name__ == "TeamsAdapter" and factory.platform == "teams"
+    validate_adapters(settings)
+    untenanted = Settings.model_validate({"adapters": {"teams": {"enabled": True}}})
+    with pytest.raises(ConfigError, match=r"adapters\.teams\.tenant: required"):
+        validate_adapters(untenanted)
+
+
+def test_a_key_no_installed_adapter_declares_is_refused_with_its_name() -> None:
+    with pytest.raises(ValidationError) as err:
+        Settings.model_validate({"adapters": {"slak": {"enabled": True}}})
+    assert "slak: unknown key (no adapter of that name is installed; installed: mattermost, " \
+        "shell, slack" in str(err.value)

@@ -31,7 +31,7 @@ def websocket_url(scheme: str, host: str, port: int, base_path: str) -> str:
     return f"{ws_scheme}://{host}:{port}{base_path}/api/v4/websocket"
 
 
-class SessionWebsocket(Websocket):
+class SessionWebsocket(Websocket):  # type: ignore[misc]  # the driver ships no types
     """``await connect(handler)`` runs one session and returns when the connection ends."""
 
     def __init__(self, options: dict[str, Any], token: str, url: str, *,

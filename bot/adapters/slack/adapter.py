@@ -134,7 +134,7 @@ class SlackAdapter(SlackOutbound):
         self._ready.clear()
         if self.socket is not None:
             with contextlib.suppress(Exception):
-                await self.socket.close_async()
+                await self.socket.close_async()  # type: ignore[no-untyped-call]
             self.socket = None
 
     async def _open_socket(self) -> None:
