@@ -20,10 +20,12 @@ run: install
 
 test: install
 	$(BIN)/ruff check bot nlu skills credentials tests bench
+	$(BIN)/ruff format --check bot nlu skills credentials tests bench
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check bot nlu skills credentials tests bench
+	$(BIN)/ruff format --check bot nlu skills credentials tests bench
 	$(BIN)/mypy --strict bot nlu
 	$(BIN)/mypy credentials skills
 

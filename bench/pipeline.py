@@ -29,12 +29,14 @@ sys.path.insert(0, str(ROOT))
 def _settings(home: Path):  # type: ignore[no-untyped-def]
     from bot.config import Settings
 
-    return Settings.model_validate({
-        "adapters": {"shell": {"enabled": False}},
-        "database": {"url": f"sqlite://{home / 'bench.sqlite3'}"},
-        "rate_limit": {"enabled": False},
-        "dispatcher": {"max_pending": 50_000},
-    })
+    return Settings.model_validate(
+        {
+            "adapters": {"shell": {"enabled": False}},
+            "database": {"url": f"sqlite://{home / 'bench.sqlite3'}"},
+            "rate_limit": {"enabled": False},
+            "dispatcher": {"max_pending": 50_000},
+        }
+    )
 
 
 def _counting_adapter() -> type:
@@ -77,7 +79,7 @@ async def pipeline(messages: int, users: int, roundtrips: int) -> dict[str, floa
         before = counter.replies
         receive = app.receive
         t0 = time.perf_counter()
-        for i in range(messages):        # built here, as an adapter would build them
+        for i in range(messages):  # built here, as an adapter would build them
             u = i % users
             await receive(Message("test", names[u], names[u], channels[u], "ping", direct=True))
         await app.dispatcher.join()
@@ -90,9 +92,11 @@ async def pipeline(messages: int, users: int, roundtrips: int) -> dict[str, floa
             await app.process(one)
             lat.append(time.perf_counter() - t)
     lat.sort()
-    return {"msgs_per_s": messages / burst,
-            "p50_ms": statistics.median(lat) * 1000,
-            "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000}
+    return {
+        "msgs_per_s": messages / burst,
+        "p50_ms": statistics.median(lat) * 1000,
+        "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
+    }
 
 
 async def floor(messages: int) -> float:
@@ -131,8 +135,12 @@ async def _startup_child(home: Path) -> None:
 
 def _start_once(home: Path) -> tuple[float, float]:
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--startup-child", str(home)],
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--startup-child", str(home)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     elapsed = time.perf_counter() - t0
@@ -162,8 +170,9 @@ def import_floor(runs: int = 3) -> float:
     best = float("inf")
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import asyncio, tortoise, pydantic, yaml"],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-c", "import asyncio, tortoise, pydantic, yaml"], check=True
+        )
         best = min(best, time.perf_counter() - t0)
     return best
 
@@ -183,22 +192,36 @@ def main() -> None:
     figures = asyncio.run(pipeline(args.messages, args.users, args.roundtrips))
     floor_rate = asyncio.run(floor(args.messages))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result = {"msgs_per_s": round(figures["msgs_per_s"]), "p50_ms": round(figures["p50_ms"], 4),
-              "p99_ms": round(figures["p99_ms"], 4), "startup_s": round(startup, 3),
-              "peak_rss_mb": round(peak, 1), "floor_msgs_per_s": round(floor_rate),
-              "bot_rss_mb": round(bot_rss, 1), "first_start_s": round(first_start, 3),
-              "import_floor_s": round(floor_start, 3)}
-    print(f"burst: {args.messages} messages from {args.users} users: "
-          f"{result['msgs_per_s']:,} msgs/s (floor: bare asyncio regex loop "
-          f"{result['floor_msgs_per_s']:,} msgs/s)")
-    print(f"idle round trip over {args.roundtrips}: p50 {result['p50_ms']} ms, "
-          f"p99 {result['p99_ms']} ms")
-    print(f"start-up to first reply (new process, existing data dir, best of 3): "
-          f"{result['startup_s']} s; very first start (migrations, new keys): "
-          f"{result['first_start_s']} s; floor (python + asyncio, tortoise, pydantic, yaml "
-          f"imports): {result['import_floor_s']} s")
-    print(f"peak RSS: {result['peak_rss_mb']} MB after the burst ({args.messages} messages "
-          f"queued at once); {result['bot_rss_mb']} MB for a fresh bot after its first reply")
+    result = {
+        "msgs_per_s": round(figures["msgs_per_s"]),
+        "p50_ms": round(figures["p50_ms"], 4),
+        "p99_ms": round(figures["p99_ms"], 4),
+        "startup_s": round(startup, 3),
+        "peak_rss_mb": round(peak, 1),
+        "floor_msgs_per_s": round(floor_rate),
+        "bot_rss_mb": round(bot_rss, 1),
+        "first_start_s": round(first_start, 3),
+        "import_floor_s": round(floor_start, 3),
+    }
+    print(
+        f"burst: {args.messages} messages from {args.users} users: "
+        f"{result['msgs_per_s']:,} msgs/s (floor: bare asyncio regex loop "
+        f"{result['floor_msgs_per_s']:,} msgs/s)"
+    )
+    print(
+        f"idle round trip over {args.roundtrips}: p50 {result['p50_ms']} ms, "
+        f"p99 {result['p99_ms']} ms"
+    )
+    print(
+        f"start-up to first reply (new process, existing data dir, best of 3): "
+        f"{result['startup_s']} s; very first start (migrations, new keys): "
+        f"{result['first_start_s']} s; floor (python + asyncio, tortoise, pydantic, yaml "
+        f"imports): {result['import_floor_s']} s"
+    )
+    print(
+        f"peak RSS: {result['peak_rss_mb']} MB after the burst ({args.messages} messages "
+        f"queued at once); {result['bot_rss_mb']} MB for a fresh bot after its first reply"
+    )
     print(json.dumps(result))
 
 

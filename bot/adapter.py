@@ -64,13 +64,15 @@ class Adapter(ABC):
         """Stop delivering events and close connections."""
 
     @abstractmethod
-    async def send(self, channel: str, text: str, *, thread: str | None = None,
-                   choices: Sequence[Choice] = ()) -> PostedRef:
+    async def send(
+        self, channel: str, text: str, *, thread: str | None = None, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         """Post ``text`` to a channel (or into a thread of it)."""
 
     @abstractmethod
-    async def send_dm(self, user_id: str, text: str, *,
-                      choices: Sequence[Choice] = ()) -> PostedRef:
+    async def send_dm(
+        self, user_id: str, text: str, *, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         """Send a direct message, opening the DM channel if needed."""
 
     @abstractmethod
@@ -81,13 +83,15 @@ class Adapter(ABC):
     async def delete(self, ref: PostedRef) -> None:
         """Delete a message the bot posted (or, where allowed, a user's message)."""
 
-    async def reply(self, message: Message, text: str, *,
-                    choices: Sequence[Choice] = ()) -> PostedRef:
+    async def reply(
+        self, message: Message, text: str, *, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         """Answer a message where it was said: in the DM, or in the thread of a channel message."""
         if message.direct:
             return await self.send(message.channel, text, thread=message.thread, choices=choices)
-        return await self.send(message.channel, text, thread=message.thread or message.id,
-                               choices=choices)
+        return await self.send(
+            message.channel, text, thread=message.thread or message.id, choices=choices
+        )
 
     async def reply_private(self, event: Event, text: str) -> PostedRef:
         """Answer only ``event``'s user: a DM here; platforms with messages only one user sees

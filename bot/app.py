@@ -46,14 +46,20 @@ if TYPE_CHECKING:
     from nlu import ParseResult
 
 log = logging.getLogger(__name__)
-NAME_LOOKUP_SECONDS = 1.5   # a turn waits this long for the user's name, then uses the id
+NAME_LOOKUP_SECONDS = 1.5  # a turn waits this long for the user's name, then uses the id
 
 AdapterFactory = Callable[["Application"], "Adapter"]
 
 
 class Application:
-    def __init__(self, settings: Settings, *, adapters: Sequence[AdapterFactory] | None = None,
-                 load_nlu: bool = True, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        adapters: Sequence[AdapterFactory] | None = None,
+        load_nlu: bool = True,
+        clock: Clock | None = None,
+    ) -> None:
         self.settings = settings
         self.name = settings.name
         self.clock: Clock = clock or SystemClock()
@@ -61,12 +67,14 @@ class Application:
         self.background = BackgroundWork(self.stats)
         self.actions = ActionRegistry()
         self.observers = ObserverRunner(
-            self, repeat_after=timedelta(hours=settings.observers.repeat_after_hours))
+            self, repeat_after=timedelta(hours=settings.observers.repeat_after_hours)
+        )
         self.roles = RoleService(settings.roles)
         self.users = UserDirectory()
         self.audit = AuditLog()
         self.conversations = ConversationStore(
-            timedelta(minutes=settings.conversations.timeout_minutes))
+            timedelta(minutes=settings.conversations.timeout_minutes)
+        )
         self.loader = SkillLoader(settings.skills.packages, settings.skills.disabled)
         self.registry = Registry()
         self.skills = SkillHost(self)
@@ -74,7 +82,7 @@ class Application:
         self.adapters: dict[str, Adapter] = {}
         self.scheduler: Scheduler | None = None
         self.http: Any = None
-        self.redis: Any = None            # redis.asyncio client when ``redis.url`` is set
+        self.redis: Any = None  # redis.asyncio client when ``redis.url`` is set
         self.started_at: float | None = None
         self.understanding = Understanding(settings.nlu, self.stats)
         self._load_nlu = load_nlu
@@ -83,8 +91,9 @@ class Application:
         self._outbound_filters: list[Callable[[str], str]] = [redact]
         self._before: list[mw.Middleware] = [mw.guard_errors]
         if settings.rate_limit.enabled:
-            self._before.append(mw.RateLimiter(settings.rate_limit.messages,
-                                               settings.rate_limit.per_seconds))
+            self._before.append(
+                mw.RateLimiter(settings.rate_limit.messages, settings.rate_limit.per_seconds)
+            )
         self._extra: list[mw.Middleware] = []
         self._watchers: list[mw.Middleware] = []
         self._pipeline = self._compose()
@@ -94,8 +103,9 @@ class Application:
         self.kv = KeyValueStore()
         #: duplicate deliveries, for every platform (Redis once ``start`` opened it)
         self.dedupe = Deduplicator(prefix=settings.redis.prefix)
-        self.inbound = Inbound(self.stats, self.dedupe, overhears=self._overhears,
-                               watched=lambda: bool(self._watchers))
+        self.inbound = Inbound(
+            self.stats, self.dedupe, overhears=self._overhears, watched=lambda: bool(self._watchers)
+        )
         self._deliver = self.inbound.chain(self._submit)
         self._deliver_now = self.inbound.chain(self._run_now)
         #: per-application extension points that skills and adapters may fill at setup
@@ -134,8 +144,7 @@ class Application:
 
     def _overhears(self, message: Message) -> bool:
         """True when ``message`` is chatter the bot was not asked to answer."""
-        return not message.addressed and \
-            self.conversations.peek(message.conversation_key) is None
+        return not message.addressed and self.conversations.peek(message.conversation_key) is None
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> Application:
@@ -166,9 +175,8 @@ class Application:
                 for account in accounts:
                     self.roles.link(account, person)
             await self.conversations.load()
-            if self.redis is not None:   # several processes: share dialogue state live
-                await self.conversations.start_sync(self.redis,
-                                                    prefix=self.settings.redis.prefix)
+            if self.redis is not None:  # several processes: share dialogue state live
+                await self.conversations.start_sync(self.redis, prefix=self.settings.redis.prefix)
                 stack.push_async_callback(self.conversations.stop_sync)
             await self.audit.start()
             stack.push_async_callback(self.audit.stop)
@@ -190,7 +198,7 @@ class Application:
 
                 self.http = HttpServer(self)
             adapters = [factory(self) for factory in self._resolve_adapter_factories()]
-            for adapter in adapters:      # constructors may add HTTP routes (callbacks)
+            for adapter in adapters:  # constructors may add HTTP routes (callbacks)
                 self.adapters[adapter.platform] = adapter
             if self.http is not None:
                 await self.http.start()
@@ -198,7 +206,7 @@ class Application:
             for adapter in adapters:
                 await adapter.connect()
                 stack.push_async_callback(adapter.disconnect)
-            if self._load_nlu:   # last: a bad platform token must fail fast, not after training
+            if self._load_nlu:  # last: a bad platform token must fail fast, not after training
                 self.understanding.start()
                 stack.push_async_callback(self.understanding.stop)
             # drained after the handlers finish, while the adapters and database are still there
@@ -226,8 +234,9 @@ class Application:
             await client.ping()
         except Exception as exc:  # redis raises ConnectionError/TimeoutError/AuthenticationError
             await client.aclose()
-            raise StorageUnavailable(f"cannot reach Redis at {redact_url(url)}: "
-                                     f"{type(exc).__name__}") from None
+            raise StorageUnavailable(
+                f"cannot reach Redis at {redact_url(url)}: {type(exc).__name__}"
+            ) from None
         self.redis = client
 
     async def _close_redis(self) -> None:
@@ -285,12 +294,12 @@ class Application:
         adapter = self.adapters[event.platform]
         ctx = Context(self, adapter, event)
         if isinstance(event, Message) and self._watchers and self._overhears(event):
-            event.user_name = event.user_name or event.user_id    # chatter: no look-up
+            event.user_name = event.user_name or event.user_id  # chatter: no look-up
             await self._overheard(ctx)
             return
-        if not event.user_name:   # the adapter handed it over without (Slack: acked first)
+        if not event.user_name:  # the adapter handed it over without (Slack: acked first)
             event.user_name = await _name_of(adapter, event.user_id)
-        with self.background.turn():      # the answer first, then the work it started
+        with self.background.turn():  # the answer first, then the work it started
             await self._pipeline(ctx)
         self.stats.handled += 1
 
@@ -307,8 +316,9 @@ class Application:
             text = func(text)
         return text
 
-    async def notify(self, user_key: str, text: str, *,
-                     choices: Sequence[Choice] = ()) -> PostedRef | None:
+    async def notify(
+        self, user_key: str, text: str, *, choices: Sequence[Choice] = ()
+    ) -> PostedRef | None:
         """DM a user by ``platform:id`` (or a person by ``person:NAME``, on the first of their
         accounts whose platform is connected); None if no platform of theirs is running."""
         if user_key.startswith("person:"):
@@ -324,8 +334,15 @@ class Application:
             return None
         return await adapter.send_dm(user_id, self.outbound(text), choices=choices)
 
-    async def post(self, platform: str, channel: str, text: str, *, thread: str | None = None,
-                   choices: Sequence[Choice] = ()) -> PostedRef | None:
+    async def post(
+        self,
+        platform: str,
+        channel: str,
+        text: str,
+        *,
+        thread: str | None = None,
+        choices: Sequence[Choice] = (),
+    ) -> PostedRef | None:
         adapter = self.adapters.get(platform)
         if adapter is None:
             return None
@@ -336,9 +353,10 @@ async def _name_of(adapter: Adapter, user_id: str) -> str:
     """The user's display name, or their id when the platform is slow or will not say."""
     try:
         info = await asyncio.wait_for(adapter.user_info(user_id), NAME_LOOKUP_SECONDS)
-    except Exception as exc:     # TimeoutError, or the platform's own error
-        log.warning("no name for %s:%s (%s); using the id", adapter.platform, user_id,
-                    type(exc).__name__)
+    except Exception as exc:  # TimeoutError, or the platform's own error
+        log.warning(
+            "no name for %s:%s (%s); using the id", adapter.platform, user_id, type(exc).__name__
+        )
         return user_id
     return info.name or user_id
 

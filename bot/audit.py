@@ -24,17 +24,27 @@ class AuditLog:
         self._stopping = False
         self.enabled = False
 
-    def record(self, actor: str, kind: str, target: str = "", outcome: str = "ok",
-               **detail: Any) -> None:
+    def record(
+        self, actor: str, kind: str, target: str = "", outcome: str = "ok", **detail: Any
+    ) -> None:
         if not self.enabled:
             return
-        self._buffer.append({"at": datetime.now(UTC), "actor": actor, "kind": kind,
-                             "target": target[:200], "outcome": outcome, "detail": detail})
+        self._buffer.append(
+            {
+                "at": datetime.now(UTC),
+                "actor": actor,
+                "kind": kind,
+                "target": target[:200],
+                "outcome": outcome,
+                "detail": detail,
+            }
+        )
         if len(self._buffer) >= self.max_batch:
             self._wake.set()
 
-    async def write(self, actor: str, kind: str, target: str = "", outcome: str = "ok",
-                    **detail: Any) -> None:
+    async def write(
+        self, actor: str, kind: str, target: str = "", outcome: str = "ok", **detail: Any
+    ) -> None:
         """Record and flush now: for events that must be on disk before the bot says so."""
         self.record(actor, kind, target, outcome, **detail)
         await self.flush()
@@ -48,7 +58,7 @@ class AuditLog:
         try:
             await AuditEvent.bulk_create([AuditEvent(**row) for row in batch])
         except Exception:
-            self._buffer[:0] = batch          # keep it; the next flush tries again
+            self._buffer[:0] = batch  # keep it; the next flush tries again
             raise
 
     async def start(self) -> None:
@@ -65,8 +75,11 @@ class AuditLog:
             try:
                 await self.flush()
             except Exception:
-                log.warning("audit flush failed; %d records kept for the next try",
-                            len(self._buffer), exc_info=True)
+                log.warning(
+                    "audit flush failed; %d records kept for the next try",
+                    len(self._buffer),
+                    exc_info=True,
+                )
 
     async def stop(self) -> None:
         """Let a flush in progress finish (cancelling it would break its transaction)."""

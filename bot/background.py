@@ -44,16 +44,23 @@ _turn: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar("qm_turn", 
 
 
 class BackgroundWork:
-    def __init__(self, stats: Stats | None = None, *, concurrency: int = 4, attempts: int = 3,
-                 base_delay: float = 0.5, max_delay: float = 30.0,
-                 drain_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        stats: Stats | None = None,
+        *,
+        concurrency: int = 4,
+        attempts: int = 3,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        drain_seconds: float = 10.0,
+    ) -> None:
         self.stats = stats if stats is not None else Stats()
         self.attempts = attempts
-        self.base_delay = base_delay           # seconds before the 2nd attempt; doubles after
+        self.base_delay = base_delay  # seconds before the 2nd attempt; doubles after
         self.max_delay = max_delay
         self.drain_seconds = drain_seconds
         self._slots = asyncio.Semaphore(concurrency)
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}   # key -> (lock, jobs using it)
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # key -> (lock, jobs using it)
         self._tasks: dict[asyncio.Task[None], _Job] = {}
         self.running = False
 
@@ -73,15 +80,17 @@ class BackgroundWork:
             for task, job in left:
                 with contextlib.suppress(BaseException):
                     await task
-                log.error("background job %r did not finish before shutdown; it was not done",
-                          job.name)
+                log.error(
+                    "background job %r did not finish before shutdown; it was not done", job.name
+                )
                 self.stats.background_lost += 1
         finally:
             self.running = False
 
     # -- submitting ----------------------------------------------------------------------------
-    def submit(self, name: str, factory: JobFactory, *, key: str | None = None,
-               attempts: int | None = None) -> None:
+    def submit(
+        self, name: str, factory: JobFactory, *, key: str | None = None, attempts: int | None = None
+    ) -> None:
         """Run ``factory()`` in the background (after the current turn, if inside one).
 
         ``attempts=1`` for work that must not be repeated (e.g. a workflow action)."""
@@ -132,11 +141,11 @@ class BackgroundWork:
     async def idle(self) -> None:
         """Wait until nothing is pending (jobs submitted by jobs included)."""
         while self._tasks:
-            await asyncio.wait(list(self._tasks))     # (cancelling the wait spares the jobs)
+            await asyncio.wait(list(self._tasks))  # (cancelling the wait spares the jobs)
 
     # -- running -------------------------------------------------------------------------------
     async def _run(self, job: _Job) -> None:
-        _turn.set(None)        # (in this task's copy) a job's own submissions are not held back
+        _turn.set(None)  # (in this task's copy) a job's own submissions are not held back
         lock = self._locks[job.key][0] if job.key is not None else None
         async with lock or contextlib.nullcontext():
             for attempt in range(1, job.attempts + 1):
@@ -149,14 +158,24 @@ class BackgroundWork:
                         self.stats.background_done += 1
                         break
                 if attempt == job.attempts:
-                    log.error("background job %r failed after %d attempt(s): %s", job.name,
-                              attempt, failure)
+                    log.error(
+                        "background job %r failed after %d attempt(s): %s",
+                        job.name,
+                        attempt,
+                        failure,
+                    )
                     # the message may quote secrets: the traceback only when debugging
                     log.debug("background job %r failure", job.name, exc_info=error)
                     self.stats.background_failed += 1
                     break
                 delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-                log.warning("background job %r failed (attempt %d of %d): %s; retrying in "
-                            "%.1f s", job.name, attempt, job.attempts, failure, delay)
+                log.warning(
+                    "background job %r failed (attempt %d of %d): %s; retrying in %.1f s",
+                    job.name,
+                    attempt,
+                    job.attempts,
+                    failure,
+                    delay,
+                )
                 self.stats.background_retried += 1
                 await asyncio.sleep(delay)

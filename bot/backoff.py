@@ -15,7 +15,7 @@ class Backoff:
 
     def next_delay(self) -> float:
         """Seconds to wait before the next attempt; grows 2x per failure up to ``cap``."""
-        ceiling = min(self.cap, self.base * (2 ** self.attempt))
+        ceiling = min(self.cap, self.base * (2**self.attempt))
         self.attempt += 1
         return self._rng.uniform(ceiling / 2, ceiling)
 

@@ -81,7 +81,7 @@ class AnyOf:
 
     def describe(self, ctx: Context) -> str:
         parts = [check.describe(ctx) for check in self.checks]
-        if all(p.startswith("needs ") for p in parts):   # "needs A or B", not "needs A or needs B"
+        if all(p.startswith("needs ") for p in parts):  # "needs A or B", not "needs A or needs B"
             return "needs " + " or ".join(p.removeprefix("needs ") for p in parts)
         return " or ".join(parts)
 

@@ -44,8 +44,10 @@ async def _serve(settings: Settings) -> int:
 
     shell = settings.adapters.shell.enabled
     interactive = shell and sys.stdin.isatty()
-    setup_logging(settings.logging.level,
-                  settings.logging.file or (data_dir() / "quartermaster.log" if shell else None))
+    setup_logging(
+        settings.logging.level,
+        settings.logging.file or (data_dir() / "quartermaster.log" if shell else None),
+    )
     async with Application(settings) as app:
         adapter = app.adapters.get("shell")
         if adapter is not None:
@@ -60,8 +62,11 @@ async def _serve(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        print(f"quartermaster: running with {', '.join(app.adapters) or 'no adapters'}; "
-              "Ctrl-C stops.", file=sys.stderr)
+        print(
+            f"quartermaster: running with {', '.join(app.adapters) or 'no adapters'}; "
+            "Ctrl-C stops.",
+            file=sys.stderr,
+        )
         await stop.wait()
     return 0
 
@@ -102,7 +107,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     from bot.logs import redact_url
 
     settings = _settings(args)
-    validate_adapters(settings)       # each enabled platform checks its own keys
+    validate_adapters(settings)  # each enabled platform checks its own keys
     enabled = enabled_names(settings)
 
     print(f"{settings.source}: OK")
@@ -169,11 +174,14 @@ def cmd_roles(args: argparse.Namespace) -> int:
 # -- parser --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="quartermaster",
-        description="ChatOps assistant for research-computing helpdesks.")
-    parser.add_argument("--config", "-c", metavar="FILE",
-                        help="configuration file (default: $QUARTERMASTER_CONFIG or "
-                             "config/quartermaster.yml)")
+        prog="quartermaster", description="ChatOps assistant for research-computing helpdesks."
+    )
+    parser.add_argument(
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="configuration file (default: $QUARTERMASTER_CONFIG or config/quartermaster.yml)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -181,17 +189,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("chat", help="run a chat transcript through the shell adapter")
-    p.add_argument("--script", "-s", required=True, metavar="FILE",
-                   help="transcript file, or - for stdin (syntax: docs/shell.md)")
-    p.add_argument("--no-admin", action="store_true",
-                   help="do not grant the local user the admin role")
+    p.add_argument(
+        "--script",
+        "-s",
+        required=True,
+        metavar="FILE",
+        help="transcript file, or - for stdin (syntax: docs/shell.md)",
+    )
+    p.add_argument(
+        "--no-admin", action="store_true", help="do not grant the local user the admin role"
+    )
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("config", help="configuration tools")
     csub = p.add_subparsers(dest="config_command", metavar="ACTION")
     csub.required = True
-    csub.add_parser("check", help="validate the configuration").set_defaults(
-        func=cmd_config_check)
+    csub.add_parser("check", help="validate the configuration").set_defaults(func=cmd_config_check)
 
     p = sub.add_parser("db", help="database tools")
     dsub = p.add_subparsers(dest="db_command", metavar="ACTION")
@@ -223,8 +236,11 @@ def _extensions() -> list[Register]:
         try:
             found.append(plugin.load())
         except PluginError as exc:
-            print(f"quartermaster: warning: {str(exc).splitlines()[0]}; the {name!r} commands "
-                  "are unavailable", file=sys.stderr)
+            print(
+                f"quartermaster: warning: {str(exc).splitlines()[0]}; the {name!r} commands "
+                "are unavailable",
+                file=sys.stderr,
+            )
     return found
 
 

@@ -80,11 +80,12 @@ class AdaptersSettings(_Section):
         for name, section in extra.items():
             if name not in declared:
                 raise PydanticCustomError(
-                    "unknown_adapter", "{name}: unknown key (no adapter of that name is "
+                    "unknown_adapter",
+                    "{name}: unknown key (no adapter of that name is "
                     "installed; installed: {installed})",
-                    {"name": name, "installed": ", ".join(sorted(declared)) or "none"})
-            if not isinstance(section, dict) or not isinstance(section.get("enabled", False),
-                                                                 bool):
+                    {"name": name, "installed": ", ".join(sorted(declared)) or "none"},
+                )
+            if not isinstance(section, dict) or not isinstance(section.get("enabled", False), bool):
                 raise ValueError(f"{name}: must be a mapping with `enabled: true|false`")
         return self
 
@@ -121,15 +122,18 @@ class RolesSettings(_Section):
 
     @field_validator("groups")
     @classmethod
-    def _groups_of_known_roles(cls, groups: dict[str, list[str]], info: Any
-                               ) -> dict[str, list[str]]:
+    def _groups_of_known_roles(
+        cls, groups: dict[str, list[str]], info: Any
+    ) -> dict[str, list[str]]:
         """Defaults first, the site's groups over them; every role named must be known."""
         known = info.data.get("known", DEFAULT_ROLES)
         for name, roles in groups.items():
             unknown = [r for r in roles if r not in known]
             if unknown:
-                raise ValueError(f"group {name!r} names the role {unknown[0]!r}, which is not "
-                                 f"one of the known roles {known}")
+                raise ValueError(
+                    f"group {name!r} names the role {unknown[0]!r}, which is not "
+                    f"one of the known roles {known}"
+                )
         defaults = {k: [r for r in v if r in known] for k, v in DEFAULT_GROUPS.items()}
         return {**defaults, **groups}
 
@@ -204,11 +208,13 @@ class Settings(_Section):
     conversations: ConversationSettings = ConversationSettings()
     identities: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="person -> accounts (platform:id) that are the same human on several platforms")
+        description="person -> accounts (platform:id) that are the same human on several platforms",
+    )
     observers: ObserversSettings = ObserversSettings()
     providers: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="provider name -> its settings, validated by the provider (bot.providers)")
+        description="provider name -> its settings, validated by the provider (bot.providers)",
+    )
     workflows: dict[str, Any] = Field(default_factory=dict)
     vault: dict[str, Any] = Field(default_factory=dict)
     email: dict[str, Any] = Field(default_factory=dict)
@@ -230,11 +236,14 @@ def default_config_path() -> Path:
 
 def _expand_env(value: Any, where: str, source: str, environ: dict[str, str]) -> Any:
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{where}.{k}" if where else str(k), source, environ)
-                for k, v in value.items()}
+        return {
+            k: _expand_env(v, f"{where}.{k}" if where else str(k), source, environ)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_expand_env(v, f"{where}[{i}]", source, environ) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
+
         def sub(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
             if name in environ:
@@ -242,6 +251,7 @@ def _expand_env(value: Any, where: str, source: str, environ: dict[str, str]) ->
             if default is not None:
                 return default
             raise ConfigError(f"{source}: {where}: environment variable {name} is not set")
+
         return _ENV_REF.sub(sub, value)
     return value
 
@@ -251,7 +261,7 @@ def _apply_env_overrides(raw: dict[str, Any], environ: dict[str, str]) -> None:
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
-        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
         node = raw
         for part in path[:-1]:
             child = node.get(part)
@@ -261,8 +271,10 @@ def _apply_env_overrides(raw: dict[str, Any], environ: dict[str, str]) -> None:
             node = child
         if path:
             node[path[-1]] = yaml.safe_load(value) if value else value
-    for short, dotted in (("QUARTERMASTER_DATABASE_URL", ("database", "url")),
-                          ("QUARTERMASTER_REDIS_URL", ("redis", "url"))):
+    for short, dotted in (
+        ("QUARTERMASTER_DATABASE_URL", ("database", "url")),
+        ("QUARTERMASTER_REDIS_URL", ("redis", "url")),
+    ):
         if environ.get(short):
             raw.setdefault(dotted[0], {})[dotted[1]] = environ[short]
 
@@ -274,14 +286,15 @@ def _format_validation(source: str, err: ValidationError) -> str:
         msg = problem["msg"]
         if problem["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see docs/configuration.md)"
-        elif problem["type"] == "unknown_adapter":     # named by the section's validator
+        elif problem["type"] == "unknown_adapter":  # named by the section's validator
             key, msg = f"{key}.{problem['ctx']['name']}", msg.partition(": ")[2]
         lines.append(f"{source}: {key}: {msg}")
     return "\n".join(lines)
 
 
-def load_settings(path: Path | str | None = None, *,
-                  environ: dict[str, str] | None = None) -> Settings:
+def load_settings(
+    path: Path | str | None = None, *, environ: dict[str, str] | None = None
+) -> Settings:
     """Read, expand and validate the configuration; a missing default file means defaults."""
     environ = dict(os.environ) if environ is None else environ
     explicit = path is not None

@@ -114,18 +114,22 @@ class Context:
         self.replies += 1
         return await self.adapter.reply_private(self.event, self.app.outbound(text))
 
-    async def dm(self, text: str, *, user_id: str | None = None,
-                 choices: Sequence[Choice] = ()) -> PostedRef:
+    async def dm(
+        self, text: str, *, user_id: str | None = None, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         """Send a direct message to this user, or to another user of the same platform."""
         self.replies += 1
-        return await self.adapter.send_dm(user_id or self.user_id, self.app.outbound(text),
-                                          choices=choices)
+        return await self.adapter.send_dm(
+            user_id or self.user_id, self.app.outbound(text), choices=choices
+        )
 
-    async def post(self, channel: str, text: str, *, thread: str | None = None,
-                   choices: Sequence[Choice] = ()) -> PostedRef:
+    async def post(
+        self, channel: str, text: str, *, thread: str | None = None, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         self.replies += 1
-        return await self.adapter.send(channel, self.app.outbound(text), thread=thread,
-                                       choices=choices)
+        return await self.adapter.send(
+            channel, self.app.outbound(text), thread=thread, choices=choices
+        )
 
     # -- dialogue state ------------------------------------------------------------------------
     @property
@@ -146,8 +150,9 @@ class Context:
 
     async def expect(self, followup_id: str, data: dict[str, Any] | None = None) -> None:
         """Route this user's next message in this conversation to ``@skill.followup(id)``."""
-        await self.app.conversations.save(self.conversation_key,
-                                          {"followup": followup_id, "data": data or {}})
+        await self.app.conversations.save(
+            self.conversation_key, {"followup": followup_id, "data": data or {}}
+        )
 
     async def done(self) -> None:
         """Forget the dialogue state of this conversation."""
@@ -162,8 +167,10 @@ class Context:
         mixed up or spoofed from input; the vault is whatever installed itself as ``SECRETS``."""
         source = self.app.services.get(SECRETS)
         if source is None:
-            raise UserError(f"The vault isn't available right now, so I can't use your {name} "
-                            "secret; an admin can see why in my log.")
+            raise UserError(
+                f"The vault isn't available right now, so I can't use your {name} "
+                "secret; an admin can see why in my log."
+            )
         skill = self.spec.skill if self.spec is not None else "unknown"
         return await source.secret_for_user(self.user_key, name, skill=skill)
 

@@ -62,16 +62,16 @@ def _parse(stored: str) -> ConversationKey | None:
 
 
 Entry = tuple[dict[str, Any], datetime | None]
-Stamp = tuple[float, str]      # (writer's wall clock, writer's origin): the later write wins
-TOMBSTONE_SECONDS = 60.0       # how long a clear outranks late messages about the same key
+Stamp = tuple[float, str]  # (writer's wall clock, writer's origin): the later write wins
+TOMBSTONE_SECONDS = 60.0  # how long a clear outranks late messages about the same key
 
 
 class ConversationStore:
     def __init__(self, timeout: timedelta) -> None:
         self.timeout = timeout
         self._states: dict[str, Entry] = {}
-        self._stamps: dict[str, Stamp] = {}       # of the live entries
-        self._cleared: dict[str, Stamp] = {}      # recent clears (tombstones)
+        self._stamps: dict[str, Stamp] = {}  # of the live entries
+        self._cleared: dict[str, Stamp] = {}  # recent clears (tombstones)
         #: identifies this store's own messages on the channel (echoes are ignored)
         self.origin = uuid.uuid4().hex
         self.channel: str | None = None
@@ -79,12 +79,12 @@ class ConversationStore:
         self.applied = 0
         self.ignored = 0
         self.resyncs = 0
-        self.heartbeat = 30.0        # seconds of silence before the subscription is pinged
+        self.heartbeat = 30.0  # seconds of silence before the subscription is pinged
         self.publish_timeout = 5.0
         self._redis: Any = None
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Event | None = None
-        self._touched: set[str] | None = None   # keys changed while a reload reads the DB
+        self._touched: set[str] | None = None  # keys changed while a reload reads the DB
 
     # -- loading -------------------------------------------------------------------------------
     async def load(self) -> None:
@@ -103,8 +103,11 @@ class ConversationStore:
             self._touched = None
         now = datetime.now(UTC)
         # an expired draft already held stays (the bot still owes its "timed out" notice)
-        live = [row for row in rows if row.expires_at is None or row.expires_at > now
-                or row.key in self._states]
+        live = [
+            row
+            for row in rows
+            if row.expires_at is None or row.expires_at > now or row.key in self._states
+        ]
         fresh: dict[str, Entry] = {row.key: (dict(row.state), row.expires_at) for row in live}
         stamps: dict[str, Stamp] = {row.key: (row.updated_at.timestamp(), "") for row in live}
         for key in touched:
@@ -138,8 +141,7 @@ class ConversationStore:
         return True
 
     # -- reading (hot path: plain dict look-ups) -----------------------------------------------
-    def _lookup(self, key: str, now: datetime | None = None
-                ) -> tuple[dict[str, Any], bool] | None:
+    def _lookup(self, key: str, now: datetime | None = None) -> tuple[dict[str, Any], bool] | None:
         """(state, has it expired by ``now``) for a stored conversation, or None."""
         entry = self._states.get(key)
         if entry is None:
@@ -161,8 +163,9 @@ class ConversationStore:
         """The conversations whose time ran out by ``now`` (the caller's clock; default: real)
         and still wait for their "timed out" notice."""
         now = now or datetime.now(UTC)
-        found = (_parse(k) for k, (_, exp) in self._states.items()
-                 if exp is not None and exp <= now)
+        found = (
+            _parse(k) for k, (_, exp) in self._states.items() if exp is not None and exp <= now
+        )
         return [key for key in found if key is not None]
 
     # -- writing: database first, then memory, then the other processes -------------------------
@@ -172,8 +175,9 @@ class ConversationStore:
         key = str(key)
         expires_at = datetime.now(UTC) + self.timeout if expires else None
         stamp = (time.time(), self.origin)
-        await Conversation.update_or_create(key=key,
-                                            defaults={"state": state, "expires_at": expires_at})
+        await Conversation.update_or_create(
+            key=key, defaults={"state": state, "expires_at": expires_at}
+        )
         self._set(key, (state, expires_at), stamp)
         await self._publish(key, state, expires_at, stamp)
 
@@ -189,8 +193,9 @@ class ConversationStore:
         await self._publish(key, None, None, stamp)
 
     # -- sharing through Redis -----------------------------------------------------------------
-    async def start_sync(self, redis: Any, *, prefix: str = "qm:",
-                         ready_timeout: float = 10.0) -> None:
+    async def start_sync(
+        self, redis: Any, *, prefix: str = "qm:", ready_timeout: float = 10.0
+    ) -> None:
         """Follow other processes' changes on ``{prefix}conversations`` and publish ours.
 
         Returns once subscribed and caught up with the database (or after ``ready_timeout``,
@@ -216,39 +221,51 @@ class ConversationStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _publish(self, key: str, state: dict[str, Any] | None,
-                       expires_at: datetime | None, stamp: Stamp) -> None:
+    async def _publish(
+        self, key: str, state: dict[str, Any] | None, expires_at: datetime | None, stamp: Stamp
+    ) -> None:
         """Tell the other processes; a failure only delays them until their next reload."""
         redis, channel = self._redis, self.channel
         if redis is None or channel is None:
             return
         try:
-            payload = json.dumps({"origin": self.origin, "at": stamp[0], "key": key,
-                                  "state": state,
-                                  "expires_at": expires_at.isoformat() if expires_at else None},
-                                 separators=(",", ":"), default=str)
+            payload = json.dumps(
+                {
+                    "origin": self.origin,
+                    "at": stamp[0],
+                    "key": key,
+                    "state": state,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                },
+                separators=(",", ":"),
+                default=str,
+            )
             async with asyncio.timeout(self.publish_timeout):
                 await redis.publish(channel, payload)
-        except Exception as exc:   # Redis down or slow: the DB write already happened
-            log.warning("could not share a conversation change on %s: %s", channel,
-                        type(exc).__name__)
+        except Exception as exc:  # Redis down or slow: the DB write already happened
+            log.warning(
+                "could not share a conversation change on %s: %s", channel, type(exc).__name__
+            )
 
     async def _follow(self, redis: Any) -> None:
         """Subscribe, listen, resubscribe after a loss — until cancelled. ``redis`` is passed in
         rather than read from ``self``: a cancellation swallowed inside redis-py's own clean-up
         must not meet a store that ``stop_sync`` has already detached."""
         backoff = Backoff(base=0.2, cap=30.0)
-        while self._task is asyncio.current_task():   # stop_sync detached us: stop
+        while self._task is asyncio.current_task():  # stop_sync detached us: stop
             pubsub = redis.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
                 await self._listen(pubsub, backoff)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:   # connection lost, DB down during the reload, ...
+            except Exception as exc:  # connection lost, DB down during the reload, ...
                 delay = backoff.next_delay()
-                log.warning("conversation sharing lost its subscription (%s); retrying in "
-                            "%.1f s", type(exc).__name__, delay)
+                log.warning(
+                    "conversation sharing lost its subscription (%s); retrying in %.1f s",
+                    type(exc).__name__,
+                    delay,
+                )
                 await asyncio.sleep(delay)
             finally:
                 with contextlib.suppress(Exception):
@@ -258,7 +275,7 @@ class ConversationStore:
         waiting_for_pong = False
         while True:
             message = await pubsub.get_message(timeout=self.heartbeat)
-            if message is None:      # silence: make sure the connection is still there
+            if message is None:  # silence: make sure the connection is still there
                 if waiting_for_pong:
                     raise ConnectionError("Redis did not answer a ping")
                 await pubsub.ping()
@@ -267,7 +284,7 @@ class ConversationStore:
             waiting_for_pong = False
             kind = message.get("type")
             if kind == "subscribe":  # first time, or redis-py re-subscribed after a drop
-                await self.load()    # catch up with anything published meanwhile
+                await self.load()  # catch up with anything published meanwhile
                 self.resyncs += 1
                 backoff.reset()
                 if self._ready is not None:
@@ -293,8 +310,12 @@ class ConversationStore:
         except (ValueError, KeyError, TypeError) as exc:
             self.ignored += 1
             size = len(data) if isinstance(data, (bytes, str)) else 0
-            log.warning("ignored a malformed conversation update on %s (%d bytes): %s",
-                        self.channel, size, type(exc).__name__)
+            log.warning(
+                "ignored a malformed conversation update on %s (%d bytes): %s",
+                self.channel,
+                size,
+                type(exc).__name__,
+            )
             return
         if origin == self.origin:
             return

@@ -21,8 +21,15 @@ PRUNE_SECONDS = 900.0
 class Deduplicator:
     """``first_time(*ids)`` claims a delivery's ids; False when any was claimed before."""
 
-    def __init__(self, *, redis: Any = None, prefix: str = "qm:", ttl_seconds: int = 3600,
-                 memory_size: int = 10_000, use_database: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        redis: Any = None,
+        prefix: str = "qm:",
+        ttl_seconds: int = 3600,
+        memory_size: int = 10_000,
+        use_database: bool = True,
+    ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.ttl = ttl_seconds
@@ -54,8 +61,7 @@ class Deduplicator:
 
     async def _claim(self, key: str) -> bool:
         if self.redis is not None:
-            return bool(await self.redis.set(f"{self.prefix}seen:{key}", "1", nx=True,
-                                             ex=self.ttl))
+            return bool(await self.redis.set(f"{self.prefix}seen:{key}", "1", nx=True, ex=self.ttl))
         if self.use_database:
             from tortoise.exceptions import IntegrityError
 

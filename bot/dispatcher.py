@@ -35,8 +35,9 @@ class Dispatcher:
     def pending(self) -> int:
         return self._pending
 
-    async def submit(self, key: Hashable, event: Any,
-                     done: asyncio.Future[None] | None = None) -> None:
+    async def submit(
+        self, key: Hashable, event: Any, done: asyncio.Future[None] | None = None
+    ) -> None:
         """Queue ``event`` behind earlier events with the same ``key``."""
         while self._pending >= self._max:
             self._space.clear()
@@ -59,8 +60,9 @@ class Dispatcher:
         await self.submit(key, event, done)
         await done
 
-    async def _drain(self, key: Hashable, queue: deque[tuple[Any, asyncio.Future[None] | None]]
-                     ) -> None:
+    async def _drain(
+        self, key: Hashable, queue: deque[tuple[Any, asyncio.Future[None] | None]]
+    ) -> None:
         try:
             while queue:
                 event, done = queue.popleft()
@@ -92,7 +94,8 @@ class Dispatcher:
             async with asyncio.timeout(timeout):
                 await self.join()
         except TimeoutError:
-            log.warning("dispatcher: %d events still running at shutdown; cancelling",
-                        self._pending)
+            log.warning(
+                "dispatcher: %d events still running at shutdown; cancelling", self._pending
+            )
             for task in list(self._workers):
                 task.cancel()

@@ -109,8 +109,12 @@ class PostedRef:
     ephemeral: bool = False
 
     def to_dict(self) -> dict[str, str | None]:
-        return {"platform": self.platform, "channel": self.channel, "id": self.id,
-                "thread": self.thread}
+        return {
+            "platform": self.platform,
+            "channel": self.channel,
+            "id": self.id,
+            "thread": self.thread,
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> PostedRef:

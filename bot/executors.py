@@ -20,16 +20,16 @@ from typing import Any, Protocol, runtime_checkable
 from bot import plugins
 from bot.errors import ConfigError
 
-TAIL_BYTES = 4096        # what is kept of each stream: the end, where the error usually is
+TAIL_BYTES = 4096  # what is kept of each stream: the end, where the error usually is
 
 
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     host: str
-    exit_status: int | None          # None when it timed out or could not start
-    stdout: str                      # the last TAIL_BYTES, decoded leniently
+    exit_status: int | None  # None when it timed out or could not start
+    stdout: str  # the last TAIL_BYTES, decoded leniently
     stderr: str
-    duration: float                  # seconds
+    duration: float  # seconds
     timed_out: bool = False
 
     @property
@@ -41,8 +41,9 @@ class CommandResult:
 class NodeExecutor(Protocol):
     name: str
 
-    async def run(self, hosts: Sequence[str], command: str, *, timeout: float,
-                  concurrency: int = 10) -> dict[str, CommandResult]:
+    async def run(
+        self, hosts: Sequence[str], command: str, *, timeout: float, concurrency: int = 10
+    ) -> dict[str, CommandResult]:
         """Run ``command`` on every host, at most ``concurrency`` at once, each limited to
         ``timeout`` seconds; one result per host, in the order of ``hosts``."""
         ...
@@ -68,8 +69,9 @@ class LocalExecutor:
     def __init__(self, shell: str = "/bin/sh") -> None:
         self.shell = shell
 
-    async def run(self, hosts: Sequence[str], command: str, *, timeout: float,
-                  concurrency: int = 10) -> dict[str, CommandResult]:
+    async def run(
+        self, hosts: Sequence[str], command: str, *, timeout: float, concurrency: int = 10
+    ) -> dict[str, CommandResult]:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         slots = asyncio.Semaphore(concurrency)
@@ -85,13 +87,19 @@ class LocalExecutor:
         started = time.monotonic()
         try:
             proc = await asyncio.create_subprocess_exec(
-                self.shell, "-c", command, stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                self.shell,
+                "-c",
+                command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
                 env={**os.environ, "QM_HOST": host},
-                start_new_session=True)        # its own process group: a timeout kills it all
+                start_new_session=True,
+            )  # its own process group: a timeout kills it all
         except OSError as exc:
-            return CommandResult(host, None, "", f"could not start: {exc.strerror}",
-                                 time.monotonic() - started)
+            return CommandResult(
+                host, None, "", f"could not start: {exc.strerror}", time.monotonic() - started
+            )
         assert proc.stdout is not None and proc.stderr is not None
         reads = asyncio.gather(proc.stdout.read(), proc.stderr.read())
         timed_out = False
@@ -101,15 +109,21 @@ class LocalExecutor:
         except TimeoutError:
             timed_out = True
         except BaseException:
-            _kill_group(proc.pid)        # cancelled: never leave the command running
+            _kill_group(proc.pid)  # cancelled: never leave the command running
             reads.cancel()
             raise
         if timed_out:
             _kill_group(proc.pid)
             await proc.wait()
-        out, err = await reads           # what was written before the end (or the kill)
-        return CommandResult(host, None if timed_out else proc.returncode, _tail(out),
-                             _tail(err), time.monotonic() - started, timed_out=timed_out)
+        out, err = await reads  # what was written before the end (or the kill)
+        return CommandResult(
+            host,
+            None if timed_out else proc.returncode,
+            _tail(out),
+            _tail(err),
+            time.monotonic() - started,
+            timed_out=timed_out,
+        )
 
 
 def _kill_group(pid: int) -> None:

@@ -28,9 +28,11 @@ class StatsCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         s = self.app.stats
-        received = CounterMetricFamily("quartermaster_messages_received",
-                                       "Messages received from chat platforms",
-                                       labels=["platform"])
+        received = CounterMetricFamily(
+            "quartermaster_messages_received",
+            "Messages received from chat platforms",
+            labels=["platform"],
+        )
         for platform, n in sorted(s.received.items()):
             received.add_metric([platform], n)
         yield received
@@ -44,8 +46,11 @@ class StatsCollector(Collector):
             ("skill_reloads", s.reloads, "Skills reloads"),
             ("nlu_parses", s.nlu_parses, "Messages parsed by the NLU"),
             ("nlu_unavailable", s.nlu_unavailable, "NLU parses that failed"),
-            ("background_submitted", s.background_submitted,
-             "Work handed to run after the turn (copy updates, DMs, e-mail)"),
+            (
+                "background_submitted",
+                s.background_submitted,
+                "Work handed to run after the turn (copy updates, DMs, e-mail)",
+            ),
             ("background_done", s.background_done, "Background work that finished"),
             ("background_retried", s.background_retried, "Background attempts tried again"),
             ("background_failed", s.background_failed, "Background work given up on"),
@@ -57,16 +62,25 @@ class StatsCollector(Collector):
             ("actions_failed", s.actions_failed, "Workflow actions that failed"),
         ):
             yield CounterMetricFamily(f"quartermaster_{name}", doc, value=value)
-        yield GaugeMetricFamily("quartermaster_dispatch_pending",
-                                "Events queued or running", value=self.app.dispatcher.pending)
-        connected = GaugeMetricFamily("quartermaster_adapter_connected",
-                                      "1 when the platform connection is up", labels=["platform"])
+        yield GaugeMetricFamily(
+            "quartermaster_dispatch_pending",
+            "Events queued or running",
+            value=self.app.dispatcher.pending,
+        )
+        connected = GaugeMetricFamily(
+            "quartermaster_adapter_connected",
+            "1 when the platform connection is up",
+            labels=["platform"],
+        )
         for platform, adapter in self.app.adapters.items():
             connected.add_metric([platform], 1.0 if adapter.connected else 0.0)
         yield connected
         if self.app.started_at is not None:
-            yield GaugeMetricFamily("quartermaster_uptime_seconds", "Seconds since start",
-                                    value=time.monotonic() - self.app.started_at)
+            yield GaugeMetricFamily(
+                "quartermaster_uptime_seconds",
+                "Seconds since start",
+                value=time.monotonic() - self.app.started_at,
+            )
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -80,8 +94,13 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception:
         db_ok = False
     healthy = db_ok and all(adapters.values())
-    body = {"status": "ok" if healthy else "degraded", "database": db_ok, "adapters": adapters,
-            "skills": sorted(app.registry.skills), "pending": app.dispatcher.pending}
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "database": db_ok,
+        "adapters": adapters,
+        "skills": sorted(app.registry.skills),
+        "pending": app.dispatcher.pending,
+    }
     return web.json_response(body, status=200 if healthy else 503)
 
 
@@ -100,8 +119,10 @@ class HttpServer:
         self.port: int | None = None
 
     async def metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(self.registry),
-                            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+        return web.Response(
+            body=generate_latest(self.registry),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+        )
 
     def add_route(self, method: str, path: str, handler: Any) -> None:
         """Adapters add their callbacks here before the server starts (Mattermost actions, Slack

@@ -38,18 +38,25 @@ def compose(stages: Sequence[Stage], endpoint: Deliver) -> Deliver:
 class Inbound:
     """The stages, over the Application's counters, dedupe and addressed-or-pending test."""
 
-    def __init__(self, stats: Stats, dedupe: Deduplicator, *,
-                 overhears: Callable[[Message], bool], watched: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        stats: Stats,
+        dedupe: Deduplicator,
+        *,
+        overhears: Callable[[Message], bool],
+        watched: Callable[[], bool],
+    ) -> None:
         self.stats = stats
         self.dedupe = dedupe
-        self.overhears = overhears     # chatter: neither addressed nor answering a question
-        self.watched = watched         # does some middleware want to see chatter?
+        self.overhears = overhears  # chatter: neither addressed nor answering a question
+        self.watched = watched  # does some middleware want to see chatter?
         self.echoes = 0
         self.duplicates = 0
 
     def chain(self, endpoint: Deliver) -> Deliver:
-        return compose([self.drop_echoes, self.count, self.drop_chatter, self.drop_duplicates],
-                       endpoint)
+        return compose(
+            [self.drop_echoes, self.count, self.drop_chatter, self.drop_duplicates], endpoint
+        )
 
     async def drop_echoes(self, event: Event, call_next: Deliver) -> None:
         if event.from_self:
@@ -77,8 +84,11 @@ class Inbound:
     async def drop_duplicates(self, event: Event, call_next: Deliver) -> None:
         """Only what will be handled is claimed: chatter (kept for overhearing middleware) is
         not, so a busy channel costs no write per message."""
-        if event.delivery_ids and not self._chatter(event) \
-                and not await self.dedupe.first_time(*event.delivery_ids):
+        if (
+            event.delivery_ids
+            and not self._chatter(event)
+            and not await self.dedupe.first_time(*event.delivery_ids)
+        ):
             self.duplicates += 1
             log.debug("dropped a duplicate delivery %s", event.delivery_ids[0])
             return

@@ -17,7 +17,7 @@ from bot.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
-NAMESPACE_LIMIT = 64     # column sizes of ``qm_kv``
+NAMESPACE_LIMIT = 64  # column sizes of ``qm_kv``
 KEY_LIMIT = 300
 SWEEP_SECONDS = 900.0
 
@@ -45,8 +45,7 @@ class KeyValueStore:
             return default
         return row.value.get("v", default) if isinstance(row.value, dict) else default
 
-    async def set(self, namespace: str, key: str, value: Any,
-                  ttl: timedelta | None = None) -> None:
+    async def set(self, namespace: str, key: str, value: Any, ttl: timedelta | None = None) -> None:
         """Store ``value`` (anything JSON can hold); with ``ttl`` it reads as absent after it."""
         from tortoise.exceptions import IntegrityError
 
@@ -54,10 +53,11 @@ class KeyValueStore:
 
         expires = self.clock() + ttl if ttl is not None else None
         ns, key = _ns(namespace), _key(key)
-        value = {"v": value}   # wrapped: tortoise would take a bare str for encoded JSON
-        for _ in range(2):     # a concurrent first write of the same key: update it instead
+        value = {"v": value}  # wrapped: tortoise would take a bare str for encoded JSON
+        for _ in range(2):  # a concurrent first write of the same key: update it instead
             updated = await KeyValue.filter(namespace=ns, key=key).update(
-                value=value, expires_at=expires, updated_at=self.clock())
+                value=value, expires_at=expires, updated_at=self.clock()
+            )
             if updated:
                 return
             try:

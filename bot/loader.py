@@ -21,9 +21,9 @@ from bot.skill import Skill
 @dataclass
 class LoadReport:
     loaded: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)      # module -> why
-    kept_previous: list[str] = field(default_factory=list)    # failed, old version still runs
-    removed: list[str] = field(default_factory=list)          # gone from disk or disabled
+    failed: dict[str, str] = field(default_factory=dict)  # module -> why
+    kept_previous: list[str] = field(default_factory=list)  # failed, old version still runs
+    removed: list[str] = field(default_factory=list)  # gone from disk or disabled
 
     @property
     def ok(self) -> bool:
@@ -58,8 +58,9 @@ class SkillLoader:
         self.modules: dict[str, ModuleType] = {}
         self.skills: dict[str, list[Skill]] = {}
         #: modules, skills and ``sys.modules`` families as they were before the last ``load``
-        self._previous: tuple[dict[str, ModuleType], dict[str, list[Skill]],
-                              dict[str, dict[str, ModuleType]]] = ({}, {}, {})
+        self._previous: tuple[
+            dict[str, ModuleType], dict[str, list[Skill]], dict[str, dict[str, ModuleType]]
+        ] = ({}, {}, {})
 
     def _discover(self, package: ModuleType) -> list[str]:
         names = []

@@ -25,8 +25,10 @@ def redact(text: str) -> str:
 
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@/\s]+)(@)")
-_TOKENS = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}|"
-                     r"gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|glpat-[A-Za-z0-9_-]{20,})")
+_TOKENS = re.compile(
+    r"\b(xox[abposr]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}|"
+    r"gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|glpat-[A-Za-z0-9_-]{20,})"
+)
 
 
 def redact_url(text: str) -> str:
@@ -73,6 +75,14 @@ def setup_logging(level: str = "INFO", file: Path | None = None, *, stream: bool
         handler._quartermaster = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("tortoise", "aiosqlite", "asyncio", "apscheduler", "slack_bolt", "urllib3",
-                  "httpx", "websockets"):
+    for noisy in (
+        "tortoise",
+        "aiosqlite",
+        "asyncio",
+        "apscheduler",
+        "slack_bolt",
+        "urllib3",
+        "httpx",
+        "websockets",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -54,8 +54,10 @@ async def guard_errors(ctx: Context, call_next: Next) -> None:
         log.exception("handler %s failed for %s (ref %s)", handler, ctx.user_key, ref)
         ctx.app.audit.record(ctx.user_key, "error", handler, "error", ref=ref)
         try:
-            await ctx.reply(f"Sorry, something went wrong on my side (ref `{ref}`). "
-                            "An admin can find the details in my log under that reference.")
+            await ctx.reply(
+                f"Sorry, something went wrong on my side (ref `{ref}`). "
+                "An admin can find the details in my log under that reference."
+            )
         except Exception:
             log.exception("could not tell %s about error %s", ctx.user_key, ref)
 
@@ -66,7 +68,7 @@ class RateLimiter:
     def __init__(self, messages: int, per_seconds: float) -> None:
         self.capacity = float(messages)
         self.rate = messages / per_seconds
-        self._buckets: dict[str, list[float]] = {}   # user -> [tokens, last, warned]
+        self._buckets: dict[str, list[float]] = {}  # user -> [tokens, last, warned]
 
     def allow(self, user_key: str, now: float | None = None) -> tuple[bool, bool]:
         """(allowed, should_warn)."""
@@ -93,8 +95,10 @@ class RateLimiter:
             return
         ctx.app.stats.rate_limited += 1
         if warn:
-            await ctx.reply_private("You're sending messages faster than I can take them; "
-                                    "I'll skip a few. Give me a few seconds and try again.")
+            await ctx.reply_private(
+                "You're sending messages faster than I can take them; "
+                "I'll skip a few. Give me a few seconds and try again."
+            )
 
 
 async def authorize(ctx: Context, call_next: Next) -> None:
@@ -109,8 +113,10 @@ async def authorize(ctx: Context, call_next: Next) -> None:
         have = ", ".join(sorted(ctx.roles))
         usage = (spec.help or "").partition(" — ")[0]
         what = f"`{usage}`" if usage else "that"
-        await ctx.reply_private(f"Sorry, {what} {needs}, and you have: {have}. "
-                                "Ask an admin if you think you should have it.")
+        await ctx.reply_private(
+            f"Sorry, {what} {needs}, and you have: {have}. "
+            "Ask an admin if you think you should have it."
+        )
         return
     await call_next(ctx)
 
@@ -123,5 +129,6 @@ async def audit(ctx: Context, call_next: Next) -> None:
     finally:
         spec = ctx.spec
         if spec is not None and spec.audit and spec.skill != "builtin":
-            ctx.app.audit.record(ctx.user_key, spec.kind, spec.qualname, outcome,
-                                 channel=ctx.channel)
+            ctx.app.audit.record(
+                ctx.user_key, spec.kind, spec.qualname, outcome, channel=ctx.channel
+            )

@@ -38,8 +38,8 @@ class Finding:
     subject: str
     kind: str
     text: str
-    notify: tuple[str, ...] = ()            # user keys (platform:id) or person keys
-    choices: tuple[Choice, ...] = ()        # e.g. Extend / Release / Snooze buttons
+    notify: tuple[str, ...] = ()  # user keys (platform:id) or person keys
+    choices: tuple[Choice, ...] = ()  # e.g. Extend / Release / Snooze buttons
 
 
 @runtime_checkable
@@ -77,13 +77,11 @@ class ObserverRunner:
         self._started = False
 
     # -- registration --------------------------------------------------------------------------
-    def add(self, observer: Observer, owner: str, *,
-            repeat_after: timedelta | None = None) -> None:
+    def add(self, observer: Observer, owner: str, *, repeat_after: timedelta | None = None) -> None:
         """Register ``observer`` for ``owner`` (a skill); scheduled at once if running."""
         current = self._entries.get(observer.name)
         if current is not None and current.owner != owner:
-            raise ValueError(f"observer {observer.name!r} is already registered by "
-                             f"{current.owner}")
+            raise ValueError(f"observer {observer.name!r} is already registered by {current.owner}")
         self._entries[observer.name] = _Entry(observer, owner, repeat_after=repeat_after)
         if self._started:
             self._schedule(observer)
@@ -118,8 +116,9 @@ class ObserverRunner:
         scheduler = self.app.scheduler
         if scheduler is None:
             return
-        scheduler.add_periodic(job_id(observer.name), lambda: self.fire(observer.name),
-                               observer.every)
+        scheduler.add_periodic(
+            job_id(observer.name), lambda: self.fire(observer.name), observer.every
+        )
 
     async def fire(self, name: str) -> RunReport | None:
         """A scheduled firing: runs unless another process claimed this time slot (Redis)."""
@@ -135,8 +134,11 @@ class ObserverRunner:
     async def run_due(self, now: datetime | None = None) -> dict[str, RunReport]:
         """Run every observer whose interval has passed since its last run (tests, the CLI)."""
         now = now or self.app.clock.now()
-        due = [name for name, e in self._entries.items()
-               if e.last_run is None or now - e.last_run >= e.observer.every]
+        due = [
+            name
+            for name, e in self._entries.items()
+            if e.last_run is None or now - e.last_run >= e.observer.every
+        ]
         return {name: await self.run(name, now) for name in due}
 
     async def run(self, name: str, now: datetime | None = None) -> RunReport:
@@ -149,20 +151,23 @@ class ObserverRunner:
         self.app.stats.observer_runs += 1
         try:
             findings = await entry.observer.check(self.app, now)
-            report = await self._settle(name, findings, now,
-                                        entry.repeat_after or self.repeat_after)
+            report = await self._settle(
+                name, findings, now, entry.repeat_after or self.repeat_after
+            )
         except Exception as exc:
             log.exception("observer %s failed", name)
             self.app.stats.observer_errors += 1
-            self.app.audit.record("observers", "observer.error", name, "error",
-                                  error=type(exc).__name__)
+            self.app.audit.record(
+                "observers", "observer.error", name, "error", error=type(exc).__name__
+            )
             return RunReport(error=type(exc).__name__)
         for finding in report.told:
             self._tell(name, finding)
         return report
 
-    async def _settle(self, name: str, findings: Sequence[Finding], now: datetime,
-                      repeat: timedelta) -> RunReport:
+    async def _settle(
+        self, name: str, findings: Sequence[Finding], now: datetime, repeat: timedelta
+    ) -> RunReport:
         """Decide what to tell and record it, in one transaction, before anyone is told."""
         from bot.storage.models import ObserverState
 
@@ -171,22 +176,24 @@ class ObserverRunner:
         for finding in findings:
             by_subject.setdefault(finding.subject, []).append(finding)
         async with in_transaction() as conn:
-            rows = {row.subject: row for row in
-                    await ObserverState.filter(observer=name).using_db(conn)}
+            rows = {
+                row.subject: row for row in await ObserverState.filter(observer=name).using_db(conn)
+            }
             for subject, row in rows.items():
                 if subject not in by_subject:
-                    await row.delete(using_db=conn)      # gone: forget alerts and snoozes
+                    await row.delete(using_db=conn)  # gone: forget alerts and snoozes
             for subject, found in by_subject.items():
                 row = rows.get(subject) or await ObserverState.create(
-                    observer=name, subject=subject, using_db=conn)
+                    observer=name, subject=subject, using_db=conn
+                )
                 if _snoozed(row, now):
                     report.held += found
                     continue
                 alerts = _alerts(row)
-                if row.snooze_until is not None:     # a spent snooze: tell afresh
+                if row.snooze_until is not None:  # a spent snooze: tell afresh
                     alerts, row.snooze_until = {}, None
                 kinds = {f.kind for f in found}
-                alerts = {k: v for k, v in alerts.items() if k in kinds}   # cleared kinds reset
+                alerts = {k: v for k, v in alerts.items() if k in kinds}  # cleared kinds reset
                 for finding in found:
                     last = alerts.get(finding.kind)
                     if last is not None and now - last < repeat:
@@ -195,23 +202,33 @@ class ObserverRunner:
                     alerts[finding.kind] = now
                     row.last_alert, row.last_alert_at = finding.kind, now
                     report.told.append(finding)
-                row.data = {**(row.data or {}),
-                            "alerts": {k: v.isoformat() for k, v in alerts.items()}}
+                row.data = {
+                    **(row.data or {}),
+                    "alerts": {k: v.isoformat() for k, v in alerts.items()},
+                }
                 await row.save(using_db=conn)
         return report
 
     def _tell(self, name: str, finding: Finding) -> None:
         self.app.stats.observer_alerts += 1
-        self.app.audit.record("observers", f"observer.{finding.kind}", finding.subject,
-                              observer=name, notify=list(finding.notify))
+        self.app.audit.record(
+            "observers",
+            f"observer.{finding.kind}",
+            finding.subject,
+            observer=name,
+            notify=list(finding.notify),
+        )
         for key in finding.notify:
+
             async def send(key: str = key) -> None:
                 if await self.app.notify(key, finding.text, choices=finding.choices) is None:
-                    log.warning("observer %s: could not reach %s about %s", name, key,
-                                finding.subject)
+                    log.warning(
+                        "observer %s: could not reach %s about %s", name, key, finding.subject
+                    )
 
-            self.app.background.submit(f"observer {name}: {finding.kind} {finding.subject} "
-                                       f"to {key}", send)
+            self.app.background.submit(
+                f"observer {name}: {finding.kind} {finding.subject} to {key}", send
+            )
 
     # -- snoozing ------------------------------------------------------------------------------
     async def snooze(self, observer: str, subject: str, until: datetime) -> None:

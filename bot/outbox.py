@@ -25,11 +25,11 @@ class RateLimited(Exception):
 
 class Outbox:
     def __init__(self, *, min_interval: float = 0.0, max_retries: int = 5) -> None:
-        self.min_interval = min_interval          # seconds between posts to one channel
+        self.min_interval = min_interval  # seconds between posts to one channel
         self.max_retries = max_retries
         self._locks: dict[str, asyncio.Lock] = {}
         self._last: dict[str, float] = {}
-        self._global_until = 0.0                   # a workspace-wide 429 pauses everything
+        self._global_until = 0.0  # a workspace-wide 429 pauses everything
         self.waited = 0.0
 
     async def call(self, channel: str, request: Callable[[], Awaitable[T]]) -> T:
@@ -43,8 +43,7 @@ class Outbox:
                     if attempt == self.max_retries:
                         raise
                     log.info("rate limited on %s; waiting %.1f s", channel, exc.retry_after)
-                    self._global_until = max(self._global_until,
-                                             time.monotonic() + exc.retry_after)
+                    self._global_until = max(self._global_until, time.monotonic() + exc.retry_after)
                     continue
                 self._last[channel] = time.monotonic()
                 return result
@@ -52,8 +51,9 @@ class Outbox:
 
     async def _pace(self, channel: str) -> None:
         now = time.monotonic()
-        wait = max(self._global_until - now,
-                   self._last.get(channel, 0.0) + self.min_interval - now, 0.0)
+        wait = max(
+            self._global_until - now, self._last.get(channel, 0.0) + self.min_interval - now, 0.0
+        )
         if wait > 0:
             self.waited += wait
             await asyncio.sleep(wait)

@@ -15,8 +15,14 @@ log = logging.getLogger(__name__)
 
 
 class Periodic:
-    def __init__(self, job: Callable[[], Awaitable[object]], every: float, *, name: str,
-                 wait: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        job: Callable[[], Awaitable[object]],
+        every: float,
+        *,
+        name: str,
+        wait: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
         self.job = job
         self.every = every
         self.name = name
@@ -46,6 +52,6 @@ class Periodic:
     async def _run_once(self) -> None:
         try:
             await self.job()
-        except Exception as exc:   # the database away for a moment: try again next time
+        except Exception as exc:  # the database away for a moment: try again next time
             log.warning("%s failed: %s", self.name, type(exc).__name__)
         self.runs += 1

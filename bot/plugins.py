@@ -14,12 +14,12 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-ADAPTERS = "quartermaster.adapters"      # name -> Adapter class (name = key under ``adapters:``)
-CLI = "quartermaster.cli"                # name -> register(subparsers, load_settings)
-MODELS = "quartermaster.models"          # tortoise app label -> module with MODELS and MIGRATIONS
-PROVIDERS = "quartermaster.providers"    # name -> ResourceProvider factory
-EXECUTORS = "quartermaster.executors"    # name -> NodeExecutor factory
-ACTIONS = "quartermaster.actions"        # name -> workflow hook action
+ADAPTERS = "quartermaster.adapters"  # name -> Adapter class (name = key under ``adapters:``)
+CLI = "quartermaster.cli"  # name -> register(subparsers, load_settings)
+MODELS = "quartermaster.models"  # tortoise app label -> module with MODELS and MIGRATIONS
+PROVIDERS = "quartermaster.providers"  # name -> ResourceProvider factory
+EXECUTORS = "quartermaster.executors"  # name -> NodeExecutor factory
+ACTIONS = "quartermaster.actions"  # name -> workflow hook action
 
 
 class PluginError(Exception):
@@ -30,16 +30,18 @@ class PluginError(Exception):
 class Plugin:
     group: str
     name: str
-    value: str             # "module:attr" as declared
-    distribution: str      # the package that declared it
+    value: str  # "module:attr" as declared
+    distribution: str  # the package that declared it
 
     def load(self) -> Any:
         try:
             return EntryPoint(self.name, self.value, self.group).load()
         except Exception as exc:
-            raise PluginError(f"{self.group} plug-in {self.name!r} ({self.value}, from "
-                              f"{self.distribution}) failed to load: "
-                              f"{type(exc).__name__}: {exc}") from exc
+            raise PluginError(
+                f"{self.group} plug-in {self.name!r} ({self.value}, from "
+                f"{self.distribution}) failed to load: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
 
 
 def declared(group: str) -> dict[str, Plugin]:
@@ -48,8 +50,13 @@ def declared(group: str) -> dict[str, Plugin]:
     for ep in entry_points(group=group):
         dist = ep.dist.name if ep.dist is not None else "?"
         if ep.name in found:
-            log.warning("%s plug-in %r is declared twice (%s and %s); using the first",
-                        group, ep.name, found[ep.name].distribution, dist)
+            log.warning(
+                "%s plug-in %r is declared twice (%s and %s); using the first",
+                group,
+                ep.name,
+                found[ep.name].distribution,
+                dist,
+            )
             continue
         found[ep.name] = Plugin(group, ep.name, ep.value, dist)
     return found

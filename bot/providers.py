@@ -41,9 +41,9 @@ async def no_progress(step: str, detail: str = "") -> None:
 class ResourceSpec:
     """What to create. ``extra`` holds provider-specific keys (network, key pair, …)."""
 
-    kind: str                       # "vm", "volume", …
+    kind: str  # "vm", "volume", …
     name: str
-    owner: str                      # user key of whoever will own it
+    owner: str  # user key of whoever will own it
     image: str | None = None
     flavor: str | None = None
     cpus: int | None = None
@@ -151,8 +151,10 @@ def provider_from_config(name: str, providers: Mapping[str, Any]) -> ResourcePro
     except (ValueError, TypeError, KeyError) as exc:
         raise ConfigError(f"providers.{name}: {exc}") from None
     if not isinstance(provider, ResourceProvider):
-        raise ConfigError(f"providers.{name}: {type(provider).__name__} is not a "
-                          "ResourceProvider (create, status, usage, extend, delete)")
+        raise ConfigError(
+            f"providers.{name}: {type(provider).__name__} is not a "
+            "ResourceProvider (create, status, usage, extend, delete)"
+        )
     return provider
 
 
@@ -161,8 +163,16 @@ class StatusMessage:
     """One status message that is edited as progress arrives: posted on the first step,
     updated after, so "creating → booting → ready" is one message, not four."""
 
-    def __init__(self, app: Application, platform: str, channel: str, *,
-                 thread: str | None = None, title: str = "", dm_to: str | None = None) -> None:
+    def __init__(
+        self,
+        app: Application,
+        platform: str,
+        channel: str,
+        *,
+        thread: str | None = None,
+        title: str = "",
+        dm_to: str | None = None,
+    ) -> None:
         """Post in ``channel`` (and ``thread``), or as a DM to the user key ``dm_to``."""
         self.app = app
         self.dm_to = dm_to
@@ -177,8 +187,10 @@ class StatusMessage:
         """Done steps ticked, the current one with an ellipsis; a final word stands alone."""
         lines = [self.title] if self.title else []
         last = len(self.steps) - 1
-        lines += [s if final and i == last else f"{'✔' if i < last else '…'} {s}"
-                  for i, s in enumerate(self.steps)]
+        lines += [
+            s if final and i == last else f"{'✔' if i < last else '…'} {s}"
+            for i, s in enumerate(self.steps)
+        ]
         return "\n".join(lines)
 
     async def __call__(self, step: str, detail: str = "") -> None:
@@ -203,8 +215,9 @@ class StatusMessage:
             if self.dm_to is not None:
                 self.ref = await self.app.notify(self.dm_to, text)
             else:
-                self.ref = await self.app.post(self.platform, self.channel, text,
-                                               thread=self.thread)
+                self.ref = await self.app.post(
+                    self.platform, self.channel, text, thread=self.thread
+                )
             return
         adapter = self.app.adapters.get(self.ref.platform)
         if adapter is not None:

@@ -27,7 +27,7 @@ class RegistryConflict(ValueError):
 class Registry:
     skills: dict[str, Skill] = field(default_factory=dict)
     commands: list[HandlerSpec] = field(default_factory=list)
-    interrupting: list[HandlerSpec] = field(default_factory=list)   # win over a conversation
+    interrupting: list[HandlerSpec] = field(default_factory=list)  # win over a conversation
     intents: dict[str, HandlerSpec] = field(default_factory=dict)
     actions: dict[str, HandlerSpec] = field(default_factory=dict)
     followups: dict[str, HandlerSpec] = field(default_factory=dict)
@@ -51,18 +51,20 @@ class Registry:
             assert spec.pattern is not None
             samples = list(spec.examples)
             usage = (spec.help or "").partition(" — ")[0].strip()
-            if usage and spec.pattern.fullmatch(usage):   # a usage with notation ([x], a|b) is
-                samples.append(usage)                     # not a message: nothing to check
+            if usage and spec.pattern.fullmatch(usage):  # a usage with notation ([x], a|b) is
+                samples.append(usage)  # not a message: nothing to check
             for sample in samples:
                 if spec.pattern.fullmatch(sample) is None:
-                    raise RegistryConflict(f"{spec.qualname}: its example {sample!r} does not "
-                                           "match its own pattern")
+                    raise RegistryConflict(
+                        f"{spec.qualname}: its example {sample!r} does not match its own pattern"
+                    )
                 for earlier in self.commands[:index]:
                     assert earlier.pattern is not None
                     if earlier.pattern.fullmatch(sample):
                         raise RegistryConflict(
                             f"{sample!r} ({spec.qualname}) is taken by the earlier command "
-                            f"{earlier.qualname}: make the patterns exclusive")
+                            f"{earlier.qualname}: make the patterns exclusive"
+                        )
 
     def _add(self, spec: HandlerSpec) -> None:
         if spec.kind == "command":
@@ -74,19 +76,23 @@ class Registry:
         elif spec.kind == "fallback":
             if self.fallback is not None:
                 raise RegistryConflict(
-                    f"both {self.fallback.skill} and {spec.skill} declare a fallback")
+                    f"both {self.fallback.skill} and {spec.skill} declare a fallback"
+                )
             self.fallback = spec
         else:
-            table = {"intent": self.intents, "action": self.actions,
-                     "followup": self.followups}[spec.kind]
+            table = {"intent": self.intents, "action": self.actions, "followup": self.followups}[
+                spec.kind
+            ]
             other = table.get(spec.key)
             if other is not None:
                 raise RegistryConflict(
-                    f"{spec.kind} {spec.key!r} is claimed by both {other.skill} and {spec.skill}")
+                    f"{spec.kind} {spec.key!r} is claimed by both {other.skill} and {spec.skill}"
+                )
             table[spec.key] = spec
 
-    def match_command(self, text: str, *, interrupting: bool = False
-                      ) -> tuple[HandlerSpec, re.Match[str]] | None:
+    def match_command(
+        self, text: str, *, interrupting: bool = False
+    ) -> tuple[HandlerSpec, re.Match[str]] | None:
         """The first command whose pattern matches all of ``text`` (only those that interrupt a
         conversation when ``interrupting``)."""
         for spec in self.interrupting if interrupting else self.commands:

@@ -25,7 +25,7 @@ class RoleService:
         self.known = list(settings.known)
         self.groups = {name: tuple(roles) for name, roles in settings.groups.items()}
         self._grants: dict[str, set[str]] = defaultdict(set)
-        self._aliases: dict[str, str] = {}   # user key -> person key (cross-platform identity)
+        self._aliases: dict[str, str] = {}  # user key -> person key (cross-platform identity)
         self._accounts: dict[str, list[str]] = defaultdict(list)  # person -> accounts, in order
 
     def check_role(self, role: str) -> str:
@@ -97,8 +97,9 @@ class RoleService:
         from bot.storage.models import RoleGrant
 
         role = self.check_role(role)
-        _, created = await RoleGrant.get_or_create(subject=subject, role=role,
-                                                   defaults={"granted_by": by, "source": source})
+        _, created = await RoleGrant.get_or_create(
+            subject=subject, role=role, defaults={"granted_by": by, "source": source}
+        )
         self._grants[subject].add(role)
         return created
 

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from bot.context import Context
     from bot.middleware import Next
 
-CANCEL_WORDS = frozenset({"cancel", "stop", "abort", "never mind", "nevermind", "forget it",
-                          "quit"})
+CANCEL_WORDS = frozenset(
+    {"cancel", "stop", "abort", "never mind", "nevermind", "forget it", "quit"}
+)
 
 
 async def _cancel(ctx: Context) -> None:
@@ -42,8 +43,10 @@ async def _nothing_to_cancel(ctx: Context) -> None:
 
 
 async def _stale_choice(ctx: Context) -> None:
-    await ctx.reply_private("That button belongs to something I no longer handle; "
-                            "ask me again and I'll offer fresh choices.")
+    await ctx.reply_private(
+        "That button belongs to something I no longer handle; "
+        "ask me again and I'll offer fresh choices."
+    )
 
 
 async def _default_fallback(ctx: Context) -> None:

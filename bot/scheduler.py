@@ -30,7 +30,7 @@ class Scheduler:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._specs: dict[str, HandlerSpec] = {}
         self.runs: dict[str, int] = {}
-        self.skipped: dict[str, int] = {}      # firings another bot process claimed first
+        self.skipped: dict[str, int] = {}  # firings another bot process claimed first
 
     def start(self) -> None:
         self._scheduler.start()
@@ -57,15 +57,22 @@ class Scheduler:
         key = f"{self.app.settings.redis.prefix}job:{job_id}:{slot}"
         return bool(await redis.set(key, "1", nx=True, ex=int(period * 2) + 1))
 
-    def add_periodic(self, job_id: str, func: Callable[[], Awaitable[object]],
-                     every: timedelta) -> None:
+    def add_periodic(
+        self, job_id: str, func: Callable[[], Awaitable[object]], every: timedelta
+    ) -> None:
         """A job that is not a skill schedule (e.g. ``observer:idle``); ``sync`` keeps it."""
         if job_id in self._specs:
             raise ValueError(f"job {job_id} is a skill schedule")
-        self._scheduler.add_job(func, IntervalTrigger(seconds=max(1.0, every.total_seconds()),
-                                                      timezone="UTC"),
-                                id=job_id, name=job_id, coalesce=True, max_instances=1,
-                                misfire_grace_time=30, replace_existing=True)
+        self._scheduler.add_job(
+            func,
+            IntervalTrigger(seconds=max(1.0, every.total_seconds()), timezone="UTC"),
+            id=job_id,
+            name=job_id,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=30,
+            replace_existing=True,
+        )
 
     def remove_periodic(self, job_id: str) -> None:
         if self._scheduler.get_job(job_id) is not None:
@@ -88,9 +95,17 @@ class Scheduler:
                 trigger = IntervalTrigger(seconds=sched.seconds or 60, timezone=sched.timezone)
             job_id = f"{spec.skill}.{spec.key}"
             self._specs[job_id] = spec
-            self._scheduler.add_job(self.run, trigger, args=[job_id], id=job_id,
-                                    name=job_id, coalesce=True, max_instances=1,
-                                    misfire_grace_time=30, replace_existing=True)
+            self._scheduler.add_job(
+                self.run,
+                trigger,
+                args=[job_id],
+                id=job_id,
+                name=job_id,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=30,
+                replace_existing=True,
+            )
 
     @property
     def job_ids(self) -> list[str]:

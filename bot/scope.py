@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Undo = Callable[[], Any]   # may return an awaitable, which is awaited
+Undo = Callable[[], Any]  # may return an awaitable, which is awaited
 
 
 class SkillScope:
@@ -49,8 +49,10 @@ class SkillScope:
     def use(self, middleware: Middleware, *, overheard: bool = False) -> None:
         """Inbound middleware before routing (``overheard``: also sees unaddressed chatter)."""
         self.app.use(middleware, overheard=overheard)
-        self._own(f"middleware {getattr(middleware, '__name__', middleware)!s}",
-                  lambda: self.app.unuse(middleware))
+        self._own(
+            f"middleware {getattr(middleware, '__name__', middleware)!s}",
+            lambda: self.app.unuse(middleware),
+        )
 
     def provide(self, key: ServiceKey[T], value: T) -> None:
         """Offer a service to other skills; withdrawn with this skill (if still the one set)."""
@@ -59,10 +61,12 @@ class SkillScope:
         def undo() -> None:
             if self.app.services.get(key) is value:
                 del self.app.services[key]
+
         self._own(f"service {key.name}", undo)
 
-    def add_webhook(self, name: str, handler: WebhookHandler, *,
-                    methods: Iterable[str] = ("POST",)) -> str:
+    def add_webhook(
+        self, name: str, handler: WebhookHandler, *, methods: Iterable[str] = ("POST",)
+    ) -> str:
         """Serve ``handler`` at ``/hooks/<skill>/<name>``; returns that path."""
         path = self.app.webhooks.add(self.skill, name, handler, methods=methods)
         self._own(f"webhook {path}", lambda: self.app.webhooks.remove(self.skill, name))
@@ -76,8 +80,10 @@ class SkillScope:
     def add_observer(self, observer: Any) -> None:
         """Watch something periodically (see ``bot.observers``); stops with this skill."""
         self.app.observers.add(observer, owner=self.skill)
-        self._own(f"observer {getattr(observer, 'name', observer)}",
-                  lambda: self.app.observers.remove_owner(self.skill))
+        self._own(
+            f"observer {getattr(observer, 'name', observer)}",
+            lambda: self.app.observers.remove_owner(self.skill),
+        )
 
     def add_action(self, name: str, func: Any) -> None:
         """A workflow action a request type can run on entering a state (``on_enter``)."""

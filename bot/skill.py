@@ -39,18 +39,18 @@ class Schedule:
 @dataclass(slots=True)
 class HandlerSpec:
     kind: Kind
-    key: str                       # the pattern, intent, action id, follow-up id or job name
-    func: Any                      # Handler for chat handlers, Job for schedules
+    key: str  # the pattern, intent, action id, follow-up id or job name
+    func: Any  # Handler for chat handlers, Job for schedules
     skill: str = ""
-    role: str | None = None        # the role needed; None = everyone (sugar for has_role)
+    role: str | None = None  # the role needed; None = everyone (sugar for has_role)
     checks: tuple[Check, ...] = ()  # all must pass (bot.checks); evaluated before dispatch
-    help: str | None = None        # one line for the generated help; None = hidden
+    help: str | None = None  # one line for the generated help; None = hidden
     examples: tuple[str, ...] = ()
     pattern: re.Pattern[str] | None = None
     schedule: Schedule | None = None
-    audit: bool = True             # False for read-only handlers: nothing to put on record
+    audit: bool = True  # False for read-only handlers: nothing to put on record
     accepts: Accepts | None = None  # follow-ups: which messages they take (None = every one)
-    interrupts: bool = False       # commands that win even over a pending conversation (help)
+    interrupts: bool = False  # commands that win even over a pending conversation (help)
 
     @property
     def qualname(self) -> str:
@@ -76,50 +76,96 @@ class Skill:
         spec.skill = self.name
         self.specs.append(spec)
 
-    def command(self, pattern: str, *, role: str | None = None, checks: Sequence[Check] = (),
-                help: str | None = None, examples: tuple[str, ...] = (),
-                flags: int = re.IGNORECASE, audit: bool = True, interrupts: bool = False
-                ) -> Callable[[Handler], Handler]:
+    def command(
+        self,
+        pattern: str,
+        *,
+        role: str | None = None,
+        checks: Sequence[Check] = (),
+        help: str | None = None,
+        examples: tuple[str, ...] = (),
+        flags: int = re.IGNORECASE,
+        audit: bool = True,
+        interrupts: bool = False,
+    ) -> Callable[[Handler], Handler]:
         """Match the whole message (mention stripped) against a regular expression.
 
         ``interrupts=True`` lets the command win over a pending conversation (like ``help``)."""
         compiled = re.compile(pattern, flags)
 
         def deco(func: Handler) -> Handler:
-            self._add(HandlerSpec("command", pattern, func, role=role,
-                                  checks=_checks(role, checks), help=help, examples=examples,
-                                  pattern=compiled, audit=audit, interrupts=interrupts))
+            self._add(
+                HandlerSpec(
+                    "command",
+                    pattern,
+                    func,
+                    role=role,
+                    checks=_checks(role, checks),
+                    help=help,
+                    examples=examples,
+                    pattern=compiled,
+                    audit=audit,
+                    interrupts=interrupts,
+                )
+            )
             return func
+
         return deco
 
-    def intent(self, name: str, *, role: str | None = None, checks: Sequence[Check] = (),
-               help: str | None = None, examples: tuple[str, ...] = (), audit: bool = True
-               ) -> Callable[[Handler], Handler]:
+    def intent(
+        self,
+        name: str,
+        *,
+        role: str | None = None,
+        checks: Sequence[Check] = (),
+        help: str | None = None,
+        examples: tuple[str, ...] = (),
+        audit: bool = True,
+    ) -> Callable[[Handler], Handler]:
         """Handle messages the NLU model classifies as ``name`` (see nlu-schema.md)."""
+
         def deco(func: Handler) -> Handler:
-            self._add(HandlerSpec("intent", name, func, role=role, checks=_checks(role, checks),
-                                  help=help, examples=examples, audit=audit))
+            self._add(
+                HandlerSpec(
+                    "intent",
+                    name,
+                    func,
+                    role=role,
+                    checks=_checks(role, checks),
+                    help=help,
+                    examples=examples,
+                    audit=audit,
+                )
+            )
             return func
+
         return deco
 
-    def action(self, action_id: str, *, role: str | None = None, checks: Sequence[Check] = ()
-               ) -> Callable[[Handler], Handler]:
+    def action(
+        self, action_id: str, *, role: str | None = None, checks: Sequence[Check] = ()
+    ) -> Callable[[Handler], Handler]:
         """Handle clicks on choices offered with ``Choice(action=action_id)``."""
+
         def deco(func: Handler) -> Handler:
-            self._add(HandlerSpec("action", action_id, func, role=role,
-                                  checks=_checks(role, checks)))
+            self._add(
+                HandlerSpec("action", action_id, func, role=role, checks=_checks(role, checks))
+            )
             return func
+
         return deco
 
-    def followup(self, followup_id: str, *, accepts: Accepts | None = None
-                 ) -> Callable[[Handler], Handler]:
+    def followup(
+        self, followup_id: str, *, accepts: Accepts | None = None
+    ) -> Callable[[Handler], Handler]:
         """Handle the next message of a conversation that ``ctx.expect(followup_id)`` armed.
 
         The follow-up is tried before commands; ``accepts(ctx)`` (sync, cheap) says whether it
         takes this message; one it does not take goes on to commands, the NLU and the fallback."""
+
         def deco(func: Handler) -> Handler:
             self._add(HandlerSpec("followup", followup_id, func, accepts=accepts))
             return func
+
         return deco
 
     def fallback(self, func: Handler) -> Handler:
@@ -127,16 +173,29 @@ class Skill:
         self._add(HandlerSpec("fallback", "*", func, audit=False))
         return func
 
-    def schedule(self, *, cron: str | None = None, seconds: float | None = None,
-                 timezone: str = "UTC", name: str | None = None) -> Callable[[Job], Job]:
+    def schedule(
+        self,
+        *,
+        cron: str | None = None,
+        seconds: float | None = None,
+        timezone: str = "UTC",
+        name: str | None = None,
+    ) -> Callable[[Job], Job]:
         """Run a job on a crontab expression or an interval; it receives the application."""
         if (cron is None) == (seconds is None):
             raise ValueError("give exactly one of cron= or seconds=")
 
         def deco(func: Job) -> Job:
-            self._add(HandlerSpec("schedule", name or func.__name__, func,
-                                  schedule=Schedule(cron, seconds, timezone)))
+            self._add(
+                HandlerSpec(
+                    "schedule",
+                    name or func.__name__,
+                    func,
+                    schedule=Schedule(cron, seconds, timezone),
+                )
+            )
             return func
+
         return deco
 
     def setup(self, func: Hook) -> Hook:

@@ -28,8 +28,8 @@ class SkillHost:
 
     def __init__(self, app: Application) -> None:
         self.app = app
-        self._scopes: dict[str, SkillScope] = {}     # skill name -> what its setup registered
-        self._lock = asyncio.Lock()                  # two admins at once: one after the other
+        self._scopes: dict[str, SkillScope] = {}  # skill name -> what its setup registered
+        self._lock = asyncio.Lock()  # two admins at once: one after the other
 
     def scope_of(self, skill: str) -> SkillScope | None:
         return self._scopes.get(skill)
@@ -63,12 +63,13 @@ class SkillHost:
         app.registry = registry
         return report
 
-    async def _roll_back(self, module: str, registry: Registry, report: LoadReport,
-                         why: str) -> None:
+    async def _roll_back(
+        self, module: str, registry: Registry, report: LoadReport, why: str
+    ) -> None:
         """Undo ``module``'s new version (its skills that did set up) and restore the old one."""
         loader = self.app.loader
         for skill in [s for s in registry.skills.values() if loader.module_of(s) == module]:
-            if self._scopes.get(skill.name) is not None:   # a failed setup undid itself
+            if self._scopes.get(skill.name) is not None:  # a failed setup undid itself
                 await self._unload(skill)
         previous = loader.rollback(module)
         report.failed[module] = why
@@ -80,8 +81,7 @@ class SkillHost:
             try:
                 await self._setup(skill)
             except Exception:
-                log.exception("skill %s: setting the previous version up again failed",
-                              skill.name)
+                log.exception("skill %s: setting the previous version up again failed", skill.name)
 
     async def _setup(self, skill: Skill) -> None:
         """Run ``skill``'s setup with a fresh scope; on failure undo what it registered."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class Stats:
-    received: dict[str, int] = field(default_factory=dict)   # per platform
+    received: dict[str, int] = field(default_factory=dict)  # per platform
     handled: int = 0
     ignored: int = 0
     errors: int = 0
@@ -17,11 +17,11 @@ class Stats:
     reloads: int = 0
     nlu_parses: int = 0
     nlu_unavailable: int = 0
-    background_submitted: int = 0   # work handed to app.background (copy updates, DMs, mail…)
+    background_submitted: int = 0  # work handed to app.background (copy updates, DMs, mail…)
     background_done: int = 0
-    background_retried: int = 0     # failed attempts that were tried again
-    background_failed: int = 0      # gave up after the last attempt (logged by name)
-    background_lost: int = 0        # still pending when the drain at stop timed out
+    background_retried: int = 0  # failed attempts that were tried again
+    background_failed: int = 0  # gave up after the last attempt (logged by name)
+    background_lost: int = 0  # still pending when the drain at stop timed out
     observer_runs: int = 0
     observer_alerts: int = 0
     observer_errors: int = 0

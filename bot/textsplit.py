@@ -23,13 +23,17 @@ _NEWLINES = re.compile(r"\n{2,}")
 
 @dataclass(frozen=True, slots=True)
 class _Fence:
-    marker: str          # "```" or "~~~~"...
-    opener: str          # the whole opening line, info string included
+    marker: str  # "```" or "~~~~"...
+    opener: str  # the whole opening line, info string included
 
     def closes(self, line: str) -> bool:
         m = _FENCE.fullmatch(line.rstrip())
-        return bool(m and m.group(1)[0] == self.marker[0]
-                    and len(m.group(1)) >= len(self.marker) and not m.group(2).strip())
+        return bool(
+            m
+            and m.group(1)[0] == self.marker[0]
+            and len(m.group(1)) >= len(self.marker)
+            and not m.group(2).strip()
+        )
 
 
 def _fence_after(fence: _Fence | None, text: str) -> _Fence | None:
@@ -48,19 +52,19 @@ def _allowed(pos: int, atomic: list[tuple[int, int]]) -> bool:
     return not any(start < pos < end for start, end in atomic)
 
 
-def _cut(text: str, budget: int, atomic: list[tuple[int, int]],
-         in_code: bool) -> tuple[int, int]:
+def _cut(text: str, budget: int, atomic: list[tuple[int, int]], in_code: bool) -> tuple[int, int]:
     """(end of this part, start of the next) for ``text`` longer than ``budget``.
 
     Just before a code block, then paragraph, line, word boundaries are tried in that order,
     each only in the second half of the window so that parts stay reasonably full; then any
     boundary at all; then a hard cut.
     """
-    window = text[:budget + 1]
+    window = text[: budget + 1]
     half = budget // 2
     candidates: list[list[tuple[int, int]]] = [
-        [] if in_code else [(m.start(), m.start() + 1)
-                            for m in re.finditer(r"\n(?= {0,3}(?:```|~~~))", window)],
+        []
+        if in_code
+        else [(m.start(), m.start() + 1) for m in re.finditer(r"\n(?= {0,3}(?:```|~~~))", window)],
         [(m.start(), m.end()) for m in _NEWLINES.finditer(window)],
         [(m.start(), m.end()) for m in re.finditer(r"\n", window)],
         [(m.start(), m.end()) for m in re.finditer(r"[ \t]+", window)],
@@ -75,7 +79,7 @@ def _cut(text: str, budget: int, atomic: list[tuple[int, int]],
         end -= 1
     if end <= 1:
         end = budget
-    if 0xDC00 <= ord(text[end]) <= 0xDFFF:       # never between a surrogate pair
+    if 0xDC00 <= ord(text[end]) <= 0xDFFF:  # never between a surrogate pair
         end -= 1
     return end, end
 
@@ -93,14 +97,20 @@ def split(text: str, limit: int, *, atomic: re.Pattern[str] | None = None) -> li
     fence: _Fence | None = None
     rest = text
     while rest:
-        opener = fence.opener if fence and len(fence.opener) <= limit // 4 else (
-            fence.marker[:limit // 4] if fence else "")
+        opener = (
+            fence.opener
+            if fence and len(fence.opener) <= limit // 4
+            else (fence.marker[: limit // 4] if fence else "")
+        )
         prefix = f"{opener}\n" if fence else ""
         if len(prefix) + len(rest) <= limit:
             parts.append(prefix + rest)
             break
-        spans = [m.span() for m in atomic.finditer(rest[:2 * limit + 1])
-                 if m.start() <= limit] if atomic else []
+        spans = (
+            [m.span() for m in atomic.finditer(rest[: 2 * limit + 1]) if m.start() <= limit]
+            if atomic
+            else []
+        )
         budget = limit - len(prefix)
         while True:
             end, nxt = _cut(rest, budget, spans, fence is not None)
@@ -109,7 +119,7 @@ def split(text: str, limit: int, *, atomic: re.Pattern[str] | None = None) -> li
             if len(prefix) + end + len(close) <= limit:
                 break
             budget = limit - len(prefix) - len(close)
-            if budget < limit // 4:          # an absurdly long fence marker: cut plainly
+            if budget < limit // 4:  # an absurdly long fence marker: cut plainly
                 end = nxt = limit - len(prefix)
                 after, close = fence, ""
                 break
@@ -127,8 +137,9 @@ class ValueStore(Protocol):
     """What ``PartIndex`` needs of ``bot.kv.KeyValueStore``."""
 
     async def get(self, namespace: str, key: str, default: Any = None) -> Any: ...
-    async def set(self, namespace: str, key: str, value: Any,
-                  ttl: timedelta | None = None) -> None: ...
+    async def set(
+        self, namespace: str, key: str, value: Any, ttl: timedelta | None = None
+    ) -> None: ...
     async def delete(self, namespace: str, key: str) -> None: ...
 
 
@@ -158,23 +169,27 @@ class PartIndex:
         found = await self.store.get(self.namespace, self._key(scope, post_id))
         return [str(p) for p in found] if isinstance(found, list) and found else [post_id]
 
-    async def remember(self, ids: Sequence[str], *, old: Sequence[str] = (),
-                       scope: str = "") -> None:
+    async def remember(
+        self, ids: Sequence[str], *, old: Sequence[str] = (), scope: str = ""
+    ) -> None:
         """Record ``ids`` as one message (forgetting ``old`` parts no longer in it)."""
         for gone in set(old) - set(ids):
             await self.store.delete(self.namespace, self._key(scope, gone))
         if len(ids) > 1:
             for post_id in ids:
-                await self.store.set(self.namespace, self._key(scope, post_id), list(ids),
-                                     self.ttl)
+                await self.store.set(self.namespace, self._key(scope, post_id), list(ids), self.ttl)
         elif ids and old:
             await self.store.delete(self.namespace, self._key(scope, ids[0]))
 
 
-async def rewrite(ids: Sequence[str], chunks: Sequence[str], *,
-                  edit: Callable[[str, str, bool], Awaitable[None]],
-                  create: Callable[[str, bool], Awaitable[str]],
-                  remove: Callable[[str], Awaitable[None]]) -> list[str]:
+async def rewrite(
+    ids: Sequence[str],
+    chunks: Sequence[str],
+    *,
+    edit: Callable[[str, str, bool], Awaitable[None]],
+    create: Callable[[str, bool], Awaitable[str]],
+    remove: Callable[[str], Awaitable[None]],
+) -> list[str]:
     """Make the posts ``ids`` show ``chunks``: edit the ones that exist, post the ones that are
     new (after them, in order), delete the ones left over. The bool says "this is the last part"
     (the one that carries buttons). Returns the ids now making up the message."""
@@ -186,6 +201,6 @@ async def rewrite(ids: Sequence[str], chunks: Sequence[str], *,
             result.append(ids[index])
         else:
             result.append(await create(chunk, last))
-    for post_id in ids[len(chunks):]:
+    for post_id in ids[len(chunks) :]:
         await remove(post_id)
     return result

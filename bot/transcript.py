@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 
 _LINE = re.compile(
-    r"^(?P<user>[A-Za-z0-9_.-]+)(?:@(?P<channel>[A-Za-z0-9_.-]+))?>(?: (?P<text>.*)|$)")
+    r"^(?P<user>[A-Za-z0-9_.-]+)(?:@(?P<channel>[A-Za-z0-9_.-]+))?>(?: (?P<text>.*)|$)"
+)
 _BOT_LINE = re.compile(r"^bot(?:@[A-Za-z0-9_.-]+|->[A-Za-z0-9_.-]+)?>")
 
 
@@ -25,8 +26,10 @@ class Said:
 
 class TranscriptError(ValueError):
     def __init__(self, lineno: int, line: str) -> None:
-        super().__init__(f"line {lineno}: expected `user> text` or `user@channel> text`, "
-                         f"got {line.strip()[:60]!r}")
+        super().__init__(
+            f"line {lineno}: expected `user> text` or `user@channel> text`, "
+            f"got {line.strip()[:60]!r}"
+        )
         self.lineno = lineno
 
 

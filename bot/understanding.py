@@ -26,7 +26,7 @@ class Understanding:
     def __init__(self, settings: Mapping[str, Any], stats: Stats) -> None:
         self.settings = settings
         self.stats = stats
-        self.parser: Any = None          # an nlu parser (embedded model or Rasa client)
+        self.parser: Any = None  # an nlu parser (embedded model or Rasa client)
         self._task: asyncio.Task[Any] | None = None
 
     @property
@@ -43,8 +43,7 @@ class Understanding:
         from bot.paths import nlu_paths
 
         settings = NLUSettings.from_mapping(self.settings).located(**nlu_paths())
-        self._task = asyncio.create_task(asyncio.to_thread(load_parser, settings),
-                                         name="nlu-load")
+        self._task = asyncio.create_task(asyncio.to_thread(load_parser, settings), name="nlu-load")
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():

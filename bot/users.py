@@ -13,8 +13,9 @@ class UserDirectory:
     def __init__(self) -> None:
         self._cache: dict[str, User] = {}
 
-    async def ensure(self, platform: str, platform_id: str, name: str = "",
-                     email: str | None = None) -> User:
+    async def ensure(
+        self, platform: str, platform_id: str, name: str = "", email: str | None = None
+    ) -> User:
         from bot.storage.models import User
 
         key = f"{platform}:{platform_id}"
@@ -22,9 +23,10 @@ class UserDirectory:
         if user is not None and (not name or user.name == name):
             return user
         user, created = await User.get_or_create(
-            platform=platform, platform_id=platform_id,
-            defaults={"name": name or platform_id, "email": email,
-                      "last_seen": datetime.now(UTC)})
+            platform=platform,
+            platform_id=platform_id,
+            defaults={"name": name or platform_id, "email": email, "last_seen": datetime.now(UTC)},
+        )
         if not created and name and user.name != name:
             user.name = name
             await user.save(update_fields=["name"])

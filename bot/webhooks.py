@@ -36,8 +36,9 @@ class WebhookTable:
     def __init__(self) -> None:
         self._hooks: dict[tuple[str, str], Webhook] = {}
 
-    def add(self, skill: str, name: str, handler: WebhookHandler, *,
-            methods: Iterable[str] = ("POST",)) -> str:
+    def add(
+        self, skill: str, name: str, handler: WebhookHandler, *, methods: Iterable[str] = ("POST",)
+    ) -> str:
         if not _NAME.fullmatch(name):
             raise ValueError(f"webhook name {name!r}: use letters, digits, '.', '_' or '-'")
         if (skill, name) in self._hooks:

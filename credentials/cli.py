@@ -42,8 +42,11 @@ async def _with_db(settings: Settings, body: Callable[[], Awaitable[int]]) -> in
         await close_database()
 
 
-def _run(load_settings: Callable[[], Settings], work: Callable[[Settings, Any], Awaitable[int]],
-         args: argparse.Namespace) -> int:
+def _run(
+    load_settings: Callable[[], Settings],
+    work: Callable[[Settings, Any], Awaitable[int]],
+    args: argparse.Namespace,
+) -> int:
     try:
         settings = load_settings()
         return asyncio.run(_with_db(settings, lambda: work(settings, args)))
@@ -63,16 +66,17 @@ async def _list(settings: Settings, args: argparse.Namespace) -> int:
     from credentials.models import SealedSecret
     from credentials.vault import SecretInfo
 
-    query = SealedSecret.all() if not args.user else SealedSecret.filter(
-        owner=_subject(args.user))
+    query = SealedSecret.all() if not args.user else SealedSecret.filter(owner=_subject(args.user))
     rows = [SecretInfo.of(r) for r in await query.order_by("owner", "name")]
     if not rows:
         print("(no secrets)" if not args.user else f"(no secrets for {_subject(args.user)})")
         return 0
     print("OWNER\tNAME\tPROVIDER\tVERSION\tSTORED\tUPDATED\tLAST USED")
     for r in rows:
-        print(f"{r.owner}\t{r.name}\t{r.provider}\t{r.version}\t{_when(r.created_at)}\t"
-              f"{_when(r.updated_at)}\t{_when(r.last_used_at)}")
+        print(
+            f"{r.owner}\t{r.name}\t{r.provider}\t{r.version}\t{_when(r.created_at)}\t"
+            f"{_when(r.updated_at)}\t{_when(r.last_used_at)}"
+        )
     return 0
 
 
@@ -90,8 +94,10 @@ async def _verify(settings: Settings, args: argparse.Namespace) -> int:
     vs, keyring = _keyring(settings, create=False)
     report = await Vault(keyring, vs).verify()
     total = report.opened + len(report.failures)
-    print(f"{report.opened} of {total} secrets open with {keyring.source} "
-          f"(master keys in use: {_usage(report.keys_in_use, keyring.primary.key_id)})")
+    print(
+        f"{report.opened} of {total} secrets open with {keyring.source} "
+        f"(master keys in use: {_usage(report.keys_in_use, keyring.primary.key_id)})"
+    )
     for owner, name, why in report.failures:
         print(f"FAILED {owner} {name}: {why}")
     return 0 if report.ok else EXIT_FAILED
@@ -100,8 +106,10 @@ async def _verify(settings: Settings, args: argparse.Namespace) -> int:
 def _usage(counts: dict[str, int], primary: str) -> str:
     if not counts:
         return "none yet"
-    return ", ".join(f"{k}{' (primary)' if k == primary else ''}: {n} data key(s)"
-                     for k, n in sorted(counts.items()))
+    return ", ".join(
+        f"{k}{' (primary)' if k == primary else ''}: {n} data key(s)"
+        for k, n in sorted(counts.items())
+    )
 
 
 async def _rotate_master(settings: Settings, args: argparse.Namespace) -> int:
@@ -112,38 +120,49 @@ async def _rotate_master(settings: Settings, args: argparse.Namespace) -> int:
     audit = AuditLog()
     await audit.start()
     try:
+
         def progress(done: int, total: int) -> None:
             if args.progress:
                 print(f"re-wrapped {done}/{total}", flush=True)
+
         result, keyring = await rotate_master_keys(keyring, vs, audit=audit, progress=progress)
     finally:
         await audit.stop()
     report = result.report
     if result.generated:
-        print(f"new master key {result.generated} written to {keyring.path} "
-              "(back the file up now)")
+        print(f"new master key {result.generated} written to {keyring.path} (back the file up now)")
     if report.resumed:
         print(f"resumed an interrupted rotation towards master key {report.target}")
     if report.rewrapped == 0 and not report.failures and not result.generated:
-        print(f"nothing to re-wrap: all {report.already} data key(s) already use master key "
-              f"{report.target}.")
+        print(
+            f"nothing to re-wrap: all {report.already} data key(s) already use master key "
+            f"{report.target}."
+        )
         if keyring.path is None:
-            print("To rotate, put a new key first in QUARTERMASTER_MASTER_KEY (keep the old "
-                  "one after it until this finishes); `quartermaster vault new-key` makes one.")
+            print(
+                "To rotate, put a new key first in QUARTERMASTER_MASTER_KEY (keep the old "
+                "one after it until this finishes); `quartermaster vault new-key` makes one."
+            )
     else:
         print(f"re-wrapped {report.rewrapped} data key(s) under master key {report.target}")
     for owner, version, why in report.failures:
         print(f"FAILED {owner} data key {version}: {why}")
     if result.retired and result.retired_file:
-        print(f"retired master key(s) {', '.join(result.retired)} (no longer used): moved to "
-              f"{result.retired_file}, needed only to restore older database backups")
+        print(
+            f"retired master key(s) {', '.join(result.retired)} (no longer used): moved to "
+            f"{result.retired_file}, needed only to restore older database backups"
+        )
     if result.remove_from_env:
-        print(f"master key(s) {', '.join(result.remove_from_env)} are no longer used: remove "
-              "them from QUARTERMASTER_MASTER_KEY and restart the bot")
+        print(
+            f"master key(s) {', '.join(result.remove_from_env)} are no longer used: remove "
+            "them from QUARTERMASTER_MASTER_KEY and restart the bot"
+        )
     if report.failures:
-        return _fail(f"{len(report.failures)} data key(s) could not be re-wrapped; the old master "
-                     "key stays configured. Fix or delete them and run rotate-master again.",
-                     EXIT_FAILED)
+        return _fail(
+            f"{len(report.failures)} data key(s) could not be re-wrapped; the old master "
+            "key stays configured. Fix or delete them and run rotate-master again.",
+            EXIT_FAILED,
+        )
     return 0
 
 
@@ -168,8 +187,11 @@ def _new_key(args: argparse.Namespace) -> int:
 
     key = generate()
     print(key.encoded())
-    print(f"# id {key.key_id}: put it in QUARTERMASTER_MASTER_KEY (first, to make it the "
-          "primary) or in a key file with mode 0600", file=sys.stderr)
+    print(
+        f"# id {key.key_id}: put it in QUARTERMASTER_MASTER_KEY (first, to make it the "
+        "primary) or in a key file with mode 0600",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -186,13 +208,16 @@ def register(subparsers: Any, load_settings: Callable[[], Settings]) -> None:
     q.add_argument("--user", metavar="USER", help="only this user (platform:id)")
     q.set_defaults(func=bind(_list))
     vsub.add_parser("verify", help="open every secret in memory and report failures").set_defaults(
-        func=bind(_verify))
-    q = vsub.add_parser("rotate-master",
-                        help="re-wrap every data key under a new master key (resumable)")
+        func=bind(_verify)
+    )
+    q = vsub.add_parser(
+        "rotate-master", help="re-wrap every data key under a new master key (resumable)"
+    )
     q.add_argument("--progress", action="store_true", help="print a line per re-wrapped key")
     q.set_defaults(func=bind(_rotate_master))
     q = vsub.add_parser("rotate-user", help="give a user a new data key and re-seal their secrets")
     q.add_argument("user", metavar="USER", help="platform:id")
     q.set_defaults(func=bind(_rotate_user))
-    vsub.add_parser("new-key", help="print a fresh master key (for QUARTERMASTER_MASTER_KEY)"
-                    ).set_defaults(func=_new_key)
+    vsub.add_parser(
+        "new-key", help="print a fresh master key (for QUARTERMASTER_MASTER_KEY)"
+    ).set_defaults(func=_new_key)

@@ -15,30 +15,76 @@ from dataclasses import dataclass
 
 REDACTED = "[redacted]"
 
-_KNOWN: list[tuple[str, re.Pattern[str]]] = [(kind, re.compile(rx, flags)) for kind, rx, flags in (
-    ("a private key", r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-                      r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|.*\Z)", re.DOTALL),
-    ("a Slack token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}", 0),
-    ("a Slack app token", r"\bxapp-\d-[A-Za-z0-9-]{10,}", 0),
-    ("a GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})", 0),
-    ("a GitLab token", r"\bglpat-[A-Za-z0-9_-]{20,}", 0),
-    ("an AWS access key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", 0),
-    ("an OpenStack token", r"\bgAAAAA[A-Za-z0-9_-]{80,}={0,2}", 0),
-    ("a JSON web token", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}", 0),
-    # keystone application-credential secrets: 64 random bytes, url-safe base64, no padding
-    ("an OpenStack application credential secret",
-     r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[A-Z])"
-     r"[A-Za-z0-9_-]{86}(?![A-Za-z0-9_-])", 0),
-)]
+_KNOWN: list[tuple[str, re.Pattern[str]]] = [
+    (kind, re.compile(rx, flags))
+    for kind, rx, flags in (
+        (
+            "a private key",
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
+            re.DOTALL,
+        ),
+        ("a Slack token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}", 0),
+        ("a Slack app token", r"\bxapp-\d-[A-Za-z0-9-]{10,}", 0),
+        ("a GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})", 0),
+        ("a GitLab token", r"\bglpat-[A-Za-z0-9_-]{20,}", 0),
+        ("an AWS access key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", 0),
+        ("an OpenStack token", r"\bgAAAAA[A-Za-z0-9_-]{80,}={0,2}", 0),
+        (
+            "a JSON web token",
+            r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}",
+            0,
+        ),
+        # keystone application-credential secrets: 64 random bytes, url-safe base64, no padding
+        (
+            "an OpenStack application credential secret",
+            r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[A-Z])"
+            r"[A-Za-z0-9_-]{86}(?![A-Za-z0-9_-])",
+            0,
+        ),
+    )
+]
 
 _KEYWORD = re.compile(
     r"(?i)\b(?:tokens?|api[ _-]?keys?|access[ _-]?keys?|secret(?:[ _-]?(?:access[ _-]?)?keys?)?|"
-    r"secrets|passwords?|passwd|passphrase|pwd|pass|credentials?|creds|auth|keys?)\b")
+    r"secrets|passwords?|passwd|passphrase|pwd|pass|credentials?|creds|auth|keys?)\b"
+)
 _ASSIGN = re.compile(r"\s*(?:[:=]|is\b|was\b|-)")
 _CANDIDATE = re.compile(r"""[^\s'"`<>()\[\]{},;]+|[,;\n]""")
-_FILLERS = frozenset({"is", "was", "are", "=", ":", "-", "my", "the", "a", "an", "here", "it",
-                      "it's", "its", "here's", "for", "of", "to", "please", "now", "new", "value",
-                      "id", "secret", "token", "key", "password", "be", "should", "will"})
+_FILLERS = frozenset(
+    {
+        "is",
+        "was",
+        "are",
+        "=",
+        ":",
+        "-",
+        "my",
+        "the",
+        "a",
+        "an",
+        "here",
+        "it",
+        "it's",
+        "its",
+        "here's",
+        "for",
+        "of",
+        "to",
+        "please",
+        "now",
+        "new",
+        "value",
+        "id",
+        "secret",
+        "token",
+        "key",
+        "password",
+        "be",
+        "should",
+        "will",
+    }
+)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _WINDOW = 60
 
@@ -134,7 +180,7 @@ def redact(text: str) -> str:
         return text
     out, pos = [], 0
     for f in found:
-        out += [text[pos:f.start], REDACTED]
+        out += [text[pos : f.start], REDACTED]
         pos = f.end
     out.append(text[pos:])
     return "".join(out)

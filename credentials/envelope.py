@@ -16,7 +16,7 @@ import os
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
-_FORMAT = b"\x01"          # leading byte of every sealed blob: the format version
+_FORMAT = b"\x01"  # leading byte of every sealed blob: the format version
 
 
 class SealError(Exception):
@@ -52,7 +52,7 @@ def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    nonce, body = blob[1:1 + NONCE_BYTES], blob[1 + NONCE_BYTES:]
+    nonce, body = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
     try:
         return AESGCM(key).decrypt(nonce, body, aad)
     except InvalidTag:

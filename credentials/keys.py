@@ -63,14 +63,19 @@ def parse_key(text: str, where: str) -> MasterKey:
     """Decode one base64 key; the error says where it came from, never what it was."""
     text = text.strip()
     try:
-        material = base64.urlsafe_b64decode(text.replace("+", "-").replace("/", "_")
-                                            + "=" * (-len(text) % 4))
+        material = base64.urlsafe_b64decode(
+            text.replace("+", "-").replace("/", "_") + "=" * (-len(text) % 4)
+        )
     except (binascii.Error, ValueError):
-        raise ConfigError(f"{where}: a master key must be base64 text "
-                          "(make one with `quartermaster vault new-key`)") from None
+        raise ConfigError(
+            f"{where}: a master key must be base64 text "
+            "(make one with `quartermaster vault new-key`)"
+        ) from None
     if len(material) != KEY_BYTES:
-        raise ConfigError(f"{where}: a master key must be {KEY_BYTES} bytes of base64, "
-                          f"this one is {len(material)} bytes")
+        raise ConfigError(
+            f"{where}: a master key must be {KEY_BYTES} bytes of base64, "
+            f"this one is {len(material)} bytes"
+        )
     return MasterKey.from_material(material)
 
 
@@ -80,7 +85,7 @@ class Keyring:
 
     keys: tuple[MasterKey, ...]
     source: str
-    path: Path | None = None        # set when the keys live in a file the vault may rewrite
+    path: Path | None = None  # set when the keys live in a file the vault may rewrite
 
     @property
     def primary(self) -> MasterKey:
@@ -97,8 +102,9 @@ class Keyring:
         return None
 
 
-def load_keyring(settings: VaultSettings, *, environ: Mapping[str, str] | None = None,
-                 create: bool = True) -> Keyring:
+def load_keyring(
+    settings: VaultSettings, *, environ: Mapping[str, str] | None = None, create: bool = True
+) -> Keyring:
     """The keyring from the environment, the configured file, or the default file.
 
     With ``create`` a missing default file is generated (mode 0600) with a warning saying where it
@@ -121,14 +127,20 @@ def load_keyring(settings: VaultSettings, *, environ: Mapping[str, str] | None =
     path = data_dir() / DEFAULT_FILE
     if not path.exists():
         if not create:
-            raise ConfigError(f"no vault master key: set {ENV_VAR}, or vault.key_file, or start "
-                              f"the bot once to create {path}")
+            raise ConfigError(
+                f"no vault master key: set {ENV_VAR}, or vault.key_file, or start "
+                f"the bot once to create {path}"
+            )
         key = generate()
         write_key_file(path, (key,))
-        log.warning("created a new vault master key in %s (mode 0600). Back this file up now, "
-                    "somewhere safe and separate from the database backups: without it nobody "
-                    "can open the stored secrets. In production set %s or vault.key_file "
-                    "instead (see docs/vault.md).", path, ENV_VAR)
+        log.warning(
+            "created a new vault master key in %s (mode 0600). Back this file up now, "
+            "somewhere safe and separate from the database backups: without it nobody "
+            "can open the stored secrets. In production set %s or vault.key_file "
+            "instead (see docs/vault.md).",
+            path,
+            ENV_VAR,
+        )
     return read_key_file(path, "vault master key file")
 
 
@@ -140,8 +152,9 @@ def read_key_file(path: Path, what: str) -> Keyring:
     except OSError as exc:
         raise ConfigError(f"{what}: cannot read {path}: {exc.strerror}") from None
     if mode & 0o077:
-        raise ConfigError(f"{what}: {path} is readable by other users (mode {mode:04o}); "
-                          f"run `chmod 600 {path}`")
+        raise ConfigError(
+            f"{what}: {path} is readable by other users (mode {mode:04o}); run `chmod 600 {path}`"
+        )
     keys = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         body = line.split("#", 1)[0].strip()
@@ -163,9 +176,14 @@ def write_key_file(path: Path, keys: tuple[MasterKey, ...]) -> None:
 def append_retired(path: Path, keys: tuple[MasterKey, ...]) -> Path:
     """Keep retired keys in ``FILE.retired`` (0600): old database backups still need them."""
     retired = path.with_name(path.name + ".retired")
-    previous = retired.read_text(encoding="utf-8") if retired.exists() else (
-        "# Retired vault master keys: only needed to restore database backups taken before\n"
-        "# they were retired. Delete a line once no such backup is kept.\n")
+    previous = (
+        retired.read_text(encoding="utf-8")
+        if retired.exists()
+        else (
+            "# Retired vault master keys: only needed to restore database backups taken before\n"
+            "# they were retired. Delete a line once no such backup is kept.\n"
+        )
+    )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     previous += "".join(f"{k.encoded()}  # id {k.key_id}, retired {stamp}\n" for k in keys)
     _atomic_write(retired, previous)

@@ -16,7 +16,7 @@ from tortoise.models import Model
 class DataKey(Model):
     """One version of a user's data key, AES-GCM wrapped by the master key master_key_id."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     id = fields.IntField(primary_key=True)
     owner = fields.CharField(max_length=200, db_index=True)
@@ -35,7 +35,7 @@ class DataKey(Model):
 class SealedSecret(Model):
     """A user's secret, sealed by their data key, bound to owner, name, provider, version."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     id = fields.IntField(primary_key=True)
     owner = fields.CharField(max_length=200, db_index=True)
@@ -56,7 +56,7 @@ class SealedSecret(Model):
 class Rotation(Model):
     """Progress of a master-key rotation, so an interrupted one resumes towards the same key."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     id = fields.IntField(primary_key=True)
     target_key_id = fields.CharField(max_length=32)
@@ -72,7 +72,7 @@ class Rotation(Model):
 class SecretUse(Model):
     """Who used which secret through which skill, and when (also written to the audit log)."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     id = fields.BigIntField(primary_key=True)
     owner = fields.CharField(max_length=200, db_index=True)

@@ -20,7 +20,7 @@ from credentials.vault import Audit, Progress, RotationReport, Vault
 @dataclass
 class MasterRotation:
     report: RotationReport
-    generated: str | None = None               # id of a key written to the key file
+    generated: str | None = None  # id of a key written to the key file
     retired: list[str] = field(default_factory=list)
     retired_file: Path | None = None
     remove_from_env: list[str] = field(default_factory=list)
@@ -39,16 +39,20 @@ async def _choose_target(keyring: Keyring) -> tuple[Keyring, str | None]:
         return Keyring(keys, keyring.source, keyring.path), None
     in_use = set(await DataKey.all().distinct().values_list("master_key_id", flat=True))
     if keyring.path is None or in_use - {keyring.primary.key_id}:
-        return keyring, None     # env keys: the operator puts the new key first
+        return keyring, None  # env keys: the operator puts the new key first
     new = generate()
     keys = (new, *keyring.keys)
     write_key_file(keyring.path, keys)
     return Keyring(keys, keyring.source, keyring.path), new.key_id
 
 
-async def rotate_master_keys(keyring: Keyring, settings: VaultSettings, *,
-                             audit: Audit | None = None,
-                             progress: Progress | None = None) -> tuple[MasterRotation, Keyring]:
+async def rotate_master_keys(
+    keyring: Keyring,
+    settings: VaultSettings,
+    *,
+    audit: Audit | None = None,
+    progress: Progress | None = None,
+) -> tuple[MasterRotation, Keyring]:
     """Run (or resume) a master-key rotation; returns what happened and the keyring now in use."""
     keyring, generated = await _choose_target(keyring)
     vault = Vault(keyring, settings, audit=audit)

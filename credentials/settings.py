@@ -17,13 +17,16 @@ class VaultSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     key_file: Path | None = Field(
-        None, description="master key file (mode 0600); default: generated in the data dir")
-    max_secret_bytes: int = Field(16_384, ge=16, le=1_048_576,
-                                  description="longest value accepted (PEM keys are ~3 kB)")
+        None, description="master key file (mode 0600); default: generated in the data dir"
+    )
+    max_secret_bytes: int = Field(
+        16_384, ge=16, le=1_048_576, description="longest value accepted (PEM keys are ~3 kB)"
+    )
     max_secrets_per_user: int = Field(50, ge=1, le=10_000)
     channel_guard: bool = Field(True, description="refuse and delete secrets posted in channels")
     retire_unused_keys: bool = Field(
-        True, description="after rotate-master, move master keys nothing uses to FILE.retired")
+        True, description="after rotate-master, move master keys nothing uses to FILE.retired"
+    )
 
 
 def vault_settings(raw: dict[str, Any] | None, source: str = "") -> VaultSettings:

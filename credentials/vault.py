@@ -40,8 +40,9 @@ Progress = Callable[[int, int], None]
 
 
 class Audit(Protocol):
-    def record(self, actor: str, kind: str, target: str = "", outcome: str = "ok",
-               **detail: Any) -> None: ...
+    def record(
+        self, actor: str, kind: str, target: str = "", outcome: str = "ok", **detail: Any
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +59,22 @@ class SecretInfo:
 
     @classmethod
     def of(cls, row: SealedSecret) -> SecretInfo:
-        return cls(row.owner, row.name, row.provider, row.version, row.created_at,
-                   row.updated_at, row.last_used_at)
+        return cls(
+            row.owner,
+            row.name,
+            row.provider,
+            row.version,
+            row.created_at,
+            row.updated_at,
+            row.last_used_at,
+        )
 
 
 @dataclass
 class VerifyReport:
     opened: int = 0
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # owner, name, why
-    keys_in_use: dict[str, int] = field(default_factory=dict)          # master key id -> count
+    keys_in_use: dict[str, int] = field(default_factory=dict)  # master key id -> count
 
     @property
     def ok(self) -> bool:
@@ -89,8 +97,10 @@ class RotationReport:
 def normalise_name(name: str, what: str = "name") -> str:
     clean = name.strip().lower()
     if not NAME.fullmatch(clean):
-        raise InvalidSecret(f"`{name[:40]}` can't be a secret {what}: use 1-64 letters, digits, "
-                            "dots, dashes or underscores, starting with a letter or digit.")
+        raise InvalidSecret(
+            f"`{name[:40]}` can't be a secret {what}: use 1-64 letters, digits, "
+            "dots, dashes or underscores, starting with a letter or digit."
+        )
     return clean
 
 
@@ -103,8 +113,9 @@ def _key_aad(owner: str, version: int, master_key_id: str) -> bytes:
 
 
 class Vault:
-    def __init__(self, keyring: Keyring, settings: VaultSettings | None = None, *,
-                 audit: Audit | None = None) -> None:
+    def __init__(
+        self, keyring: Keyring, settings: VaultSettings | None = None, *, audit: Audit | None = None
+    ) -> None:
         self.keyring = keyring
         self.settings = settings or VaultSettings()
         self.audit = audit
@@ -127,14 +138,17 @@ class Vault:
                 f"the data key of {row.owner} is wrapped by master key {row.master_key_id}, "
                 f"which is not configured ({self.keyring.source} has "
                 f"{', '.join(self.keyring.ids)}): the wrong master key is set, or an old one "
-                "was removed before rotate-master finished")
+                "was removed before rotate-master finished"
+            )
         try:
-            return open_sealed(master.material, row.wrapped,
-                               _key_aad(row.owner, row.version, row.master_key_id))
+            return open_sealed(
+                master.material, row.wrapped, _key_aad(row.owner, row.version, row.master_key_id)
+            )
         except SealError:
             raise SecretUnreadable(
                 f"the data key of {row.owner} (version {row.version}) does not open with master "
-                f"key {row.master_key_id}: it was modified in the database") from None
+                f"key {row.master_key_id}: it was modified in the database"
+            ) from None
 
     def _wrap(self, owner: str, version: int, key: bytes) -> tuple[str, bytes]:
         master = self.keyring.primary
@@ -142,8 +156,9 @@ class Vault:
 
     async def _current_key(self, owner: str, conn: Any = None) -> tuple[int, bytes]:
         """The owner's active data key (see ``_ensure_key``), unwrapped."""
-        row = await (DataKey.filter(owner=owner, active=True).using_db(conn)
-                     .order_by("-version").first())
+        row = await (
+            DataKey.filter(owner=owner, active=True).using_db(conn).order_by("-version").first()
+        )
         if row is None:
             raise SecretUnreadable(f"{owner} has no data key")
         return row.version, self._unwrap(row)
@@ -159,13 +174,14 @@ class Vault:
             if latest is not None and latest.active:
                 return
             version = (latest.version + 1) if latest else 1
-            self._reload_keys()         # wrap new keys with the current primary, not a retired one
+            self._reload_keys()  # wrap new keys with the current primary, not a retired one
             key_id, wrapped = self._wrap(owner, version, new_key())
             try:
-                await DataKey.create(owner=owner, version=version, master_key_id=key_id,
-                                     wrapped=wrapped)
+                await DataKey.create(
+                    owner=owner, version=version, master_key_id=key_id, wrapped=wrapped
+                )
                 return
-            except IntegrityError:      # another task created it first: use theirs
+            except IntegrityError:  # another task created it first: use theirs
                 continue
         raise SecretUnreadable(f"could not create a data key for {owner}")
 
@@ -177,17 +193,22 @@ class Vault:
 
     def _open(self, row: SealedSecret, key: bytes) -> str:
         try:
-            plain = open_sealed(key, row.sealed, _secret_aad(row.owner, row.name, row.provider,
-                                                             row.version, row.key_version))
+            plain = open_sealed(
+                key,
+                row.sealed,
+                _secret_aad(row.owner, row.name, row.provider, row.version, row.key_version),
+            )
         except SealError:
             raise SecretUnreadable(
                 f"the secret {row.name!r} of {row.owner} does not open: it was modified or moved "
-                "in the database; store it again") from None
+                "in the database; store it again"
+            ) from None
         return plain.decode()
 
     # -- the user-facing API -------------------------------------------------------------------
-    async def store(self, owner: str, name: str, value: str | Secret, *,
-                    provider: str | None = None) -> SecretInfo:
+    async def store(
+        self, owner: str, name: str, value: str | Secret, *, provider: str | None = None
+    ) -> SecretInfo:
         """Seal ``value`` as the owner's secret ``name`` (a new version if it exists)."""
         name = normalise_name(name)
         provider = normalise_name(provider or name, "provider")[:32]
@@ -196,15 +217,17 @@ class Vault:
             raise InvalidSecret("That was empty, so I stored nothing.")
         data = plain.encode()
         if len(data) > self.settings.max_secret_bytes:
-            raise InvalidSecret(f"That is longer than the {self.settings.max_secret_bytes} bytes "
-                                "I accept for one secret, so I stored nothing.")
+            raise InvalidSecret(
+                f"That is longer than the {self.settings.max_secret_bytes} bytes "
+                "I accept for one secret, so I stored nothing."
+            )
         detect.remember(plain)
         await self._ensure_key(owner)
         for attempt in (1, 2):
             try:
                 row = await self._seal_row(owner, name, provider, data)
                 break
-            except IntegrityError:      # a concurrent first store of the same name won
+            except IntegrityError:  # a concurrent first store of the same name won
                 if attempt == 2:
                     raise
         self._record(owner, "vault.store", name, "ok", provider=provider, version=row.version)
@@ -212,21 +235,32 @@ class Vault:
 
     async def _seal_row(self, owner: str, name: str, provider: str, data: bytes) -> SealedSecret:
         async with in_transaction() as conn:
-            existing = await (SealedSecret.filter(owner=owner, name=name).using_db(conn)
-                              .select_for_update().first())
+            existing = await (
+                SealedSecret.filter(owner=owner, name=name)
+                .using_db(conn)
+                .select_for_update()
+                .first()
+            )
             if existing is None:
                 count = await SealedSecret.filter(owner=owner).using_db(conn).count()
                 if count >= self.settings.max_secrets_per_user:
                     raise InvalidSecret(
                         f"You already have {count} secrets, the most I keep per person. "
-                        "Delete one you no longer need first.")
+                        "Delete one you no longer need first."
+                    )
             key_version, key = await self._current_key(owner, conn)
             version = existing.version + 1 if existing else 1
             sealed = seal(key, data, _secret_aad(owner, name, provider, version, key_version))
             if existing is None:
-                return await SealedSecret.create(owner=owner, name=name, provider=provider,
-                                                 version=version, key_version=key_version,
-                                                 sealed=sealed, using_db=conn)
+                return await SealedSecret.create(
+                    owner=owner,
+                    name=name,
+                    provider=provider,
+                    version=version,
+                    key_version=key_version,
+                    sealed=sealed,
+                    using_db=conn,
+                )
             existing.provider, existing.version = provider, version
             existing.key_version, existing.sealed = key_version, sealed
             await existing.save(using_db=conn)
@@ -242,8 +276,10 @@ class Vault:
         row = await SealedSecret.get_or_none(owner=owner, name=name)
         if row is None:
             await self._log_use(owner, name, skill, "missing")
-            raise SecretNotFound(f"You have no secret called {name!r} in the vault. Say "
-                                 f"`store my {name} token` to add one.")
+            raise SecretNotFound(
+                f"You have no secret called {name!r} in the vault. Say "
+                f"`store my {name} token` to add one."
+            )
         try:
             key = await self._key_for(owner, row.key_version)
             plain = self._open(row, key)
@@ -313,8 +349,9 @@ class Vault:
         report = RotationReport(target.key_id)
         rotation = await Rotation.filter(finished_at=None, target_key_id=target.key_id).first()
         report.resumed = rotation is not None
-        todo = await (DataKey.exclude(master_key_id=target.key_id).order_by("id")
-                      .values_list("id", flat=True))
+        todo = await (
+            DataKey.exclude(master_key_id=target.key_id).order_by("id").values_list("id", flat=True)
+        )
         report.already = await DataKey.filter(master_key_id=target.key_id).count()
         if rotation is None:
             rotation = await Rotation.create(target_key_id=target.key_id, total=len(todo))
@@ -332,20 +369,26 @@ class Vault:
                     report.failures.append((row.owner, row.version, str(exc)))
                     continue
                 key_id, wrapped = self._wrap(row.owner, row.version, plain_key)
-                await DataKey.filter(id=row.id, master_key_id=row.master_key_id).using_db(
-                    conn).update(master_key_id=key_id, wrapped=wrapped,
-                                 rewrapped_at=datetime.now(UTC))
-                await Rotation.filter(id=rotation.id).using_db(conn).update(
-                    done=rotation.done + n)
+                await (
+                    DataKey.filter(id=row.id, master_key_id=row.master_key_id)
+                    .using_db(conn)
+                    .update(master_key_id=key_id, wrapped=wrapped, rewrapped_at=datetime.now(UTC))
+                )
+                await Rotation.filter(id=rotation.id).using_db(conn).update(done=rotation.done + n)
             report.rewrapped += 1
             if progress is not None:
                 progress(n, len(todo))
         if report.ok:
             await Rotation.filter(id=rotation.id).update(finished_at=datetime.now(UTC))
             await Rotation.filter(finished_at=None).update(finished_at=datetime.now(UTC))
-        self._record("cli", "vault.rotate-master", target.key_id,
-                     "ok" if report.ok else "partial", rewrapped=report.rewrapped,
-                     failed=len(report.failures))
+        self._record(
+            "cli",
+            "vault.rotate-master",
+            target.key_id,
+            "ok" if report.ok else "partial",
+            rewrapped=report.rewrapped,
+            failed=len(report.failures),
+        )
         return report
 
     async def rotate_user(self, owner: str) -> int:
@@ -359,22 +402,28 @@ class Vault:
             plains = []
             for row in rows:
                 if row.key_version not in keys:
-                    raise SecretUnreadable(f"the data key version {row.key_version} of {owner} "
-                                           "is missing")
+                    raise SecretUnreadable(
+                        f"the data key version {row.key_version} of {owner} is missing"
+                    )
                 plains.append(self._open(row, keys[row.key_version]))
             version = max(keys, default=0) + 1
             key = new_key()
             key_id, wrapped = self._wrap(owner, version, key)
-            await DataKey.create(owner=owner, version=version, master_key_id=key_id,
-                                 wrapped=wrapped, using_db=conn)
+            await DataKey.create(
+                owner=owner, version=version, master_key_id=key_id, wrapped=wrapped, using_db=conn
+            )
             for row, plain in zip(rows, plains, strict=True):
                 row.key_version = version
-                row.sealed = seal(key, plain.encode(), _secret_aad(
-                    owner, row.name, row.provider, row.version, version))
+                row.sealed = seal(
+                    key,
+                    plain.encode(),
+                    _secret_aad(owner, row.name, row.provider, row.version, version),
+                )
                 await row.save(using_db=conn, update_fields=["key_version", "sealed"])
             await DataKey.filter(owner=owner, version__lt=version).using_db(conn).delete()
-        self._record("cli", "vault.rotate-user", owner, "ok", secrets=len(rows),
-                     key_version=version)
+        self._record(
+            "cli", "vault.rotate-user", owner, "ok", secrets=len(rows), key_version=version
+        )
         return len(rows)
 
     # -- records -------------------------------------------------------------------------------

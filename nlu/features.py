@@ -112,8 +112,25 @@ def intent_words(
 
 
 _NEGATIONS = frozenset(
-    {"not", "no", "never", "nope", "cannot", "can't", "cant", "don't", "dont", "won't", "wont",
-     "isn't", "shouldn't", "doesn't", "didn't", "without", "nor"}
+    {
+        "not",
+        "no",
+        "never",
+        "nope",
+        "cannot",
+        "can't",
+        "cant",
+        "don't",
+        "dont",
+        "won't",
+        "wont",
+        "isn't",
+        "shouldn't",
+        "doesn't",
+        "didn't",
+        "without",
+        "nor",
+    }
 )
 NEGATION_SCOPE = 3
 
@@ -168,9 +185,7 @@ def intent_features(
     if values_only(tokens, gazetteer_tags):
         feats.append("v:only")
     if gazetteer_tags is not None:
-        feats.extend(
-            "g:" + tag[2:] for tag in gazetteer_tags if tag.startswith("B-" + CUE_PREFIX)
-        )
+        feats.extend("g:" + tag[2:] for tag in gazetteer_tags if tag.startswith("B-" + CUE_PREFIX))
     for w in plain:
         if len(w) > 24:
             w = w[:24]

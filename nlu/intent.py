@@ -232,8 +232,7 @@ def train_intent(
     in_scope = [label != OUT_OF_SCOPE for _, _, label in examples]
     known = KnownWords(w for w, keep in zip(words, in_scope, strict=True) if keep)
     docs = [
-        intent_features(tokens, tags)
-        + known.features(w, leave_out=w if keep else None)
+        intent_features(tokens, tags) + known.features(w, leave_out=w if keep else None)
         for w, keep, (tokens, tags, _) in zip(words, in_scope, examples, strict=True)
     ]
     labels = sorted({label for _, _, label in examples})
@@ -267,6 +266,4 @@ def train_intent(
     if len(labels) == 2:  # a binary linear model has one column
         coef = np.hstack([-coef, coef])
         intercept = np.array([-intercept[0], intercept[0]], dtype=np.float32)
-    return IntentModel(
-        labels, vocab, idf, coef, intercept, temperature, threshold, margin, known
-    )
+    return IntentModel(labels, vocab, idf, coef, intercept, temperature, threshold, margin, known)

@@ -28,8 +28,13 @@ def _visible(ctx: Context) -> list[tuple[str, str]]:
     return rows
 
 
-@skill.command(r"help(?:\s+(?P<topic>.+))?", help="help [topic] — what I can do for you",
-               examples=("help", "help reload"), audit=False, interrupts=True)
+@skill.command(
+    r"help(?:\s+(?P<topic>.+))?",
+    help="help [topic] — what I can do for you",
+    examples=("help", "help reload"),
+    audit=False,
+    interrupts=True,
+)
 @skill.intent("help", audit=False)
 async def help_(ctx: Context) -> None:
     raw_topic = ctx.match.group("topic") if ctx.match else None
@@ -88,8 +93,8 @@ INTENT_DESCRIPTIONS = {
 }
 
 
-SUGGEST_MIN = 0.01        # an intent below 1 % is noise, not a near miss
-SUGGEST_RELATIVE = 0.25   # ... and so is one far behind the closest in-scope intent
+SUGGEST_MIN = 0.01  # an intent below 1 % is noise, not a near miss
+SUGGEST_RELATIVE = 0.25  # ... and so is one far behind the closest in-scope intent
 
 
 def _suggestions(ctx: Context) -> list[str]:
@@ -119,13 +124,17 @@ def _suggestions(ctx: Context) -> list[str]:
 @skill.fallback
 async def fallback(ctx: Context) -> None:
     if ctx.app.nlu_enabled and ctx.parse is None and ctx.event.__class__.__name__ == "Message":
-        await ctx.reply("I can't understand free text right now (my language model is not "
-                        "available), but commands still work. Say `help` to see them.")
+        await ctx.reply(
+            "I can't understand free text right now (my language model is not "
+            "available), but commands still work. Say `help` to see them."
+        )
         return
     hints = _suggestions(ctx)
     if hints:
         options = "\n".join(f"• {h}" for h in hints)
-        await ctx.reply(f"I'm not sure what you mean. Did you want to:\n{options}\n"
-                        "Or say `help` to see everything I can do.")
+        await ctx.reply(
+            f"I'm not sure what you mean. Did you want to:\n{options}\n"
+            "Or say `help` to see everything I can do."
+        )
         return
     await ctx.reply("Sorry, I didn't understand that. Say `help` to see what I can do.")

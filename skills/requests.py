@@ -47,30 +47,41 @@ async def setup(scope: SkillScope) -> None:
 
 
 # -- commands ----------------------------------------------------------------------------------
-@skill.command(r"(?:what(?:'|’)?s\s+the\s+)?(?:status|state|show|details?)\s+(?:of\s+|for\s+|on\s+)?"
-               + REF + r"\??|" + REF.replace("ref", "ref2") + r"\??",
-               help="status of REQ-12 — a request's fields, state and history")
+@skill.command(
+    r"(?:what(?:'|’)?s\s+the\s+)?(?:status|state|show|details?)\s+(?:of\s+|for\s+|on\s+)?"
+    + REF
+    + r"\??|"
+    + REF.replace("ref", "ref2")
+    + r"\??",
+    help="status of REQ-12 — a request's fields, state and history",
+)
 async def status(ctx: Context) -> None:
     assert ctx.match is not None
     await chat.show_status(ctx, ctx.match.group("ref") or ctx.match.group("ref2"))
 
 
-@skill.command(r"(?:list\s+|show\s+)?my\s+(?P<open>open\s+|pending\s+)?requests\??",
-               help="list my open requests — requests you filed or that were filed for you")
+@skill.command(
+    r"(?:list\s+|show\s+)?my\s+(?P<open>open\s+|pending\s+)?requests\??",
+    help="list my open requests — requests you filed or that were filed for you",
+)
 async def my_requests(ctx: Context) -> None:
     await chat.mine(ctx, open_only=True)
 
 
-@skill.command(r"(?:what(?:'|’)?s|what\s+is|anything)\s+waiting\s+(?:for|on)\s+(?:my\s+approval|me)"
-               r"\??|(?:my\s+)?pending\s+approvals\??|(?:list\s+)?requests\s+waiting\s+for\s+me\??",
-               help="what's waiting for my approval — requests you can move now")
+@skill.command(
+    r"(?:what(?:'|’)?s|what\s+is|anything)\s+waiting\s+(?:for|on)\s+(?:my\s+approval|me)"
+    r"\??|(?:my\s+)?pending\s+approvals\??|(?:list\s+)?requests\s+waiting\s+for\s+me\??",
+    help="what's waiting for my approval — requests you can move now",
+)
 async def waiting(ctx: Context) -> None:
     await chat.waiting_for(ctx)
 
 
-@skill.command(r"(?:search|find)\s+requests?\s+(?P<query>.+)",
-               help="search requests type:quota state:submitted size>5TB requester:alice — "
-                    "find requests by any field, state, requester or assignee")
+@skill.command(
+    r"(?:search|find)\s+requests?\s+(?P<query>.+)",
+    help="search requests type:quota state:submitted size>5TB requester:alice — "
+    "find requests by any field, state, requester or assignee",
+)
 async def search(ctx: Context) -> None:
     from bot.workflow import search as wsearch  # here, not at start-up: only used here
 
@@ -78,27 +89,32 @@ async def search(ctx: Context) -> None:
     wf = wf_of(ctx)
     query = wsearch.parse_query(ctx.match.group("query"), ctx.user_key)
     if not SEE_ALL(ctx):
-        query.requester = ctx.user_key        # the others search their own requests
+        query.requester = ctx.user_key  # the others search their own requests
     found = await wsearch.search(wf.types, query)
     if not found:
         await ctx.reply("No request matches that.")
         return
     lines = [f"{len(found)} request(s):"] + [await chat.line(wf, r) for r in found[:30]]
     if len(found) > 30:
-        lines.append(f"… and {len(found) - 30} more (`quartermaster requests export --csv` "
-                     "gives all).")
+        lines.append(
+            f"… and {len(found) - 30} more (`quartermaster requests export --csv` gives all)."
+        )
     await ctx.reply("\n".join(lines))
 
 
-@skill.command(r"(?:request|requests)\s+(?:stats|statistics)(?:\s+(?:for|over|in)?\s*(?P<period>.+))?",
-               checks=[HANDLERS],
-               help="request stats [last 30 days] — counts and time to complete")
+@skill.command(
+    r"(?:request|requests)\s+(?:stats|statistics)(?:\s+(?:for|over|in)?\s*(?P<period>.+))?",
+    checks=[HANDLERS],
+    help="request stats [last 30 days] — counts and time to complete",
+)
 async def stats(ctx: Context) -> None:
     await chat.show_stats(ctx, ctx.match.group("period") if ctx.match else None)
 
 
-@skill.command(r"request\s+types|what\s+can\s+i\s+request\??",
-               help="request types — what kinds of request I can file")
+@skill.command(
+    r"request\s+types|what\s+can\s+i\s+request\??",
+    help="request types — what kinds of request I can file",
+)
 async def request_types(ctx: Context) -> None:
     wf = wf_of(ctx)
     lines = ["I can file these requests (say `request <name>`):"]
@@ -106,8 +122,10 @@ async def request_types(ctx: Context) -> None:
     await ctx.reply("\n".join(lines))
 
 
-@skill.command(r"edit\s+" + REF + r"\s+(?:set\s+)?(?P<changes>.+)",
-               help="edit REQ-12 size=8TB — change a field (requester or staff)")
+@skill.command(
+    r"edit\s+" + REF + r"\s+(?:set\s+)?(?P<changes>.+)",
+    help="edit REQ-12 size=8TB — change a field (requester or staff)",
+)
 async def edit(ctx: Context) -> None:
     assert ctx.match is not None
     wf = wf_of(ctx)
@@ -116,16 +134,16 @@ async def edit(ctx: Context) -> None:
     text = ctx.match.group("changes")
     pairs = [(m.group("key"), m.group("value").strip('"')) for m in PAIR.finditer(text)]
     if not pairs:
-        m = re.fullmatch(r"(?P<key>[a-z_ ]+?)\s+(?:to\s+|=\s*)?(?P<value>\S.*)", text.strip(),
-                         re.IGNORECASE)
+        m = re.fullmatch(
+            r"(?P<key>[a-z_ ]+?)\s+(?:to\s+|=\s*)?(?P<value>\S.*)", text.strip(), re.IGNORECASE
+        )
         pairs = [(m.group("key"), m.group("value"))] if m else []
     changes: dict[str, Any] = {}
     for key, value in pairs:
         name = key.strip().lower().replace(" ", "_")
         field = spec.fields.get(name)
         if field is None:
-            raise UserError(f"{spec.title} has no field {key!r}. Fields: "
-                            f"{', '.join(spec.fields)}.")
+            raise UserError(f"{spec.title} has no field {key!r}. Fields: {', '.join(spec.fields)}.")
         try:
             changes[name] = parse_answer(field, value, ctx.event.time)
         except FieldError as exc:
@@ -133,13 +151,16 @@ async def edit(ctx: Context) -> None:
     if not changes:
         raise UserError("Say what to change, for example `edit REQ-12 size=8TB`.")
     await wf.edit(req, changes, await ctx.db_user())
-    shown = ", ".join(f"{spec.fields[k].label} = {display(spec.fields[k], v)}"
-                      for k, v in changes.items())
+    shown = ", ".join(
+        f"{spec.fields[k].label} = {display(spec.fields[k], v)}" for k, v in changes.items()
+    )
     await ctx.reply(f"Updated {req.ref}: {shown}.")
 
 
-@skill.command(r"delete\s+" + REF + r"(?:\s+(?P<comment>.+))?",
-               help="delete REQ-12 — remove a request (requester or staff); history is kept")
+@skill.command(
+    r"delete\s+" + REF + r"(?:\s+(?P<comment>.+))?",
+    help="delete REQ-12 — remove a request (requester or staff); history is kept",
+)
 async def delete(ctx: Context) -> None:
     assert ctx.match is not None
     wf = wf_of(ctx)
@@ -148,27 +169,38 @@ async def delete(ctx: Context) -> None:
     await ctx.reply(f"Deleted {req.ref}; its posted copies are removed and its history is kept.")
 
 
-@skill.command(r"comment\s+(?:on\s+)?" + REF + r"\s*[:,-]?\s+(?P<comment>.+)",
-               help="comment REQ-12 TEXT — add a note to a request's history")
+@skill.command(
+    r"comment\s+(?:on\s+)?" + REF + r"\s*[:,-]?\s+(?P<comment>.+)",
+    help="comment REQ-12 TEXT — add a note to a request's history",
+)
 async def comment(ctx: Context) -> None:
     assert ctx.match is not None
     wf = wf_of(ctx)
     req = await wf.get(ctx.match.group("ref"))
     spec = wf.spec_of(req)
     if not wf.may_edit(req, ctx.user_key) and not COMMENT_ANY(ctx):
-        raise PermissionDenied(f"Commenting on {req.ref} is for its requester; anyone else "
-                               f"{COMMENT_ANY.describe(ctx)}.")
-    await RequestEvent.create(request=req, actor=await ctx.db_user(), action="commented",
-                              from_state=req.state, to_state=req.state,
-                              comment=ctx.match.group("comment"))
+        raise PermissionDenied(
+            f"Commenting on {req.ref} is for its requester; anyone else "
+            f"{COMMENT_ANY.describe(ctx)}."
+        )
+    await RequestEvent.create(
+        request=req,
+        actor=await ctx.db_user(),
+        action="commented",
+        from_state=req.state,
+        to_state=req.state,
+        comment=ctx.match.group("comment"),
+    )
     await wf.refresh(req)
     await ctx.reply(f"Noted on {req.ref} ({spec.state_label(req.state)}).")
 
 
-@skill.command(r"(?:assign|give)\s+" + REF + r"\s+to\s+(?P<who>me|<@[\w.|-]+>|@?[\w.:-]+)"
-               r"|(?:i(?:'|’)?ll\s+)?take\s+" + REF.replace("ref", "take"),
-               checks=[HANDLERS],
-               help="assign REQ-12 to @sam (or: take REQ-12) — say who works on a request")
+@skill.command(
+    r"(?:assign|give)\s+" + REF + r"\s+to\s+(?P<who>me|<@[\w.|-]+>|@?[\w.:-]+)"
+    r"|(?:i(?:'|’)?ll\s+)?take\s+" + REF.replace("ref", "take"),
+    checks=[HANDLERS],
+    help="assign REQ-12 to @sam (or: take REQ-12) — say who works on a request",
+)
 async def assign(ctx: Context) -> None:
     assert ctx.match is not None
     wf = wf_of(ctx)
@@ -184,21 +216,25 @@ async def assign(ctx: Context) -> None:
     await ctx.reply(f"{req.ref} is now assigned to {shown}.")
 
 
-@skill.command(r"(?P<verb>[a-z][\w-]*)\s+" + REF
-               + r"(?:\s*[:,-]?\s+(?:because\s+)?(?P<comment>.+))?",
-               help="approve|deny|complete|cancel REQ-12 [reason] — move a request")
+@skill.command(
+    r"(?P<verb>[a-z][\w-]*)\s+" + REF + r"(?:\s*[:,-]?\s+(?:because\s+)?(?P<comment>.+))?",
+    help="approve|deny|complete|cancel REQ-12 [reason] — move a request",
+)
 async def move(ctx: Context) -> None:
     assert ctx.match is not None
-    await chat.transition(ctx, ctx.match.group("ref"), ctx.match.group("verb"),
-                     ctx.match.group("comment") or "")
+    await chat.transition(
+        ctx, ctx.match.group("ref"), ctx.match.group("verb"), ctx.match.group("comment") or ""
+    )
 
 
-@skill.command(r"(?:please\s+)?(?:new\s+|file\s+(?:an?\s+)?|open\s+(?:an?\s+)?|i\s+(?:want|need)\s+to\s+)?"
-               r"request\s+(?:an?\s+|for\s+an?\s+)?(?P<type>[\w-]+)(?:\s+request)?"
-               r"(?:\s+(?:for|on\s+behalf\s+of)\s+(?P<behalf><@[\w.|-]+>|@[\w.-]+))?"
-               r"(?P<rest>(?:\s+.*)?)",
-               help="request quota|software|walltime|account [size=8TB …] [for @user] — "
-                    "file a request; I ask for what's missing")
+@skill.command(
+    r"(?:please\s+)?(?:new\s+|file\s+(?:an?\s+)?|open\s+(?:an?\s+)?|i\s+(?:want|need)\s+to\s+)?"
+    r"request\s+(?:an?\s+|for\s+an?\s+)?(?P<type>[\w-]+)(?:\s+request)?"
+    r"(?:\s+(?:for|on\s+behalf\s+of)\s+(?P<behalf><@[\w.|-]+>|@[\w.-]+))?"
+    r"(?P<rest>(?:\s+.*)?)",
+    help="request quota|software|walltime|account [size=8TB …] [for @user] — "
+    "file a request; I ask for what's missing",
+)
 async def request(ctx: Context) -> None:
     assert ctx.match is not None
     raw = chat.prefill_from_text(ctx.match.group("rest") or "")
@@ -206,8 +242,9 @@ async def request(ctx: Context) -> None:
 
 
 # -- intents (plain language, when the NLU is available) -----------------------------------------
-@skill.intent("request_quota", help="ask for more storage — e.g. \"I need 8TB more on "
-                                    "/scratch/group/neuro\"")
+@skill.intent(
+    "request_quota", help='ask for more storage — e.g. "I need 8TB more on /scratch/group/neuro"'
+)
 @skill.intent("request_software")
 @skill.intent("extend_walltime")
 async def new_request(ctx: Context) -> None:
@@ -233,7 +270,7 @@ async def approve_or_deny(ctx: Context) -> None:
     if verb == "deny":
         spans = [e for e in ctx.parse.entities if e.entity == "request_id"] if ctx.parse else []
         if spans:
-            comment = ctx.text[spans[0].end:].strip(" :,-.")
+            comment = ctx.text[spans[0].end :].strip(" :,-.")
             comment = re.sub(r"^(?:because|as|since)\s+", "", comment, flags=re.IGNORECASE)
     await chat.transition(ctx, ref, verb, comment)
 
@@ -272,18 +309,24 @@ async def answer(ctx: Context) -> None:
     await dialogue.answer(ctx, wf_of(ctx), ctx.text)
 
 
-async def _draft(ctx: Context, stage: str | None = None, asking: str | None = None
-                 ) -> dict[str, Any] | None:
+async def _draft(
+    ctx: Context, stage: str | None = None, asking: str | None = None
+) -> dict[str, Any] | None:
     """The clicking user's draft the choice belongs to (the router joined the click to its
     conversation), if it is still at the question the choice answered."""
     state = ctx.state
     draft = (state or {}).get("data") or {}
-    if (state is None or state.get("followup") != dialogue.FOLLOWUP
-            or (stage is not None and draft.get("stage") != stage)
-            or (asking is not None and draft.get("asking") != asking)):
-        await ctx.reply_private("That question isn't waiting for an answer from you: it was for "
-                                "someone else, or it has expired or been answered. Ask me again "
-                                "to start over.")
+    if (
+        state is None
+        or state.get("followup") != dialogue.FOLLOWUP
+        or (stage is not None and draft.get("stage") != stage)
+        or (asking is not None and draft.get("asking") != asking)
+    ):
+        await ctx.reply_private(
+            "That question isn't waiting for an answer from you: it was for "
+            "someone else, or it has expired or been answered. Ask me again "
+            "to start over."
+        )
         return None
     return draft
 

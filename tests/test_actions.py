@@ -25,13 +25,15 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     root.mkdir()
     (root / f"{module}.py").write_text(
         "from bot.actions import ActionResult\n\n"
-        "async def drain_node(run):\n    return ActionResult(True, 'drained')\n")
+        "async def drain_node(run):\n    return ActionResult(True, 'drained')\n"
+    )
     info = root / f"{module}-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
         f"[quartermaster.actions]\ndrain_node = {module}:drain_node\n"
-        f"broken_action = {module}_missing:nothing\n")
+        f"broken_action = {module}_missing:nothing\n"
+    )
     monkeypatch.syspath_prepend(str(root))
     yield module
     sys.modules.pop(module, None)
@@ -40,7 +42,7 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def test_actions_belong_to_their_owner() -> None:
     registry = ActionRegistry()
     registry.add("create_vm", noop, owner="vms")
-    registry.add("create_vm", noop, owner="vms")                 # a reload re-registers: fine
+    registry.add("create_vm", noop, owner="vms")  # a reload re-registers: fine
     with pytest.raises(ValueError, match="already registered by vms"):
         registry.add("create_vm", noop, owner="other")
     assert registry.get("create_vm") is noop and "create_vm" in registry.names()

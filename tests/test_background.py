@@ -29,12 +29,16 @@ async def test_a_failing_job_is_retried_until_it_succeeds() -> None:
     bg.submit("flaky", flaky)
     await bg.idle()
     assert len(calls) == 3
-    assert (bg.stats.background_retried, bg.stats.background_done,
-            bg.stats.background_failed) == (2, 1, 0)
+    assert (bg.stats.background_retried, bg.stats.background_done, bg.stats.background_failed) == (
+        2,
+        1,
+        0,
+    )
 
 
 async def test_giving_up_is_logged_by_name_without_the_error_text(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     bg = work(attempts=2)
 
     async def leaky() -> None:
@@ -66,7 +70,7 @@ async def test_jobs_with_one_key_run_in_submission_order() -> None:
 
     bg.submit("first", first, key="REQ-1")
     bg.submit("second", second, key="REQ-1")
-    bg.submit("other", other, key="REQ-2")        # another key is not held up
+    bg.submit("other", other, key="REQ-2")  # another key is not held up
     await bg.idle()
     assert order == ["other", "first", "second"]
 
@@ -123,7 +127,8 @@ async def test_stop_drains_pending_work() -> None:
 
 
 async def test_work_that_cannot_finish_in_the_drain_time_is_logged_not_lost_silently(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     bg = work(drain_seconds=0.05)
     never = asyncio.Event()
 

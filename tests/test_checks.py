@@ -12,7 +12,7 @@ from bot.conversations import ConversationKey
 from bot.events import Message
 from bot.testing import TestBot
 
-GUARDED_SKILL = '''
+GUARDED_SKILL = """
 from bot.checks import all_of, any_of, dm_only, has_role, in_group
 from bot.skill import Skill
 
@@ -30,14 +30,15 @@ async def either(ctx):
 @skill.command(r"both", checks=[all_of(has_role("staff"), dm_only())], help="both — staff, in a DM")
 async def both(ctx):
     await ctx.reply("both ok")
-'''
+"""
 
 
 @pytest.fixture
 async def bot(tmp_path: Any, skill_pkg: Any) -> Any:
     skill_pkg.write("guarded", GUARDED_SKILL)
-    async with TestBot.create(tmp_path, overrides={
-            "skills.packages": ["skills", skill_pkg.name]}) as bot:
+    async with TestBot.create(
+        tmp_path, overrides={"skills.packages": ["skills", skill_pkg.name]}
+    ) as bot:
         yield bot
 
 
@@ -63,7 +64,7 @@ async def test_help_evaluates_the_checks_in_dry_run(bot: TestBot) -> None:
     (dm,) = await bot.say("alice", "help")
     assert "`whisper`" in dm.text and "`either`" not in dm.text and "`both`" not in dm.text
     out = await bot.say("alice", "help", channel="general")
-    assert "`whisper`" not in out[-1].text                     # not usable here
+    assert "`whisper`" not in out[-1].text  # not usable here
     await bot.grant("sam", "staff")
     (staff,) = await bot.say("sam", "help")
     assert "`either`" in staff.text and "`both`" in staff.text

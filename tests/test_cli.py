@@ -19,12 +19,25 @@ def shared_model_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     _NLU_CACHE["dir"] = str(tmp_path_factory.mktemp("nlu-model"))
 
 
-def qm(*args: str, home: Path, stdin: str | None = None, env: dict | None = None,
-       timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "QUARTERMASTER_HOME": str(home), "USER": "tester",
-                "QUARTERMASTER__NLU__MODEL_DIR": _NLU_CACHE["dir"], **(env or {})}
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, text=True,
-                          capture_output=True, env=full_env, cwd=ROOT, timeout=timeout)
+def qm(
+    *args: str, home: Path, stdin: str | None = None, env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        **os.environ,
+        "QUARTERMASTER_HOME": str(home),
+        "USER": "tester",
+        "QUARTERMASTER__NLU__MODEL_DIR": _NLU_CACHE["dir"],
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -34,9 +47,11 @@ def home(tmp_path: Path) -> Path:
 
 def test_chat_script_prints_the_bots_side(home, tmp_path):
     script = tmp_path / "t.txt"
-    script.write_text("# a comment\n\nalice> ping\nalice@general> @quartermaster ping\n"
-                      "alice@general> chatter nobody asked about\nbob> whoami\n"
-                      "bot> lines of the bot are expected output and skipped\n")
+    script.write_text(
+        "# a comment\n\nalice> ping\nalice@general> @quartermaster ping\n"
+        "alice@general> chatter nobody asked about\nbob> whoami\n"
+        "bot> lines of the bot are expected output and skipped\n"
+    )
     result = qm("chat", "--script", str(script), home=home)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -56,8 +71,10 @@ def test_multi_line_replies_are_indented(home):
 
 def test_conversation_carries_on_one_line_per_invocation(home):
     """State lives in the database, so each line can be its own process."""
-    assert qm("chat", "--script", "-", home=home, stdin="tester> grant alice staff\n"
-              ).stdout.strip() == "bot> shell:alice now has the staff role."
+    assert (
+        qm("chat", "--script", "-", home=home, stdin="tester> grant alice staff\n").stdout.strip()
+        == "bot> shell:alice now has the staff role."
+    )
     result = qm("chat", "--script", "-", home=home, stdin="alice> whoami\n")
     assert "researcher, staff" in result.stdout
 
@@ -79,7 +96,7 @@ def test_missing_transcript_file(home, tmp_path):
 def test_run_reads_a_piped_transcript(home):
     result = qm("run", home=home, stdin="tester> whoami\n")
     assert result.returncode == 0, result.stderr
-    assert "admin" in result.stdout        # the local user is the admin in the shell
+    assert "admin" in result.stdout  # the local user is the admin in the shell
 
 
 def test_config_check_good_and_bad(home, tmp_path):
@@ -104,8 +121,10 @@ def test_config_check_validates_enabled_platform_keys(home, tmp_path):
 
 
 def test_roles_grant_list_revoke(home):
-    assert qm("roles", "grant", "slack:U024BE7LH", "management", home=home).stdout.strip() \
+    assert (
+        qm("roles", "grant", "slack:U024BE7LH", "management", home=home).stdout.strip()
         == "slack:U024BE7LH: granted management"
+    )
     listing = qm("roles", "list", home=home).stdout
     assert "slack:U024BE7LH\tmanagement" in listing
     assert qm("roles", "revoke", "slack:U024BE7LH", "management", home=home).returncode == 0
@@ -122,8 +141,12 @@ def test_db_migrate_and_database_down(home, free_port):
     ok = qm("db", "migrate", home=home)
     assert ok.returncode == 0 and "is up to date" in ok.stdout
     assert (home / "quartermaster.sqlite3").exists()
-    down = qm("db", "migrate", home=home,
-              env={"QUARTERMASTER_DATABASE_URL": f"postgres://bot:pw123@127.0.0.1:{free_port}/x"})
+    down = qm(
+        "db",
+        "migrate",
+        home=home,
+        env={"QUARTERMASTER_DATABASE_URL": f"postgres://bot:pw123@127.0.0.1:{free_port}/x"},
+    )
     assert down.returncode == 1
     assert "cannot connect to database postgres://bot:***@127.0.0.1" in down.stderr
     assert "pw123" not in down.stderr and "Traceback" not in down.stderr
@@ -133,7 +156,7 @@ def test_choices_are_numbered_and_answerable_across_invocations(home, tmp_path):
     pkg = tmp_path / "clipkgs" / "qmcli_probe"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
-    (pkg / "pick.py").write_text('''
+    (pkg / "pick.py").write_text("""
 from bot.events import Choice
 from bot.skill import Skill
 skill = Skill("pick", "")
@@ -146,33 +169,51 @@ async def offer(ctx):
 @skill.action("pick.do")
 async def do(ctx):
     await ctx.reply(ctx.user_name + " chose " + ctx.interaction.value)
-''')
+""")
     cfg = tmp_path / "qm.yml"
     cfg.write_text("skills:\n  packages: [skills, qmcli_probe]\n")
     env = {"PYTHONPATH": str(tmp_path / "clipkgs")}
-    first = qm("--config", str(cfg), "chat", "--script", "-", home=home, env=env,
-               stdin="sam@general> @quartermaster offer\n")
-    assert first.stdout.splitlines() == ["bot@general> Approve REQ-1?", "  1) Approve",
-                                         "  2) Deny"]
-    second = qm("--config", str(cfg), "chat", "--script", "-", home=home, env=env,
-                stdin="mia@general> 2\n")
+    first = qm(
+        "--config",
+        str(cfg),
+        "chat",
+        "--script",
+        "-",
+        home=home,
+        env=env,
+        stdin="sam@general> @quartermaster offer\n",
+    )
+    assert first.stdout.splitlines() == ["bot@general> Approve REQ-1?", "  1) Approve", "  2) Deny"]
+    second = qm(
+        "--config", str(cfg), "chat", "--script", "-", home=home, env=env, stdin="mia@general> 2\n"
+    )
     assert second.stdout.strip() == "bot@general> mia chose deny"
 
 
 def test_subcommands_come_from_installed_entry_points(home):
     listing = qm("--help", home=home)
     assert listing.returncode == 0
-    for command in ("nlu", "requests", "vault"):      # declared in pyproject.toml
+    for command in ("nlu", "requests", "vault"):  # declared in pyproject.toml
         assert command in listing.stdout
 
 
 def test_a_broken_cli_plugin_is_one_line_and_the_rest_still_works(home, tmp_path):
     from tests.plugin_dist import fake_distribution
 
-    site = fake_distribution(tmp_path / "site", "qm-site-extras", {"quartermaster.cli": {
-        "hello": "qm_site_hello:register", "broken": "qm_site_missing:register"}}, {
-        "qm_site_hello": "def register(sub, load_settings):\n"
-                         "    sub.add_parser('hello').set_defaults(func=lambda a: print('hi'))\n"})
+    site = fake_distribution(
+        tmp_path / "site",
+        "qm-site-extras",
+        {
+            "quartermaster.cli": {
+                "hello": "qm_site_hello:register",
+                "broken": "qm_site_missing:register",
+            }
+        },
+        {
+            "qm_site_hello": "def register(sub, load_settings):\n"
+            "    sub.add_parser('hello').set_defaults(func=lambda a: print('hi'))\n"
+        },
+    )
     env = {"PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
     result = qm("hello", home=home, env=env)
     assert result.returncode == 0 and result.stdout == "hi\n"

@@ -60,8 +60,11 @@ def test_top_level_must_be_a_mapping(tmp_path):
 
 
 def test_env_references_are_expanded(tmp_path):
-    path = write(tmp_path, "database:\n  url: postgres://bot:${DBPW}@db/qm\n"
-                           "redis:\n  url: ${REDIS_URL:-redis://127.0.0.1:6379/0}\n")
+    path = write(
+        tmp_path,
+        "database:\n  url: postgres://bot:${DBPW}@db/qm\n"
+        "redis:\n  url: ${REDIS_URL:-redis://127.0.0.1:6379/0}\n",
+    )
     settings = load_settings(path, environ={"DBPW": "s3cret"})
     assert settings.database.url == "postgres://bot:s3cret@db/qm"
     assert settings.redis.url == "redis://127.0.0.1:6379/0"
@@ -76,9 +79,14 @@ def test_missing_env_reference_names_variable_and_key(tmp_path, monkeypatch):
 
 def test_double_underscore_env_overrides_any_key(tmp_path):
     path = write(tmp_path, "http:\n  port: 8080\n")
-    settings = load_settings(path, environ={"QUARTERMASTER__HTTP__PORT": "9090",
-                                            "QUARTERMASTER__ADAPTERS__SLACK__BOT_TOKEN": "xoxb-1",
-                                            "QUARTERMASTER_DATABASE_URL": "sqlite:///tmp/x.db"})
+    settings = load_settings(
+        path,
+        environ={
+            "QUARTERMASTER__HTTP__PORT": "9090",
+            "QUARTERMASTER__ADAPTERS__SLACK__BOT_TOKEN": "xoxb-1",
+            "QUARTERMASTER_DATABASE_URL": "sqlite:///tmp/x.db",
+        },
+    )
     assert settings.http.port == 9090
     assert settings.adapters.slack.model_extra == {"bot_token": "xoxb-1"}
     assert settings.database.url == "sqlite:///tmp/x.db"

@@ -46,8 +46,9 @@ async def test_outbox_waits_out_retry_after_and_keeps_order():
 
     box = Outbox()
     start = time.monotonic()
-    results = await asyncio.gather(box.call("C1", lambda: post("C1", "one")),
-                                   box.call("C1", lambda: post("C1", "two")))
+    results = await asyncio.gather(
+        box.call("C1", lambda: post("C1", "one")), box.call("C1", lambda: post("C1", "two"))
+    )
     assert results == ["one", "two"]
     assert [c[0] for c in calls] == ["one", "one", "two"]
     assert calls[1][1] - start >= 0.2

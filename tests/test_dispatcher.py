@@ -39,7 +39,7 @@ async def test_queue_is_bounded_and_producers_wait():
     await d.submit("b", 2)
     third = asyncio.create_task(d.submit("c", 3))
     await asyncio.sleep(0.01)
-    assert not third.done()          # back-pressure: the producer waits for space
+    assert not third.done()  # back-pressure: the producer waits for space
     gate.set()
     await asyncio.wait_for(third, 1)
     await d.join()

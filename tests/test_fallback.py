@@ -6,12 +6,16 @@ from bot.testing import TestBot
 
 
 def nlu_bot(tmp_path: Path, model_dir: Path) -> TestBot:
-    return TestBot.create(tmp_path, load_nlu=True,
-                          overrides={"nlu": {"backend": "embedded", "model_dir": str(model_dir)}})
+    return TestBot.create(
+        tmp_path,
+        load_nlu=True,
+        overrides={"nlu": {"backend": "embedded", "model_dir": str(model_dir)}},
+    )
 
 
 async def test_fallback_suggests_the_closest_intents_and_greetings_are_answered(
-        tmp_path: Path, nlu_model_dir: Path) -> None:
+    tmp_path: Path, nlu_model_dir: Path
+) -> None:
     async with nlu_bot(tmp_path, nlu_model_dir) as bot:
         (vague,) = await bot.say("alice", "can u do sth about my storage")
         assert vague.text.startswith("I'm not sure what you mean. Did you want to:")
@@ -25,10 +29,12 @@ async def test_fallback_suggests_the_closest_intents_and_greetings_are_answered(
         assert "help" in odd.text
 
 
-async def test_when_the_model_cannot_answer_commands_still_work(tmp_path: Path,
-                                                                free_port: int) -> None:
-    overrides = {"nlu": {"backend": "rasa", "rasa_url": f"http://127.0.0.1:{free_port}",
-                         "rasa_timeout": 1}}
+async def test_when_the_model_cannot_answer_commands_still_work(
+    tmp_path: Path, free_port: int
+) -> None:
+    overrides = {
+        "nlu": {"backend": "rasa", "rasa_url": f"http://127.0.0.1:{free_port}", "rasa_timeout": 1}
+    }
     async with TestBot.create(tmp_path, load_nlu=True, overrides=overrides) as bot:
         (reply,) = await bot.say("alice", "I need 5TB more on /scratch/neuro")
         assert "can't understand free text right now" in reply.text

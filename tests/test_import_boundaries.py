@@ -19,25 +19,38 @@ CORE = ("bot/*.py", "bot/storage/**/*.py", "bot/testing/**/*.py")
 
 @dataclass(frozen=True)
 class Rule:
-    sources: tuple[str, ...]     # globs, relative to the repository root
-    forbidden: tuple[str, ...]   # modules and their submodules; "x*": any name starting so
+    sources: tuple[str, ...]  # globs, relative to the repository root
+    forbidden: tuple[str, ...]  # modules and their submodules; "x*": any name starting so
     why: str
 
 
 RULES = (
-    Rule(("nlu/**/*.py",), ("bot", "skills", "credentials"),
-         "nlu/ is a library: its caller hands it settings and paths"),
-    Rule(("credentials/**/*.py",), ("skills", "bot.adapters"),
-         "the vault serves skills; it does not know them or the platforms"),
-    Rule(("bot/adapters/**/*.py",), ("skills", "nlu"),
-         "adapters only translate platform events"),
-    Rule(CORE, ("skills", "credentials", "bot.workflow", "bot.adapters.slack*",
-                "bot.adapters.mattermost*"),
-         "the core reaches features through entry points and service keys"),
+    Rule(
+        ("nlu/**/*.py",),
+        ("bot", "skills", "credentials"),
+        "nlu/ is a library: its caller hands it settings and paths",
+    ),
+    Rule(
+        ("credentials/**/*.py",),
+        ("skills", "bot.adapters"),
+        "the vault serves skills; it does not know them or the platforms",
+    ),
+    Rule(("bot/adapters/**/*.py",), ("skills", "nlu"), "adapters only translate platform events"),
+    Rule(
+        CORE,
+        (
+            "skills",
+            "credentials",
+            "bot.workflow",
+            "bot.adapters.slack*",
+            "bot.adapters.mattermost*",
+        ),
+        "the core reaches features through entry points and service keys",
+    ),
 )
 
 #: known violations in files other branches are changing; each names why, and goes at merge
-ALLOWED: dict[tuple[str, str], str] = {}   # none left: keep it that way
+ALLOWED: dict[tuple[str, str], str] = {}  # none left: keep it that way
 
 
 def _modules(tree: ast.AST, path: str) -> Iterator[tuple[int, str]]:
@@ -58,10 +71,14 @@ def _modules(tree: ast.AST, path: str) -> Iterator[tuple[int, str]]:
             yield node.lineno, base
             for alias in node.names:
                 yield node.lineno, f"{base}.{alias.name}"
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)
-              and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
-              and node.args and isinstance(node.args[0], ast.Constant)
-              and isinstance(node.args[0].value, str)):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute | ast.Name)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             yield node.lineno, node.args[0].value
 
 
@@ -107,10 +124,18 @@ def nlu_internals(root: Path = ROOT) -> list[str]:
     for file in sorted(p for d in outside for p in root.glob(f"{d}/**/*.py")):
         rel = file.relative_to(root).as_posix()
         for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"), rel)):
-            names = ([node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
-                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
-            found += [f"{rel}:{node.lineno} imports {name}" for name in names
-                      if _hits(name, ("nlu",)) and name not in NLU_PUBLIC]
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            found += [
+                f"{rel}:{node.lineno} imports {name}"
+                for name in names
+                if _hits(name, ("nlu",)) and name not in NLU_PUBLIC
+            ]
     return found
 
 
@@ -118,7 +143,8 @@ def test_nlu_is_used_only_through_its_public_modules(tmp_path: Path) -> None:
     assert nlu_internals() == []
     (tmp_path / "bot" / "workflow").mkdir(parents=True)
     (tmp_path / "bot" / "workflow" / "x.py").write_text(
-        "from nlu.normalise import unit_bytes\nfrom nlu.normalise.sizes import SIZE_RE\n")
+        "from nlu.normalise import unit_bytes\nfrom nlu.normalise.sizes import SIZE_RE\n"
+    )
     assert nlu_internals(tmp_path) == ["bot/workflow/x.py:2 imports nlu.normalise.sizes"]
 
 
@@ -137,13 +163,14 @@ def test_a_new_forbidden_import_is_caught(tmp_path: Path) -> None:
     (tmp_path / "credentials").mkdir()
     (tmp_path / "nlu" / "a.py").write_text("import bot.paths\n")
     (tmp_path / "nlu" / "sub" / "b.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bot import app\n")
-    (tmp_path / "credentials" / "c.py").write_text(
-        "def f():\n    from skills import credentials\n")
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bot import app\n"
+    )
+    (tmp_path / "credentials" / "c.py").write_text("def f():\n    from skills import credentials\n")
     (tmp_path / "bot" / "adapters" / "d.py").write_text("from ...nlu import result\n")
     (tmp_path / "bot" / "e.py").write_text(
         "import importlib\nimportlib.import_module('credentials.cli')\n"
-        "from bot.adapters import slack\nfrom bot.adapters import factories\n")
+        "from bot.adapters import slack\nfrom bot.adapters import factories\n"
+    )
     (tmp_path / "bot" / "adapters" / "ok.py").write_text("from bot.events import Message\n")
     found = violations(tmp_path)
     assert [f.split(" (")[0] for f in found] == [

@@ -22,8 +22,16 @@ async def bot(tmp_path: Path) -> AsyncIterator[TestBot]:
 
 
 def dm(text: str, *ids: str, from_self: bool = False) -> Message:
-    return Message("test", "alice", "alice", "dm:alice", text, direct=True,
-                   delivery_ids=ids, from_self=from_self)
+    return Message(
+        "test",
+        "alice",
+        "alice",
+        "dm:alice",
+        text,
+        direct=True,
+        delivery_ids=ids,
+        from_self=from_self,
+    )
 
 
 async def test_the_bots_own_echo_is_dropped_uncounted(bot: TestBot) -> None:
@@ -34,9 +42,9 @@ async def test_the_bots_own_echo_is_dropped_uncounted(bot: TestBot) -> None:
 
 async def test_a_delivery_sharing_any_id_with_an_earlier_one_is_dropped(bot: TestBot) -> None:
     await bot.app.process(dm("ping", "event:1", "msg:C:1"))
-    await bot.app.process(dm("ping", "event:2", "msg:C:1"))   # same message, another event
-    await bot.app.process(dm("ping", "event:1"))              # a retry of the first event
-    await bot.app.process(dm("ping", "event:3", "msg:C:2"))   # a new message
+    await bot.app.process(dm("ping", "event:2", "msg:C:1"))  # same message, another event
+    await bot.app.process(dm("ping", "event:1"))  # a retry of the first event
+    await bot.app.process(dm("ping", "event:3", "msg:C:2"))  # a new message
     assert [s.text for s in bot.sent] == ["pong", "pong"]
     assert bot.app.inbound.duplicates == 2
     assert await SeenEvent.filter(key__in=["event:1", "msg:C:1", "event:3"]).count() == 3
@@ -50,8 +58,17 @@ async def test_chatter_is_dropped_before_it_costs_a_claim(bot: TestBot) -> None:
 
 
 async def test_a_repeated_click_is_handled_once(bot: TestBot) -> None:
-    click = Interaction("test", "alice", "alice", "dm:alice", "no.such.action", "",
-                        message_id="m1", direct=True, delivery_ids=("click:1",))
+    click = Interaction(
+        "test",
+        "alice",
+        "alice",
+        "dm:alice",
+        "no.such.action",
+        "",
+        message_id="m1",
+        direct=True,
+        delivery_ids=("click:1",),
+    )
     await bot.app.process(click)
     handled = bot.app.stats.handled
     await bot.app.process(click)
@@ -73,7 +90,7 @@ async def test_a_periodic_job_runs_at_start_then_at_each_tick_and_stops_cleanly(
         runs.append(len(runs))
         ran.set()
         if len(runs) == 2:
-            raise RuntimeError("the database is away")      # logged; the loop goes on
+            raise RuntimeError("the database is away")  # logged; the loop goes on
 
     async def wait(seconds: float) -> None:
         await ticks.get()

@@ -40,9 +40,9 @@ async def test_values_round_trip_per_namespace(db: str) -> None:
     assert await kv.get("a", "text") == "plain"
     assert await kv.get("a", "missing") is None
     assert await kv.get("a", "missing", default=0) == 0
-    await kv.set("a", "k", {"n": 2})                      # overwrite
+    await kv.set("a", "k", {"n": 2})  # overwrite
     await kv.delete("b", "k")
-    await kv.delete("b", "never-there")                   # deleting nothing is fine
+    await kv.delete("b", "never-there")  # deleting nothing is fine
     assert await kv.get("a", "k") == {"n": 2}
     assert await kv.get("b", "k") is None
     assert await KeyValue.filter(namespace="a", key="k").count() == 1
@@ -56,12 +56,12 @@ async def test_expired_values_read_as_absent_and_are_swept(db: str) -> None:
     await kv.set("ns", "forever", 3)
     clock.now += timedelta(minutes=6)
     assert [await kv.get("ns", k) for k in ("short", "long", "forever")] == [None, 2, 3]
-    assert await KeyValue.all().count() == 3              # read as absent, not yet deleted
+    assert await KeyValue.all().count() == 3  # read as absent, not yet deleted
     assert await kv.sweep() == 1
     assert sorted(await KeyValue.all().values_list("key", flat=True)) == ["forever", "long"]
-    await kv.set("ns", "short", 4, ttl=timedelta(minutes=5))   # a new value, a new expiry
+    await kv.set("ns", "short", 4, ttl=timedelta(minutes=5))  # a new value, a new expiry
     assert await kv.get("ns", "short") == 4
-    await kv.set("ns", "long", 5)                         # no ttl: no longer expires
+    await kv.set("ns", "long", 5)  # no ttl: no longer expires
     clock.now += timedelta(days=2)
     assert await kv.get("ns", "long") == 5
 
@@ -80,9 +80,8 @@ async def test_a_namespace_view_carries_its_default_ttl(db: str) -> None:
 
 
 async def test_two_stores_share_values_and_concurrent_writes_leave_one_row(db: str) -> None:
-    one, other = KeyValueStore(), KeyValueStore()           # two processes' stores
-    await asyncio.gather(*(store.set("ns", "k", i)
-                           for i, store in enumerate([one, other] * 4)))
+    one, other = KeyValueStore(), KeyValueStore()  # two processes' stores
+    await asyncio.gather(*(store.set("ns", "k", i) for i, store in enumerate([one, other] * 4)))
     assert await KeyValue.filter(namespace="ns", key="k").count() == 1
     assert await one.get("ns", "k") == await other.get("ns", "k")
     await one.delete("ns", "k")
@@ -99,13 +98,15 @@ async def test_start_sweeps_and_stop_ends_the_sweeper(db: str) -> None:
         assert await KeyValue.all().count() == 0
     finally:
         await kv.stop()
-    await kv.stop()                                        # twice is harmless
+    await kv.stop()  # twice is harmless
 
 
-@pytest.mark.parametrize(("namespace", "key"), [("", "k"), ("n" * 65, "k"), ("ns", ""),
-                                                ("ns", "k" * 301)])
-async def test_names_that_do_not_fit_the_table_are_refused(db: str, namespace: str,
-                                                           key: str) -> None:
+@pytest.mark.parametrize(
+    ("namespace", "key"), [("", "k"), ("n" * 65, "k"), ("ns", ""), ("ns", "k" * 301)]
+)
+async def test_names_that_do_not_fit_the_table_are_refused(
+    db: str, namespace: str, key: str
+) -> None:
     with pytest.raises(ValueError):
         await KeyValueStore().set(namespace, key, 1)
 
@@ -123,20 +124,26 @@ async def test_an_upgrade_moves_plumbing_rows_out_of_the_conversations(db_url: s
         "mattermost:catch-up": {"bot": "b0t", "saved_at": 1.5e9, "cursors": {"ch1": 1700}},
         "mattermost:parts:p1": {"parts": ["p1", "p2"]},
         "slack:parts:C123171.000100": {"parts": ["171.000100", "171.000200"]},
-        "shell:choices:dm-alice": {"message_id": "m3", "dm": True,
-                                   "choices": [["Yes", "confirm", "k"]]},
+        "shell:choices:dm-alice": {
+            "message_id": "m3",
+            "dm": True,
+            "choices": [["Yes", "confirm", "k"]],
+        },
         "test:dm-alice::alice": {"followup": "workflow.answer", "data": {}},
     }
     for key, state in legacy.items():
         await Conversation.create(key=key, state=state)
     await Tortoise.get_connection("default").execute_query(
-        "DELETE FROM tortoise_migrations WHERE name = '0003_plumbing_rows_to_kv'")
+        "DELETE FROM tortoise_migrations WHERE name = '0003_plumbing_rows_to_kv'"
+    )
     await close_database()
-    await open_database(db_url)            # sees 0003 unapplied and runs it, as an upgrade does
+    await open_database(db_url)  # sees 0003 unapplied and runs it, as an upgrade does
     try:
         kv = KeyValueStore()
-        assert await kv.get("mattermost.cursors", "b0t") == {"saved_at": 1.5e9,
-                                                             "cursors": {"ch1": 1700}}
+        assert await kv.get("mattermost.cursors", "b0t") == {
+            "saved_at": 1.5e9,
+            "cursors": {"ch1": 1700},
+        }
         assert await kv.get("mattermost.parts", "p1") == ["p1", "p2"]
         assert (await kv.get("shell.choices", "dm-alice"))["choices"] == [["Yes", "confirm", "k"]]
         assert await Conversation.all().values_list("key", flat=True) == ["test:dm-alice::alice"]

@@ -28,10 +28,16 @@ class Expiry:
 
     async def check(self, app: object, now: datetime) -> list[Finding]:
         self.checked.append(now)
-        return [Finding(subject, "expires-15d", f"{subject} expires in 15 days",
-                        (f"test:{owner}",),
-                        (Choice("Extend", "vm.extend", subject), Choice("Snooze", "snooze")))
-                for subject, owner in self.owners.items()]
+        return [
+            Finding(
+                subject,
+                "expires-15d",
+                f"{subject} expires in 15 days",
+                (f"test:{owner}",),
+                (Choice("Extend", "vm.extend", subject), Choice("Snooze", "snooze")),
+            )
+            for subject, owner in self.owners.items()
+        ]
 
 
 class Broken:
@@ -46,11 +52,11 @@ def warnings(bot: TestBot, user: str) -> list[str]:
     return [s.text for s in bot.dms_to(user) if "expires" in s.text]
 
 
-async def test_warns_once_then_again_after_the_repeat_interval(tmp_path: Path,
-                                                               db_url: str) -> None:
+async def test_warns_once_then_again_after_the_repeat_interval(tmp_path: Path, db_url: str) -> None:
     clock = FakeClock(START)
-    async with TestBot.create(tmp_path, database_url=db_url, clock=clock,
-                              overrides={"observers.repeat_after_hours": 24}) as bot:
+    async with TestBot.create(
+        tmp_path, database_url=db_url, clock=clock, overrides={"observers.repeat_after_hours": 24}
+    ) as bot:
         bot.app.observers.add(Expiry(**{"12": "alice"}), owner="test")
         report = await bot.app.observers.run("expiry")
         await bot.app.background.idle()
@@ -79,7 +85,7 @@ async def test_a_snooze_is_honoured_until_it_runs_out(tmp_path: Path, db_url: st
             await bot.app.observers.run("expiry")
             clock.advance(hours=12)
         await bot.app.background.idle()
-        assert warnings(bot, "bob") == []                      # 0 h, 12 h, 24 h: snoozed
+        assert warnings(bot, "bob") == []  # 0 h, 12 h, 24 h: snoozed
         clock.set(START + timedelta(days=2))
         await bot.app.observers.run("expiry")
         await bot.app.background.idle()
@@ -108,12 +114,13 @@ async def test_subjects_that_went_away_are_forgotten(tmp_path: Path) -> None:
         observer = Expiry(**{"1": "dave", "2": "dave"})
         bot.app.observers.add(observer, owner="test")
         await bot.app.observers.run("expiry")
-        del observer.owners["vm:1"]                        # released
+        del observer.owners["vm:1"]  # released
         clock.advance(hours=1)
         await bot.app.observers.run("expiry")
-        assert await ObserverState.filter(observer="expiry").values_list(
-            "subject", flat=True) == ["vm:2"]
-        observer.owners["vm:1"] = "test:dave"               # a new vm with the same name
+        assert await ObserverState.filter(observer="expiry").values_list("subject", flat=True) == [
+            "vm:2"
+        ]
+        observer.owners["vm:1"] = "test:dave"  # a new vm with the same name
         clock.advance(hours=1)
         report = await bot.app.observers.run("expiry")
         assert [f.subject for f in report.told] == ["vm:1"]
@@ -130,40 +137,45 @@ async def test_a_failing_observer_is_audited_and_does_not_stop_another(tmp_path:
         assert len(reports["expiry"].told) == 1 and warnings(bot, "erin")
         assert bot.app.stats.observer_errors == 1
         await bot.app.audit.flush()
-        assert await AuditEvent.filter(kind="observer.error", target="broken",
-                                       outcome="error").count() == 1
-        assert await bot.app.observers.run_due() == {}            # nothing due within the hour
+        assert (
+            await AuditEvent.filter(kind="observer.error", target="broken", outcome="error").count()
+            == 1
+        )
+        assert await bot.app.observers.run_due() == {}  # nothing due within the hour
         clock.advance(hours=1)
         assert set(await bot.app.observers.run_due()) == {"broken", "expiry"}
 
 
 async def test_observers_are_scheduled_survive_a_skill_reload_and_leave_with_their_owner(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     async with TestBot.create(tmp_path) as bot:
         bot.app.observers.add(Expiry(), owner="vmskill")
         scheduler = bot.app.scheduler
         assert scheduler is not None and scheduler.has_job("observer:expiry")
         await bot.grant("root", "admin")
-        await bot.say("root", "reload skills")                   # Scheduler.sync runs
+        await bot.say("root", "reload skills")  # Scheduler.sync runs
         assert scheduler.has_job("observer:expiry")
         assert bot.app.observers.remove_owner("vmskill") == ["expiry"]
         assert not scheduler.has_job("observer:expiry") and bot.app.observers.names == []
 
 
-async def test_with_redis_each_firing_runs_in_one_process_only(tmp_path: Path,
-                                                               redis_client: object) -> None:
+async def test_with_redis_each_firing_runs_in_one_process_only(
+    tmp_path: Path, redis_client: object
+) -> None:
     clock = FakeClock(START)
-    overrides = {"redis.url": "redis://127.0.0.1:6379/0",
-                 "redis.prefix": redis_client.qm_prefix}  # type: ignore[attr-defined]
+    overrides = {"redis.url": "redis://127.0.0.1:6379/0", "redis.prefix": redis_client.qm_prefix}  # type: ignore[attr-defined]
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     one_obs, two_obs = Expiry(), Expiry()
-    async with TestBot.create(tmp_path / "a", clock=clock, overrides=overrides) as one, \
-            TestBot.create(tmp_path / "b", clock=clock, overrides=overrides) as two:
+    async with (
+        TestBot.create(tmp_path / "a", clock=clock, overrides=overrides) as one,
+        TestBot.create(tmp_path / "b", clock=clock, overrides=overrides) as two,
+    ):
         one.app.observers.add(one_obs, owner="test")
         two.app.observers.add(two_obs, owner="test")
         await asyncio.gather(one.app.observers.fire("expiry"), two.app.observers.fire("expiry"))
         assert len(one_obs.checked) + len(two_obs.checked) == 1
-        clock.advance(hours=1)                                     # the next slot
+        clock.advance(hours=1)  # the next slot
         await asyncio.gather(one.app.observers.fire("expiry"), two.app.observers.fire("expiry"))
         assert len(one_obs.checked) + len(two_obs.checked) == 2

@@ -6,7 +6,7 @@ import pytest
 
 from bot.testing import TestBot
 
-PROBE_SKILL = '''
+PROBE_SKILL = """
 from bot.events import Choice
 from bot.errors import UserError
 from bot.skill import Skill
@@ -47,14 +47,15 @@ async def ask(ctx):
 async def name(ctx):
     await ctx.done()
     await ctx.reply("Nice to meet you, " + ctx.message.text)
-'''
+"""
 
 
 @pytest.fixture
 async def bot(tmp_path, skill_pkg):
     skill_pkg.write("probe", PROBE_SKILL)
-    async with TestBot.create(tmp_path, overrides={
-            "skills.packages": ["skills", skill_pkg.name]}) as bot:
+    async with TestBot.create(
+        tmp_path, overrides={"skills.packages": ["skills", skill_pkg.name]}
+    ) as bot:
         yield bot
 
 
@@ -69,7 +70,7 @@ async def test_channel_message_needs_a_mention_and_is_answered_in_thread(bot):
     replies = await bot.say("alice", "ping", channel="general", mention=True)
     assert [r.text for r in replies] == ["pong"]
     assert replies[0].channel == "general"
-    assert replies[0].thread is not None          # answered in the thread of the message
+    assert replies[0].thread is not None  # answered in the thread of the message
     assert bot.app.stats.ignored == 1
 
 
@@ -138,8 +139,9 @@ async def test_stale_choice_is_answered_not_crashed(bot):
     (offer,) = await bot.say("alice", "choose")
     from bot.events import Interaction
 
-    await bot.app.process(Interaction("test", "alice", "alice", "dm:alice", "gone.action", "x",
-                                       direct=True))
+    await bot.app.process(
+        Interaction("test", "alice", "alice", "dm:alice", "gone.action", "x", direct=True)
+    )
     assert "no longer handle" in bot.sent[-1].text
     assert offer.labels == ["Red", "Blue"]
 
@@ -178,17 +180,23 @@ async def test_messages_of_one_conversation_are_handled_in_order(bot):
     from bot.events import Message
 
     for n in range(50):
-        await bot.app.receive(Message("test", "alice", "alice", "dm:alice", f"order {n}",
-                                      direct=True))
+        await bot.app.receive(
+            Message("test", "alice", "alice", "dm:alice", f"order {n}", direct=True)
+        )
     await bot.app.dispatcher.join()
     assert [s.text for s in bot.sent] == [f"got {n}" for n in range(50)]
     await asyncio.sleep(0)
 
 
 async def test_rate_limit_warns_once_and_drops(tmp_path):
-    async with TestBot.create(tmp_path, overrides={"rate_limit.enabled": True,
-                                                   "rate_limit.messages": 3,
-                                                   "rate_limit.per_seconds": 60}) as bot:
+    async with TestBot.create(
+        tmp_path,
+        overrides={
+            "rate_limit.enabled": True,
+            "rate_limit.messages": 3,
+            "rate_limit.per_seconds": 60,
+        },
+    ) as bot:
         for _ in range(6):
             await bot.say("alice", "ping")
         texts = [s.text for s in bot.sent]
@@ -209,7 +217,7 @@ async def test_one_person_across_platforms_shares_roles_and_is_notified(tmp_path
     async with TestBot.create(tmp_path, overrides=overrides) as bot:
         await bot.app.roles.grant("slack:U1", "management", by="test")
         (reply,) = await bot.say("alice", "whoami")
-        assert "management" in reply.text           # granted on Slack, holds here too
+        assert "management" in reply.text  # granted on Slack, holds here too
         assert bot.app.roles.person_of("test:alice") == "person:alice"
         await bot.app.notify("person:alice", "your request was approved")
         assert bot.dms_to("alice")[-1].text == "your request was approved"

@@ -12,9 +12,12 @@ from tests.plugin_dist import fake_distribution
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = fake_distribution(tmp_path, "qm-test-plugins", {CLI: {
-        "greet": "qm_test_greet:register", "broken": "qm_test_absent:register"}},
-        {"qm_test_greet": "def register(sub, load):\n    return 'registered'\n"})
+    root = fake_distribution(
+        tmp_path,
+        "qm-test-plugins",
+        {CLI: {"greet": "qm_test_greet:register", "broken": "qm_test_absent:register"}},
+        {"qm_test_greet": "def register(sub, load):\n    return 'registered'\n"},
+    )
     monkeypatch.syspath_prepend(str(root))
     return root
 
@@ -22,7 +25,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_declared_plugins_load_by_name(site: Path) -> None:
     found = declared(CLI)
     assert found["greet"].distribution == "qm-test-plugins"
-    assert {"nlu", "requests", "vault"} <= set(found)          # this project's own
+    assert {"nlu", "requests", "vault"} <= set(found)  # this project's own
     assert load(CLI, "greet")(None, None) == "registered"
 
 

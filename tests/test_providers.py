@@ -83,19 +83,28 @@ def memcloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
-        f"[quartermaster.providers]\nmemcloud = {module}:MemCloud\n")
+        f"[quartermaster.providers]\nmemcloud = {module}:MemCloud\n"
+    )
     monkeypatch.syspath_prepend(str(root))
     yield module
     sys.modules.pop(module, None)
 
 
 def spec(name: str = "vm-1") -> ResourceSpec:
-    return ResourceSpec("vm", name, "test:alice", image="ubuntu-22.04", cpus=4,
-                        memory_mb=16384, expires_at=datetime(2027, 3, 8, tzinfo=UTC))
+    return ResourceSpec(
+        "vm",
+        name,
+        "test:alice",
+        image="ubuntu-22.04",
+        cpus=4,
+        memory_mb=16384,
+        expires_at=datetime(2027, 3, 8, tzinfo=UTC),
+    )
 
 
 async def test_a_provider_is_found_by_name_and_reports_progress_in_one_message(
-        tmp_path: Path, memcloud: str) -> None:
+    tmp_path: Path, memcloud: str
+) -> None:
     settings = Settings.model_validate({"providers": {"memcloud": {"quota": 2}}})
     provider = provider_from_config("memcloud", settings.providers)
     assert isinstance(provider, ResourceProvider)
@@ -104,11 +113,13 @@ async def test_a_provider_is_found_by_name_and_reports_progress_in_one_message(
         made = await provider.create(spec(), status)
         await status.finish(f"ready: ssh ubuntu@{made.status.addresses[0]}")
         posted = [s for s in bot.sent if s.channel == "vms"]
-        assert len(posted) == 1 and posted[0].thread == "t-9"       # one message, edited
+        assert len(posted) == 1 and posted[0].thread == "t-9"  # one message, edited
         assert len(posted[0].edits) == 3
         assert posted[0].edits[0] == "Creating vm-1\n… creating: vm-1"
-        assert posted[0].text == ("Creating vm-1\n✔ creating: vm-1\n✔ booting\n"
-                                  "✔ address assigned: 10.0.0.5\nready: ssh ubuntu@10.0.0.5")
+        assert posted[0].text == (
+            "Creating vm-1\n✔ creating: vm-1\n✔ booting\n"
+            "✔ address assigned: 10.0.0.5\nready: ssh ubuntu@10.0.0.5"
+        )
     assert made.external_id == "mc-1" and made.status.state is ResourceState.RUNNING
 
 
@@ -124,11 +135,17 @@ async def test_provider_errors_are_sentences_for_the_user(memcloud: str) -> None
 
 
 def test_misconfigured_providers_name_the_key(memcloud: str) -> None:
-    with pytest.raises(ConfigError, match=r"providers\.libvirt: not configured \(configured: "
-                                          r"memcloud\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"providers\.libvirt: not configured \(configured: "
+        r"memcloud\)",
+    ):
         provider_from_config("libvirt", {"memcloud": {"quota": 1}})
-    with pytest.raises(ConfigError, match=r"providers\.openstack: no quartermaster\.providers "
-                                          r"plug-in named 'openstack'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"providers\.openstack: no quartermaster\.providers "
+        r"plug-in named 'openstack'",
+    ):
         provider_from_config("openstack", {"openstack": {}})
     with pytest.raises(ConfigError, match=r"providers\.memcloud: quota: required"):
         provider_from_config("memcloud", {"memcloud": {}})

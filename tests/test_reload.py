@@ -4,7 +4,7 @@ import pytest
 
 from bot.testing import TestBot
 
-V1 = '''
+V1 = """
 from bot.skill import Skill
 skill = Skill("greeter", "says hi")
 
@@ -21,13 +21,13 @@ async def ask(ctx):
 async def answer(ctx):
     await ctx.done()
     await ctx.reply("answer v1: " + ctx.message.text)
-'''
+"""
 
-HELPER = '''
+HELPER = """
 VERSION = "helper v1"
-'''
+"""
 
-USES_HELPER = '''
+USES_HELPER = """
 from bot.skill import Skill
 from {pkg}._shared import VERSION
 skill = Skill("helped", "uses a helper module")
@@ -35,14 +35,15 @@ skill = Skill("helped", "uses a helper module")
 @skill.command(r"version")
 async def version(ctx):
     await ctx.reply(VERSION)
-'''
+"""
 
 
 @pytest.fixture
 async def bot(tmp_path, skill_pkg):
     skill_pkg.write("greeter", V1)
-    async with TestBot.create(tmp_path, overrides={
-            "skills.packages": ["skills", skill_pkg.name]}) as bot:
+    async with TestBot.create(
+        tmp_path, overrides={"skills.packages": ["skills", skill_pkg.name]}
+    ) as bot:
         await bot.grant("root", "admin")
         yield bot
 
@@ -113,13 +114,16 @@ async def test_removed_skill_disappears(bot, skill_pkg):
 
 
 async def test_conflicting_intents_roll_back_everything(bot, skill_pkg):
-    skill_pkg.write("dup", '''
+    skill_pkg.write(
+        "dup",
+        """
 from bot.skill import Skill
 skill = Skill("dup", "")
 @skill.intent("help")
 async def h(ctx):
     await ctx.reply("dup help")
-''')
+""",
+    )
     (report,) = await bot.say("root", "reload skills")
     assert "(registry) failed: intent 'help' is claimed by both" in report.text
     assert "Here's what I can do" in (await bot.say("alice", "help"))[0].text
@@ -132,7 +136,7 @@ async def test_non_admins_are_refused_politely(bot):
     assert bot.app.stats.reloads == 0
 
 
-HOOKED = '''
+HOOKED = """
 from pathlib import Path
 from bot.skill import Skill
 skill = Skill("hooked", "")
@@ -161,7 +165,7 @@ def teardown(scope):
 @skill.command(r"which")
 async def which(ctx):
     await ctx.reply("handler {version}")
-'''
+"""
 
 
 def _hooked(log, version: str, extra: str = "pass") -> str:
@@ -184,18 +188,26 @@ async def test_setup_and_teardown_hooks_run_in_order_on_reload(bot, skill_pkg, t
 
 
 async def test_a_failing_setup_restores_the_previous_version_and_sets_it_up_again(
-        bot, skill_pkg, tmp_path):
+    bot, skill_pkg, tmp_path
+):
     log = tmp_path / "hook.log"
     skill_pkg.write("hooked", _hooked(log, "v1"))
     await bot.say("root", "reload skills")
     skill_pkg.write("hooked", _hooked(log, "v2", extra="raise RuntimeError('no backend')"))
     report = (await bot.say("root", "reload skills"))[0]
-    assert (f"✗ {skill_pkg.name}.hooked failed: setup failed: RuntimeError: no backend"
-            in report.text)
+    assert (
+        f"✗ {skill_pkg.name}.hooked failed: setup failed: RuntimeError: no backend" in report.text
+    )
     assert "The previous version keeps running." in report.text
     # v2's middleware was undone with its scope; v1 is set up again and answers alone
-    assert _log(log) == ["setup v1", "teardown v1", "closed v1", "setup v2", "closed v2",
-                         "setup v1"]
+    assert _log(log) == [
+        "setup v1",
+        "teardown v1",
+        "closed v1",
+        "setup v2",
+        "closed v2",
+        "setup v1",
+    ]
     assert [s.text for s in await bot.say("alice", "which")] == ["handler v1", "[v1]"]
     assert bot.app.registry.skills["hooked"].on_setup.__module__ == f"{skill_pkg.name}.hooked"
     # fixing it brings v3 in cleanly: one middleware, v3's
@@ -206,7 +218,8 @@ async def test_a_failing_setup_restores_the_previous_version_and_sets_it_up_agai
 
 
 async def test_a_new_skill_whose_setup_fails_is_not_loaded_and_leaves_nothing(
-        bot, skill_pkg, tmp_path):
+    bot, skill_pkg, tmp_path
+):
     log = tmp_path / "hook.log"
     skill_pkg.write("hooked", _hooked(log, "v1", extra="raise RuntimeError('no backend')"))
     report = (await bot.say("root", "reload skills"))[0]
@@ -214,7 +227,7 @@ async def test_a_new_skill_whose_setup_fails_is_not_loaded_and_leaves_nothing(
     assert "It is not loaded." in report.text
     assert "hooked" not in bot.app.registry.skills
     assert _log(log) == ["setup v1", "closed v1"]
-    (reply,) = await bot.say("alice", "which")          # no handler, no stray middleware
+    (reply,) = await bot.say("alice", "which")  # no handler, no stray middleware
     assert "didn't understand" in reply.text
 
 
@@ -222,7 +235,7 @@ async def test_removing_a_skill_undoes_what_its_setup_registered(bot, skill_pkg,
     log = tmp_path / "hook.log"
     skill_pkg.write("hooked", _hooked(log, "v1"))
     await bot.say("root", "reload skills")
-    assert len(await bot.say("alice", "ping")) == 2        # pong + the middleware's tag
+    assert len(await bot.say("alice", "ping")) == 2  # pong + the middleware's tag
     (skill_pkg.path / "hooked.py").unlink()
     await bot.say("root", "reload skills")
     assert [s.text for s in await bot.say("alice", "ping")] == ["pong"]

@@ -7,7 +7,7 @@ import aiohttp
 from bot.testing import TestBot
 from tests.service_keys import NIGHTLY, TICKS
 
-TICKER = '''
+TICKER = """
 from bot.skill import Skill
 from tests.service_keys import NIGHTLY, TICKS
 skill = Skill("ticker", "")
@@ -19,18 +19,19 @@ async def tick(app):
 @skill.schedule(cron="0 3 * * *")
 async def nightly(app):
     app.services[NIGHTLY] = True
-'''
+"""
 
 
 async def test_declared_schedules_run_and_resync_after_reload(tmp_path, skill_pkg):
     skill_pkg.write("ticker", TICKER)
-    async with TestBot.create(tmp_path, overrides={
-            "skills.packages": ["skills", skill_pkg.name]}) as bot:
+    async with TestBot.create(
+        tmp_path, overrides={"skills.packages": ["skills", skill_pkg.name]}
+    ) as bot:
         scheduler = bot.app.scheduler
         assert scheduler is not None
         ours = [j for j in scheduler.job_ids if j.startswith("ticker.")]
         assert ours == ["ticker.nightly", "ticker.tick"]
-        for _ in range(500):                 # generous: CI machines can be busy
+        for _ in range(500):  # generous: CI machines can be busy
             if (bot.app.services.get(TICKS) or 0) >= 2:
                 break
             await asyncio.sleep(0.02)
@@ -60,27 +61,42 @@ async def test_healthz_and_metrics(tmp_path):
         assert 'quartermaster_messages_received_total{platform="test"} 2.0' in metrics
         assert "quartermaster_ignored_total 1.0" in metrics
         assert 'quartermaster_adapter_connected{platform="test"} 1.0' in metrics
-        for name in ("background_submitted", "background_failed", "observer_alerts",
-                     "observer_errors", "actions_failed"):
+        for name in (
+            "background_submitted",
+            "background_failed",
+            "observer_alerts",
+            "observer_errors",
+            "actions_failed",
+        ):
             assert f"quartermaster_{name}_total 0.0" in metrics
 
 
-async def test_with_redis_each_job_firing_runs_in_one_process_only(tmp_path, skill_pkg,
-                                                                   redis_client):
+async def test_with_redis_each_job_firing_runs_in_one_process_only(
+    tmp_path, skill_pkg, redis_client
+):
     """Two bot processes (two apps) share Redis: a firing is claimed by exactly one of them."""
     skill_pkg.write("ticker", TICKER)
-    overrides = {"skills.packages": ["skills", skill_pkg.name],
-                 "redis.url": "redis://127.0.0.1:6379/0", "redis.prefix": redis_client.qm_prefix}
+    overrides = {
+        "skills.packages": ["skills", skill_pkg.name],
+        "redis.url": "redis://127.0.0.1:6379/0",
+        "redis.prefix": redis_client.qm_prefix,
+    }
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    async with TestBot.create(tmp_path / "a", overrides=overrides) as one, \
-            TestBot.create(tmp_path / "b", overrides=overrides) as two:
-        await asyncio.gather(one.app.scheduler.run("ticker.nightly"),
-                             two.app.scheduler.run("ticker.nightly"))
+    async with (
+        TestBot.create(tmp_path / "a", overrides=overrides) as one,
+        TestBot.create(tmp_path / "b", overrides=overrides) as two,
+    ):
+        await asyncio.gather(
+            one.app.scheduler.run("ticker.nightly"), two.app.scheduler.run("ticker.nightly")
+        )
         ran = [bool(bot.app.services.get(NIGHTLY)) for bot in (one, two)]
         assert sorted(ran) == [False, True]
-        assert one.app.scheduler.skipped.get("ticker.nightly", 0) + \
-            two.app.scheduler.skipped.get("ticker.nightly", 0) == 1
+        assert (
+            one.app.scheduler.skipped.get("ticker.nightly", 0)
+            + two.app.scheduler.skipped.get("ticker.nightly", 0)
+            == 1
+        )
 
 
 async def test_unreachable_redis_is_a_clear_start_up_error(tmp_path, free_port):
@@ -102,8 +118,11 @@ async def test_job_slots_follow_the_apps_clock(tmp_path, skill_pkg, redis_client
 
     skill_pkg.write("ticker", TICKER)
     clock = FakeClock(datetime(2027, 1, 1, 3, 0, tzinfo=UTC))
-    overrides = {"skills.packages": ["skills", skill_pkg.name],
-                 "redis.url": "redis://127.0.0.1:6379/0", "redis.prefix": redis_client.qm_prefix}
+    overrides = {
+        "skills.packages": ["skills", skill_pkg.name],
+        "redis.url": "redis://127.0.0.1:6379/0",
+        "redis.prefix": redis_client.qm_prefix,
+    }
     async with TestBot.create(tmp_path, overrides=overrides, clock=clock) as bot:
         scheduler = bot.app.scheduler
         await scheduler.run("ticker.nightly")

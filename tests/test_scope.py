@@ -3,7 +3,7 @@ and gone once the skill is removed (or replaced), with nothing left in the appli
 
 from bot.testing import TestBot
 
-SKILL = '''
+SKILL = """
 from datetime import timedelta
 from bot.actions import ActionResult
 from bot.skill import Skill
@@ -30,15 +30,16 @@ def setup(scope):
     scope.add_outbound_filter(lambda text: text.replace("pong", "PONG-{version}"))
     scope.add_observer(Idle())
     scope.add_action("make_widget", make_widget)
-'''
+"""
 
 
 async def test_everything_a_setup_registered_goes_with_its_skill(tmp_path, skill_pkg):
     from tests.service_keys import WIDGETS
 
     skill_pkg.write("owned", SKILL.format(version="v1"))
-    async with TestBot.create(tmp_path, overrides={
-            "skills.packages": ["skills", skill_pkg.name]}) as bot:
+    async with TestBot.create(
+        tmp_path, overrides={"skills.packages": ["skills", skill_pkg.name]}
+    ) as bot:
         await bot.grant("root", "admin")
         app = bot.app
         assert app.services[WIDGETS] == ["v1"]

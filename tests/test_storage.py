@@ -38,9 +38,10 @@ async def test_a_migration_missing_from_the_record_is_applied_at_the_next_open(d
     await conn.execute_query("DELETE FROM tortoise_migrations WHERE app = 'credentials'")
     await close_database()
     await open_database(db)
-    assert await DataKey.all().count() == 0   # the table exists again
+    assert await DataKey.all().count() == 0  # the table exists again
     _, rows = await Tortoise.get_connection("default").execute_query(
-        "SELECT name FROM tortoise_migrations WHERE app = 'credentials'")
+        "SELECT name FROM tortoise_migrations WHERE app = 'credentials'"
+    )
     assert rows
 
 
@@ -50,10 +51,15 @@ def test_model_packages_come_from_entry_points(tmp_path, monkeypatch, caplog):
     from bot.storage.db import installed_apps
     from tests.plugin_dist import fake_distribution
 
-    site = fake_distribution(tmp_path, "qm-site-tables", {"quartermaster.models": {
-        "loans": "qm_site_loans", "broken": "qm_site_gone"}}, {
-        "qm_site_loans": "MODELS = ['qm_site_loans.models']\n"
-                         "MIGRATIONS = 'qm_site_loans.migrations'\n"})
+    site = fake_distribution(
+        tmp_path,
+        "qm-site-tables",
+        {"quartermaster.models": {"loans": "qm_site_loans", "broken": "qm_site_gone"}},
+        {
+            "qm_site_loans": "MODELS = ['qm_site_loans.models']\n"
+            "MIGRATIONS = 'qm_site_loans.migrations'\n"
+        },
+    )
     monkeypatch.syspath_prepend(str(site))
     apps = installed_apps()
     assert apps["bot"] == (["bot.storage.models"], "bot.storage.migrations")
@@ -67,11 +73,21 @@ async def test_request_with_history_and_resources(db):
     from bot.storage.models import Request, RequestEvent, Resource, User
 
     alice = await User.create(platform="test", platform_id="alice", name="alice")
-    req = await Request.create(type="quota", state="submitted", requester=alice,
-                               fields_data={"size": 8 * 10**12, "path": "/scratch/neuro"})
+    req = await Request.create(
+        type="quota",
+        state="submitted",
+        requester=alice,
+        fields_data={"size": 8 * 10**12, "path": "/scratch/neuro"},
+    )
     await RequestEvent.create(request=req, actor=alice, action="submit", to_state="submitted")
-    await RequestEvent.create(request=req, actor=alice, action="approve",
-                              from_state="submitted", to_state="approved", comment="ok")
+    await RequestEvent.create(
+        request=req,
+        actor=alice,
+        action="approve",
+        from_state="submitted",
+        to_state="approved",
+        comment="ok",
+    )
     await Resource.create(kind="vm", name="vm-1", owner=alice, request=req)
     fetched = await Request.get(id=req.id).prefetch_related("events", "resources")
     assert fetched.ref == f"REQ-{req.id}"
@@ -108,7 +124,7 @@ async def test_audit_is_batched_then_flushed(db):
     await audit.start()
     for i in range(3):
         audit.record("test:alice", "command", f"core.ping{i}")
-    assert await AuditEvent.all().count() == 0       # nothing written on the message path
+    assert await AuditEvent.all().count() == 0  # nothing written on the message path
     await audit.stop()
     assert await AuditEvent.all().count() == 3
 

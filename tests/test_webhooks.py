@@ -4,7 +4,7 @@ import aiohttp
 
 from bot.testing import TestBot
 
-HOOK = '''
+HOOK = """
 from aiohttp import web
 from bot.skill import Skill
 skill = Skill("alerts", "takes alerts from monitoring")
@@ -17,13 +17,16 @@ async def alert(request):
 def setup(scope):
     path = scope.add_webhook("alert", alert, methods=("POST",))
     assert path == "/hooks/alerts/alert"
-'''
+"""
 
 
 async def test_a_skill_webhook_is_served_and_follows_reloads(tmp_path, skill_pkg):
     skill_pkg.write("alerts", HOOK.format(version="v1"))
-    overrides = {"http.enabled": True, "http.port": 0,
-                 "skills.packages": ["skills", skill_pkg.name]}
+    overrides = {
+        "http.enabled": True,
+        "http.port": 0,
+        "skills.packages": ["skills", skill_pkg.name],
+    }
     async with TestBot.create(tmp_path, overrides=overrides) as bot:
         await bot.grant("root", "admin")
         url = f"http://127.0.0.1:{bot.app.http.port}/hooks/alerts/alert"
@@ -51,13 +54,18 @@ async def test_a_skill_webhook_is_served_and_follows_reloads(tmp_path, skill_pkg
 
 
 async def test_two_webhooks_with_one_name_in_one_skill_fail_its_setup(tmp_path, skill_pkg):
-    skill_pkg.write("alerts", HOOK.format(version="v1") + '''
+    skill_pkg.write(
+        "alerts",
+        HOOK.format(version="v1")
+        + """
 @skill.setup
 def setup(scope):
     scope.add_webhook("alert", alert)
     scope.add_webhook("alert", alert)
-''')
-    async with TestBot.create(tmp_path, overrides={
-            "skills.packages": ["skills", skill_pkg.name]}) as bot:
+""",
+    )
+    async with TestBot.create(
+        tmp_path, overrides={"skills.packages": ["skills", skill_pkg.name]}
+    ) as bot:
         assert "alerts" not in bot.app.registry.skills
-        assert len(bot.app.webhooks) == 0       # the first registration was undone too
+        assert len(bot.app.webhooks) == 0  # the first registration was undone too

@@ -11,9 +11,13 @@ from bot.workflow.draft import Draft, Requester
 
 TB = 10**12
 #: a draft as the dict-based dialogue stored it (every key, in its order)
-SAVED = {"type": "quota", "fields": {"size": 2 * TB, "path": "/scratch/lab", "reason": "runs"},
-         "asking": None, "stage": "confirm",
-         "requester": {"platform": "test", "id": "carol", "name": "Carol"}}
+SAVED = {
+    "type": "quota",
+    "fields": {"size": 2 * TB, "path": "/scratch/lab", "reason": "runs"},
+    "asking": None,
+    "stage": "confirm",
+    "requester": {"platform": "test", "id": "carol", "name": "Carol"},
+}
 
 
 def test_a_stored_draft_reads_and_writes_back_unchanged() -> None:
@@ -22,7 +26,7 @@ def test_a_stored_draft_reads_and_writes_back_unchanged() -> None:
     assert draft.to_dict() == SAVED and list(draft.to_dict()) == list(SAVED)
     changed = draft.with_field("size", 3 * TB).asking_for("reason")
     assert (changed.fields["size"], changed.stage, changed.asking) == (3 * TB, "ask", "reason")
-    assert draft.fields["size"] == 2 * TB                    # the original is untouched
+    assert draft.fields["size"] == 2 * TB  # the original is untouched
     assert Draft.from_dict({}).type == "" and Draft.from_dict({}).stage == "ask"
 
 
@@ -30,11 +34,17 @@ async def test_the_store_keeps_the_same_json_and_an_old_draft_resumes(tmp_path: 
     async with TestBot.create(tmp_path) as bot:
         await bot.say("alice", "request quota 2TB")
         row = await Conversation.get()
-        assert row.state == {"followup": "workflow.answer", "data": {
-            "type": "quota", "fields": {"size": 2 * TB}, "asking": "path", "stage": "ask",
-            "requester": None}}
-        await bot.app.conversations.save(row.key, {"followup": "workflow.answer",
-                                                   "data": SAVED})
+        assert row.state == {
+            "followup": "workflow.answer",
+            "data": {
+                "type": "quota",
+                "fields": {"size": 2 * TB},
+                "asking": "path",
+                "stage": "ask",
+                "requester": None,
+            },
+        }
+        await bot.app.conversations.save(row.key, {"followup": "workflow.answer", "data": SAVED})
         out = await bot.say("alice", "yes")
         req = await Request.get()
         assert any(f"filed {req.ref}" in s.text for s in out)

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 def enabled_names(settings: Settings) -> list[str]:
     """The keys under ``adapters:`` with ``enabled: true``, in config order."""
     adapters = settings.adapters
-    sections: dict[str, Any] = {name: getattr(adapters, name)
-                                for name in type(adapters).model_fields}
+    sections: dict[str, Any] = {
+        name: getattr(adapters, name) for name in type(adapters).model_fields
+    }
     sections.update(adapters.model_extra or {})
     return [name for name, section in sections.items() if _enabled(section)]
 

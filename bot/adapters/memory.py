@@ -50,7 +50,7 @@ class MemoryAdapter(Adapter):
             self.platform = platform
         self.sent: list[Sent] = []
         self.by_id: dict[str, Sent] = {}
-        self.deleted_refs: list[PostedRef] = []     # every delete, also of users' messages
+        self.deleted_refs: list[PostedRef] = []  # every delete, also of users' messages
         self._ids = itertools.count(1)
 
     async def connect(self) -> None:
@@ -59,8 +59,14 @@ class MemoryAdapter(Adapter):
     async def disconnect(self) -> None:
         self.connected = False
 
-    def _record(self, channel: str, text: str, thread: str | None,
-                choices: Sequence[Choice], dm_to: str | None) -> Sent:
+    def _record(
+        self,
+        channel: str,
+        text: str,
+        thread: str | None,
+        choices: Sequence[Choice],
+        dm_to: str | None,
+    ) -> Sent:
         ref = PostedRef(self.platform, channel, f"m{next(self._ids)}", thread)
         sent = Sent(ref, text, tuple(choices), dm_to)
         self.sent.append(sent)
@@ -74,13 +80,15 @@ class MemoryAdapter(Adapter):
     def on_changed(self, sent: Sent) -> None:
         """Hook for subclasses: a posted message was edited or deleted."""
 
-    async def send(self, channel: str, text: str, *, thread: str | None = None,
-                   choices: Sequence[Choice] = ()) -> PostedRef:
+    async def send(
+        self, channel: str, text: str, *, thread: str | None = None, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         dm_to = channel[3:] if channel.startswith("dm:") else None
         return self._record(channel, text, thread, choices, dm_to).ref
 
-    async def send_dm(self, user_id: str, text: str, *,
-                      choices: Sequence[Choice] = ()) -> PostedRef:
+    async def send_dm(
+        self, user_id: str, text: str, *, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         return self._record(dm_channel(user_id), text, None, choices, user_id).ref
 
     async def update(self, ref: PostedRef, text: str, *, choices: Sequence[Choice] = ()) -> None:

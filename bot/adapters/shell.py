@@ -54,7 +54,7 @@ class ShellAdapter(MemoryAdapter):
 
     def __init__(self, app: Application, out: TextIO | None = None) -> None:
         super().__init__(app)
-        self.app: Application = app     # the embedded adapter drives the whole app (scripts)
+        self.app: Application = app  # the embedded adapter drives the whole app (scripts)
         self.out = out or sys.stdout
         cfg = app.settings.adapters.shell
         self.user = cfg.user or local_user()
@@ -75,31 +75,38 @@ class ShellAdapter(MemoryAdapter):
         return f"bot@{sent.channel}>"
 
     def on_sent(self, sent: Sent) -> None:
-        print(format_message(self._prefix(sent), sent.text, sent.labels), file=self.out,
-              flush=True)
+        print(format_message(self._prefix(sent), sent.text, sent.labels), file=self.out, flush=True)
 
     def on_changed(self, sent: Sent) -> None:
         note = "(deleted a message)" if sent.deleted else "(updated) " + sent.text
-        print(format_message(self._prefix(sent), note, None if sent.deleted else sent.labels),
-              file=self.out, flush=True)
+        print(
+            format_message(self._prefix(sent), note, None if sent.deleted else sent.labels),
+            file=self.out,
+            flush=True,
+        )
 
-    async def send(self, channel: str, text: str, *, thread: str | None = None,
-                   choices: Sequence[Choice] = ()) -> PostedRef:
+    async def send(
+        self, channel: str, text: str, *, thread: str | None = None, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         ref = await super().send(channel, text, thread=thread, choices=choices)
         if choices:
             await self._remember_choices(channel, self.by_id[ref.id])
         return ref
 
-    async def send_dm(self, user_id: str, text: str, *,
-                      choices: Sequence[Choice] = ()) -> PostedRef:
+    async def send_dm(
+        self, user_id: str, text: str, *, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         ref = await super().send_dm(user_id, text, choices=choices)
         if choices:
             await self._remember_choices(dm_channel(user_id), self.by_id[ref.id])
         return ref
 
     async def _remember_choices(self, channel: str, sent: Sent) -> None:
-        state = {"message_id": sent.ref.id, "dm": sent.dm_to is not None,
-                 "choices": [[c.label, c.action, c.value] for c in sent.choices]}
+        state = {
+            "message_id": sent.ref.id,
+            "dm": sent.dm_to is not None,
+            "choices": [[c.label, c.action, c.value] for c in sent.choices],
+        }
         await self.choices.set(channel, state)
 
     # -- input ---------------------------------------------------------------------------------
@@ -112,15 +119,31 @@ class ShellAdapter(MemoryAdapter):
             index = int(number.group(1)) - 1
             if offered and 0 <= index < len(offered["choices"]):
                 _label, action, value = offered["choices"][index]
-                return Interaction(self.platform, said.user, said.user, channel, action, value,
-                                   message_id=offered["message_id"], direct=direct)
+                return Interaction(
+                    self.platform,
+                    said.user,
+                    said.user,
+                    channel,
+                    action,
+                    value,
+                    message_id=offered["message_id"],
+                    direct=direct,
+                )
         text = said.text
         mentioned = False
         if not direct and self._mention.search(text):
             mentioned = True
             text = self._mention.sub(" ", text).strip()
-        return Message(self.platform, said.user, said.user, channel, text, direct=direct,
-                       mentioned=mentioned, id=f"in{said.lineno}")
+        return Message(
+            self.platform,
+            said.user,
+            said.user,
+            channel,
+            text,
+            direct=direct,
+            mentioned=mentioned,
+            id=f"in{said.lineno}",
+        )
 
     async def say(self, said: Said) -> None:
         self.speaker = said.user
@@ -155,8 +178,8 @@ class ShellAdapter(MemoryAdapter):
         if redact(line) != line:
             return False
         state = self.app.conversations.peek(
-            Message(self.platform, self.user, self.user, dm_channel(self.user), "").
-            conversation_key)
+            Message(self.platform, self.user, self.user, dm_channel(self.user), "").conversation_key
+        )
         return not (state and str(state.get("followup", "")).startswith("vault."))
 
     async def run_interactive(self) -> None:
@@ -168,10 +191,13 @@ class ShellAdapter(MemoryAdapter):
 
         history = self.app.settings.adapters.shell.history_file or data_dir() / "shell_history"
         session: PromptSession[str] = PromptSession(
-            history=guarded_history(str(history), self.keep_in_history))
-        print(f"Quartermaster shell — you are {self.user} (DM to the bot). Type `help`, or "
-              "`alice@general> @quartermaster …` to speak as someone else; Ctrl-D quits.",
-              file=self.out)
+            history=guarded_history(str(history), self.keep_in_history)
+        )
+        print(
+            f"Quartermaster shell — you are {self.user} (DM to the bot). Type `help`, or "
+            "`alice@general> @quartermaster …` to speak as someone else; Ctrl-D quits.",
+            file=self.out,
+        )
         with patch_stdout():
             while True:
                 try:

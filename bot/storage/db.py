@@ -29,8 +29,9 @@ def installed_apps() -> dict[str, tuple[list[str], str]]:
     apps = {CORE_APP: CORE_MODELS}
     for label, plugin in sorted(declared(MODELS).items()):
         if label == CORE_APP:
-            log.error("%s declares the reserved models label %r; ignored", plugin.distribution,
-                      label)
+            log.error(
+                "%s declares the reserved models label %r; ignored", plugin.distribution, label
+            )
             continue
         try:
             module = plugin.load()
@@ -43,9 +44,10 @@ def installed_apps() -> dict[str, tuple[list[str], str]]:
 def tortoise_config(url: str) -> dict[str, Any]:
     return {
         "connections": {"default": url},
-        "apps": {label: {"models": models, "default_connection": "default",
-                         "migrations": migrations}
-                 for label, (models, migrations) in installed_apps().items()},
+        "apps": {
+            label: {"models": models, "default_connection": "default", "migrations": migrations}
+            for label, (models, migrations) in installed_apps().items()
+        },
         "use_tz": True,
         "timezone": "UTC",
     }
@@ -55,7 +57,7 @@ def _ensure_sqlite_dir(url: str) -> None:
     if url.startswith("sqlite://") and ":memory:" not in url:
         from pathlib import Path
 
-        Path(url[len("sqlite://"):].split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)
+        Path(url[len("sqlite://") :].split("?", 1)[0]).parent.mkdir(parents=True, exist_ok=True)
 
 
 async def open_database(url: str, *, migrate: bool = True, timeout: float = 10.0) -> None:
@@ -81,11 +83,13 @@ async def open_database(url: str, *, migrate: bool = True, timeout: float = 10.0
     except TimeoutError:
         await _close_quietly()
         raise StorageUnavailable(
-            f"database {redact_url(url)} did not answer within {timeout:.0f} s") from None
+            f"database {redact_url(url)} did not answer within {timeout:.0f} s"
+        ) from None
     except (OSError, ConnectionError) as exc:
         await _close_quietly()
         raise StorageUnavailable(
-            f"cannot connect to database {redact_url(url)}: {exc.strerror or exc}") from None
+            f"cannot connect to database {redact_url(url)}: {exc.strerror or exc}"
+        ) from None
     except Exception as exc:  # drivers raise their own families (asyncpg, sqlite3)
         await _close_quietly()
         detail = redact_url(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
@@ -101,9 +105,11 @@ def _disk_migrations(config: dict[str, Any]) -> set[tuple[str, str]] | None:
         spec = importlib.util.find_spec(app["migrations"])
         if spec is None or spec.submodule_search_locations is None:
             return None
-        found.update((label, name) for _, name, is_pkg
-                     in pkgutil.iter_modules(spec.submodule_search_locations)
-                     if not is_pkg and name[0] not in "_~")
+        found.update(
+            (label, name)
+            for _, name, is_pkg in pkgutil.iter_modules(spec.submodule_search_locations)
+            if not is_pkg and name[0] not in "_~"
+        )
     return found
 
 
@@ -117,7 +123,8 @@ async def _up_to_date(connection: Any, config: dict[str, Any]) -> bool:
         return False
     try:
         _, rows = await connection.execute_query(
-            "SELECT app, name FROM tortoise_migrations")  # tortoise's MigrationRecorder table
+            "SELECT app, name FROM tortoise_migrations"
+        )  # tortoise's MigrationRecorder table
     except Exception:
         return False
     return disk <= {(row["app"], row["name"]) for row in rows}

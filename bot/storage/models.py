@@ -16,7 +16,7 @@ from tortoise.models import Model
 class User(Model):
     """A person as one platform knows them. ``person`` links the same human across platforms."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     id = fields.IntField(primary_key=True)
     platform = fields.CharField(max_length=32)
@@ -39,7 +39,7 @@ class User(Model):
 class RoleGrant(Model):
     """A role held by a subject (``platform:id``), seeded from config or granted from chat/CLI."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     id = fields.IntField(primary_key=True)
     subject = fields.CharField(max_length=200, db_index=True)
@@ -56,15 +56,17 @@ class RoleGrant(Model):
 class Request(Model):
     """A tracked piece of helpdesk work. Its type's workflow says which states it moves through."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     id = fields.IntField(primary_key=True)
     type = fields.CharField(max_length=64, db_index=True)
     state = fields.CharField(max_length=64, db_index=True)
-    requester = fields.ForeignKeyField("bot.User", related_name="requests",
-                                       on_delete=fields.RESTRICT)
-    filed_by = fields.ForeignKeyField("bot.User", related_name="filed_requests", null=True,
-                                      on_delete=fields.SET_NULL)
+    requester = fields.ForeignKeyField(
+        "bot.User", related_name="requests", on_delete=fields.RESTRICT
+    )
+    filed_by = fields.ForeignKeyField(
+        "bot.User", related_name="filed_requests", null=True, on_delete=fields.SET_NULL
+    )
     assignee = fields.CharField(max_length=200, null=True, db_index=True)
     fields_data = fields.JSONField(default=dict)
     channel = fields.CharField(max_length=200, null=True)
@@ -84,13 +86,13 @@ class Request(Model):
 class RequestEvent(Model):
     """One entry of a request's history: who did what, when, with which comment."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     id = fields.IntField(primary_key=True)
-    request = fields.ForeignKeyField("bot.Request", related_name="events",
-                                     on_delete=fields.CASCADE)
-    actor = fields.ForeignKeyField("bot.User", related_name="request_events", null=True,
-                                   on_delete=fields.SET_NULL)
+    request = fields.ForeignKeyField("bot.Request", related_name="events", on_delete=fields.CASCADE)
+    actor = fields.ForeignKeyField(
+        "bot.User", related_name="request_events", null=True, on_delete=fields.SET_NULL
+    )
     action = fields.CharField(max_length=64)
     from_state = fields.CharField(max_length=64, null=True)
     to_state = fields.CharField(max_length=64, null=True)
@@ -106,11 +108,10 @@ class RequestEvent(Model):
 class PostedCopy(Model):
     """A chat message showing a request, so edits and transitions can update every copy."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     id = fields.IntField(primary_key=True)
-    request = fields.ForeignKeyField("bot.Request", related_name="copies",
-                                     on_delete=fields.CASCADE)
+    request = fields.ForeignKeyField("bot.Request", related_name="copies", on_delete=fields.CASCADE)
     platform = fields.CharField(max_length=32)
     channel = fields.CharField(max_length=200)
     message_id = fields.CharField(max_length=200)
@@ -123,15 +124,17 @@ class PostedCopy(Model):
 class Resource(Model):
     """Something handed out (VM, node loan, quota grant) that observers keep watching."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     id = fields.IntField(primary_key=True)
     kind = fields.CharField(max_length=32, db_index=True)
     name = fields.CharField(max_length=200, db_index=True)
-    owner = fields.ForeignKeyField("bot.User", related_name="resources", null=True,
-                                   on_delete=fields.SET_NULL)
-    request = fields.ForeignKeyField("bot.Request", related_name="resources", null=True,
-                                     on_delete=fields.SET_NULL)
+    owner = fields.ForeignKeyField(
+        "bot.User", related_name="resources", null=True, on_delete=fields.SET_NULL
+    )
+    request = fields.ForeignKeyField(
+        "bot.Request", related_name="resources", null=True, on_delete=fields.SET_NULL
+    )
     state = fields.CharField(max_length=32, default="active")
     data = fields.JSONField(default=dict)
     expires_at = fields.DatetimeField(null=True, db_index=True)
@@ -145,7 +148,7 @@ class Resource(Model):
 class Conversation(Model):
     """Dialogue state of one user in one conversation, stored so it survives restarts."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     key = fields.CharField(max_length=400, primary_key=True)
     state = fields.JSONField(default=dict)
@@ -159,7 +162,7 @@ class Conversation(Model):
 class AuditEvent(Model):
     """Everything the bot did on someone's behalf, for the record (written in batches)."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     id = fields.BigIntField(primary_key=True)
     at = fields.DatetimeField(db_index=True)
@@ -176,7 +179,7 @@ class AuditEvent(Model):
 class SeenEvent(Model):
     """Platform event ids already handled, so re-deliveries are dropped (single-process mode)."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     key = fields.CharField(max_length=300, primary_key=True)
     seen_at = fields.DatetimeField(auto_now_add=True, db_index=True)
@@ -188,7 +191,7 @@ class SeenEvent(Model):
 class KeyValue(Model):
     """A small namespaced value with an optional expiry (cursors, message-part indexes, choices)."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     id = fields.BigIntField(primary_key=True)
     namespace = fields.CharField(max_length=64)
@@ -205,7 +208,7 @@ class KeyValue(Model):
 class ObserverState(Model):
     """What one observer last said about one subject, so it warns once and honours snoozes."""
 
-    _no_comments = True   # skip tortoise's source scan for field comments (none here)
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
 
     id = fields.BigIntField(primary_key=True)
     observer = fields.CharField(max_length=100)

@@ -31,21 +31,33 @@ class TestAdapter(MemoryAdapter):
 class TestBot:
     __test__ = False
 
-    def __init__(self, settings: Settings, *, load_nlu: bool = False,
-                 adapter_class: type[TestAdapter] | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        load_nlu: bool = False,
+        adapter_class: type[TestAdapter] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.settings = settings
         self.adapter_class = adapter_class or TestAdapter
-        self.app = Application(settings, adapters=[self._make_adapter], load_nlu=load_nlu,
-                               clock=clock)
+        self.app = Application(
+            settings, adapters=[self._make_adapter], load_nlu=load_nlu, clock=clock
+        )
         self.adapter: TestAdapter | None = None
         self._ids = itertools.count(1)
 
     @classmethod
-    def create(cls, home: Path, *, database_url: str | None = None,
-               overrides: Mapping[str, Any] | None = None, load_nlu: bool = False,
-               clock: Clock | None = None,
-               adapter_class: type[TestAdapter] | None = None) -> TestBot:
+    def create(
+        cls,
+        home: Path,
+        *,
+        database_url: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        load_nlu: bool = False,
+        clock: Clock | None = None,
+        adapter_class: type[TestAdapter] | None = None,
+    ) -> TestBot:
         """Settings for a throw-away bot: SQLite under ``home`` unless ``database_url`` is given."""
         raw: dict[str, Any] = {
             "adapters": {"shell": {"enabled": False}},
@@ -58,8 +70,12 @@ class TestBot:
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
             node[parts[-1]] = value
-        return cls(Settings.model_validate(raw), load_nlu=load_nlu, clock=clock,
-                   adapter_class=adapter_class)
+        return cls(
+            Settings.model_validate(raw),
+            load_nlu=load_nlu,
+            clock=clock,
+            adapter_class=adapter_class,
+        )
 
     def _make_adapter(self, app: Application) -> TestAdapter:
         self.adapter = self.adapter_class(app)
@@ -77,23 +93,39 @@ class TestBot:
         assert self.adapter is not None
         return self.adapter.sent
 
-    async def say(self, user: str, text: str, *, channel: str | None = None,
-                  mention: bool | None = None, thread: str | None = None,
-                  wait: bool = True) -> list[Sent]:
+    async def say(
+        self,
+        user: str,
+        text: str,
+        *,
+        channel: str | None = None,
+        mention: bool | None = None,
+        thread: str | None = None,
+        wait: bool = True,
+    ) -> list[Sent]:
         """Say ``text`` as ``user`` (DM unless ``channel``); returns what the bot sent meanwhile
         (with ``wait``, also what the turn's background work sent)."""
         direct = channel is None
-        msg = Message("test", user, user, channel or dm_channel(user), text, direct=direct,
-                      mentioned=(not direct) if mention is None else mention, thread=thread,
-                      id=f"t{next(self._ids)}")
+        msg = Message(
+            "test",
+            user,
+            user,
+            channel or dm_channel(user),
+            text,
+            direct=direct,
+            mentioned=(not direct) if mention is None else mention,
+            thread=thread,
+            id=f"t{next(self._ids)}",
+        )
         start = len(self.sent)
         await self.app.process(msg)
         if wait:
             await self.app.background.idle()
         return self.sent[start:]
 
-    async def click(self, user: str, sent: Sent, label: str | int, *,
-                    wait: bool = True) -> list[Sent]:
+    async def click(
+        self, user: str, sent: Sent, label: str | int, *, wait: bool = True
+    ) -> list[Sent]:
         """Click a choice of a posted message, by label or 1-based number."""
         choice: Choice
         if isinstance(label, int):
@@ -103,9 +135,17 @@ class TestBot:
             if not matches:
                 raise AssertionError(f"no choice {label!r} in {sent.labels}")
             choice = matches[0]
-        event = Interaction("test", user, user, sent.channel, choice.action, choice.value,
-                            message_id=sent.ref.id, thread=sent.thread,
-                            direct=sent.dm_to is not None)
+        event = Interaction(
+            "test",
+            user,
+            user,
+            sent.channel,
+            choice.action,
+            choice.value,
+            message_id=sent.ref.id,
+            thread=sent.thread,
+            direct=sent.dm_to is not None,
+        )
         start = len(self.sent)
         await self.app.process(event)
         if wait:

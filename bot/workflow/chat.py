@@ -46,16 +46,17 @@ async def transition(ctx: Context, ref: str | int, word: str, comment: str = "")
     name = spec.find_transition(word)
     if name is None:
         possible = ", ".join(n for n, _ in spec.transitions_from(req.state)) or "nothing"
-        raise UserError(f"{req.ref} ({spec.title}) can't be {word!r}-ed. Possible now: "
-                        f"{possible}.")
+        raise UserError(f"{req.ref} ({spec.title}) can't be {word!r}-ed. Possible now: {possible}.")
     tr = spec.transitions[name]
     if tr.comment == "required" and not comment.strip():
         decision = wf.decide(req, spec, name, ctx.user_key)
         if not decision.allowed:
             raise PermissionDenied(decision.reason)
         await ctx.expect(COMMENT_FOLLOWUP, {"id": req.id, "transition": name})
-        await ctx.reply(f"Why should {req.ref} be {tr.past}? Your reason goes to the requester "
-                        "(or say `cancel`).")
+        await ctx.reply(
+            f"Why should {req.ref} be {tr.past}? Your reason goes to the requester "
+            "(or say `cancel`)."
+        )
         return
     await wf.transition(req, name, await ctx.db_user(), comment.strip())
     await ctx.reply(f"{req.ref} is now {spec.state_label(req.state)} ({tr.past} by you).")
@@ -76,9 +77,14 @@ def prefill_from_text(text: str) -> dict[str, list[Any]]:
     return found
 
 
-async def start(ctx: Context, type_word: str | None, entities: dict[str, list[Any]],
-                raw: dict[str, list[Any]] | None = None, behalf: str | None = None,
-                intent: str | None = None) -> None:
+async def start(
+    ctx: Context,
+    type_word: str | None,
+    entities: dict[str, list[Any]],
+    raw: dict[str, list[Any]] | None = None,
+    behalf: str | None = None,
+    intent: str | None = None,
+) -> None:
     """Begin the dialogue for a new request, with what the message already told."""
     wf = service(ctx.app)
     spec = None
@@ -88,26 +94,29 @@ async def start(ctx: Context, type_word: str | None, entities: dict[str, list[An
         spec = wf.type_named(type_word)
     if spec is None:
         names = ", ".join(sorted(wf.types))
-        raise UserError(f"I don't know a {type_word or 'request'} request. I can file: {names} "
-                        "(say e.g. `request quota`).")
+        raise UserError(
+            f"I don't know a {type_word or 'request'} request. I can file: {names} "
+            "(say e.g. `request quota`)."
+        )
     requester = None
     if behalf:
         if not FILE_FOR_OTHERS(ctx):
-            raise PermissionDenied(f"Filing a request for someone else "
-                                   f"{FILE_FOR_OTHERS.describe(ctx)}.")
+            raise PermissionDenied(
+                f"Filing a request for someone else {FILE_FOR_OTHERS.describe(ctx)}."
+            )
         uid = user_id_of(behalf)
         info = await ctx.adapter.user_info(uid)
         requester = Requester(ctx.platform, uid, info.name or uid)
-    draft, problems = dialogue.prefill(spec, dialogue.new_draft(spec, requester=requester),
-                                       entities, ctx.event.time)
-    for key, values in (raw or {}).items():   # command form: typed by the field's own parser
+    draft, problems = dialogue.prefill(
+        spec, dialogue.new_draft(spec, requester=requester), entities, ctx.event.time
+    )
+    for key, values in (raw or {}).items():  # command form: typed by the field's own parser
         for name, field in spec.fields.items():
             hit = key == f"={name}" or (key == f"~{field.type}" and name not in draft.fields)
             if not hit:
                 continue
             try:
-                draft = draft.with_field(name, parse_answer(field, str(values[0]),
-                                                            ctx.event.time))
+                draft = draft.with_field(name, parse_answer(field, str(values[0]), ctx.event.time))
             except FieldError as exc:
                 problems.append(str(exc))
             break
@@ -137,8 +146,7 @@ async def show_status(ctx: Context, ref: str) -> None:
     req = await wf.get(ref)
     text, _ = await wf.render(req)
     lines = [text, "History:"]
-    for ev in await RequestEvent.filter(request_id=req.id).order_by("id").prefetch_related(
-            "actor"):
+    for ev in await RequestEvent.filter(request_id=req.id).order_by("id").prefetch_related("actor"):
         who = ev.actor.name if ev.actor else "the bot"
         when = ev.created_at.strftime("%Y-%m-%d %H:%M") if ev.created_at else ""
         lines.append(f"  {when} {ev.action} by {who}" + (f": {ev.comment}" if ev.comment else ""))
@@ -163,14 +171,21 @@ async def waiting_for(ctx: Context, quiet: bool = False) -> None:
     """The open requests this user can move now (other people's)."""
     wf = service(ctx.app)
     rows = []
-    for req in await Request.filter(deleted=False, closed_at=None).order_by("id").limit(
-            1000).prefetch_related("requester"):
+    for req in (
+        await Request.filter(deleted=False, closed_at=None)
+        .order_by("id")
+        .limit(1000)
+        .prefetch_related("requester")
+    ):
         spec = wf.types.get(req.type)
         if spec is None:
             continue
-        moves = [n for n, t in spec.transitions_from(req.state)
-                 if not all(r.requester and not r.roles and not r.users for r in t.allow)
-                 and wf.decide(req, spec, n, ctx.user_key).allowed]
+        moves = [
+            n
+            for n, t in spec.transitions_from(req.state)
+            if not all(r.requester and not r.roles and not r.users for r in t.allow)
+            and wf.decide(req, spec, n, ctx.user_key).allowed
+        ]
         if moves and req.requester.key != ctx.user_key:
             rows.append(f"{await line(wf, req)} (you can: {', '.join(moves)})")
     if not rows:

@@ -37,16 +37,16 @@ def _run(settings: Settings, func: Callable[..., Any], args: argparse.Namespace)
     return int(asyncio.run(_with_db(settings, func, args)))
 
 
-async def _with_db(settings: Settings, func: Callable[..., Any],
-                   args: argparse.Namespace) -> int:
+async def _with_db(settings: Settings, func: Callable[..., Any], args: argparse.Namespace) -> int:
     from bot.storage.db import close_database, open_database
     from bot.workflow.engine import workflows_dir
     from bot.workflow.loader import load_types
 
     types = load_types(workflows_dir(settings.workflows), settings.roles.known)
     if getattr(args, "type", None) and args.type not in types:
-        raise ConfigError(f"--type: no request type {args.type!r} (types: "
-                          f"{', '.join(sorted(types))})")
+        raise ConfigError(
+            f"--type: no request type {args.type!r} (types: {', '.join(sorted(types))})"
+        )
     await open_database(settings.database.resolved_url())
     try:
         result: int = await func(types, args)

@@ -24,6 +24,7 @@ class CopiesNotUpdated(Exception):
 
 def refresh_later(wf: Workflows, req: Request) -> None:
     """Update every posted copy after the current turn (retried if one fails)."""
+
     async def job() -> None:
         fresh = await Request.get_or_none(id=req.id)
         if fresh is None or fresh.deleted:
@@ -36,6 +37,7 @@ def refresh_later(wf: Workflows, req: Request) -> None:
 
 def delete_later(wf: Workflows, req: Request) -> None:
     """Remove every posted copy of a deleted request after the current turn."""
+
     async def job() -> None:
         failed = 0
         for copy in await PostedCopy.filter(request_id=req.id):
@@ -43,11 +45,13 @@ def delete_later(wf: Workflows, req: Request) -> None:
             if adapter is None:
                 continue
             try:
-                await adapter.delete(PostedRef(copy.platform, copy.channel, copy.message_id,
-                                               copy.thread))
+                await adapter.delete(
+                    PostedRef(copy.platform, copy.channel, copy.message_id, copy.thread)
+                )
             except Exception:
-                log.warning("could not delete copy %s of %s", copy.message_id, req.ref,
-                            exc_info=True)
+                log.warning(
+                    "could not delete copy %s of %s", copy.message_id, req.ref, exc_info=True
+                )
                 failed += 1
                 continue
             await copy.delete()

@@ -27,16 +27,39 @@ ANSWER_ACTION = "workflow.answer"
 CONFIRM_ACTION = "workflow.confirm"
 DISCARD_ACTION = "workflow.discard"
 
-YES = frozenset({"yes", "y", "yep", "yeah", "ok", "okay", "confirm", "sure", "file it",
-                 "go ahead", "submit", "do it", "please do", "correct", "yes please"})
+YES = frozenset(
+    {
+        "yes",
+        "y",
+        "yep",
+        "yeah",
+        "ok",
+        "okay",
+        "confirm",
+        "sure",
+        "file it",
+        "go ahead",
+        "submit",
+        "do it",
+        "please do",
+        "correct",
+        "yes please",
+    }
+)
 NO = frozenset({"no", "n", "nope", "don't", "do not", "discard"})
 _CORRECTION = re.compile(
     r"^(?:(?:actually|no|sorry|wait|oops|correction|i meant|i mean|rather|instead)\b[\s,:;.!-]*)+"
-    r"(?:(?:please\s+)?(?:make|change|set)\s+(?:it|that)\s+(?:to\s+)?)?", re.IGNORECASE)
-_MAKE_IT = re.compile(r"^(?:please\s+)?(?:make|change|set)\s+(?:it|that)\s+(?:to\s+)?",
-                      re.IGNORECASE)
-_NAMED = re.compile(r"^(?:(?:please\s+)?(?:make|change|set)\s+(?:the\s+)?)?(?P<field>[a-z][\w ]*?)"
-                    r"\s*(?:=|:|\bto\b|\bis\b|\bshould be\b)\s*(?P<value>.+)$", re.IGNORECASE)
+    r"(?:(?:please\s+)?(?:make|change|set)\s+(?:it|that)\s+(?:to\s+)?)?",
+    re.IGNORECASE,
+)
+_MAKE_IT = re.compile(
+    r"^(?:please\s+)?(?:make|change|set)\s+(?:it|that)\s+(?:to\s+)?", re.IGNORECASE
+)
+_NAMED = re.compile(
+    r"^(?:(?:please\s+)?(?:make|change|set)\s+(?:the\s+)?)?(?P<field>[a-z][\w ]*?)"
+    r"\s*(?:=|:|\bto\b|\bis\b|\bshould be\b)\s*(?P<value>.+)$",
+    re.IGNORECASE,
+)
 _DISTINCT = ("size", "duration", "date", "path", "integer")
 
 
@@ -48,8 +71,9 @@ def new_draft(spec: RequestType, *, requester: Requester | None = None) -> Draft
     return Draft(spec.name, requester=requester)
 
 
-def prefill(spec: RequestType, draft: Draft, entities: dict[str, list[Any]],
-            now: datetime | None = None) -> tuple[Draft, list[str]]:
+def prefill(
+    spec: RequestType, draft: Draft, entities: dict[str, list[Any]], now: datetime | None = None
+) -> tuple[Draft, list[str]]:
     """Fill fields from NLU entities; also returns the reasons for values that did not fit."""
     problems = []
     for name, field in spec.fields.items():
@@ -96,8 +120,7 @@ def question(field: FieldSpec) -> tuple[str, list[Choice]]:
     return text, choices
 
 
-async def proceed(ctx: Context, spec: RequestType, draft: Draft,
-                  preface: str = "") -> None:
+async def proceed(ctx: Context, spec: RequestType, draft: Draft, preface: str = "") -> None:
     """Ask the next question, or show the summary and ask to confirm."""
     draft = draft.only(spec.fields)
     name = missing(spec, dict(draft.fields))
@@ -112,9 +135,13 @@ async def proceed(ctx: Context, spec: RequestType, draft: Draft,
     draft = draft.confirming()
     await ctx.app.conversations.save(key, _state(draft))
     text = render.summary(spec, with_defaults(spec, dict(draft.fields)))
-    await ctx.reply(prefix + text, choices=[
-        Choice("File it", CONFIRM_ACTION, spec.name, "primary"),
-        Choice("Discard", DISCARD_ACTION, spec.name, "danger")])
+    await ctx.reply(
+        prefix + text,
+        choices=[
+            Choice("File it", CONFIRM_ACTION, spec.name, "primary"),
+            Choice("Discard", DISCARD_ACTION, spec.name, "danger"),
+        ],
+    )
 
 
 def _field_by_name(spec: RequestType, word: str) -> FieldSpec | None:
@@ -125,13 +152,14 @@ def _field_by_name(spec: RequestType, word: str) -> FieldSpec | None:
     return None
 
 
-def correction(spec: RequestType, draft: Draft, text: str, now: datetime | None
-               ) -> tuple[str, Any] | None:
+def correction(
+    spec: RequestType, draft: Draft, text: str, now: datetime | None
+) -> tuple[str, Any] | None:
     """(field, value) when ``text`` changes an answer ("actually make it 8TB", "size: 8TB").
 
     Raises ``FieldError`` when the field is clear but the value does not fit."""
     marked = _CORRECTION.match(text)
-    rest = text[marked.end():].strip() if marked and marked.end() else text.strip()
+    rest = text[marked.end() :].strip() if marked and marked.end() else text.strip()
     rest = _MAKE_IT.sub("", rest).strip()
     named = _NAMED.match(rest)
     if named:
@@ -163,7 +191,7 @@ def fits(spec: RequestType, draft: Draft, text: str, now: datetime | None) -> bo
         if correction(spec, draft, text, now) is not None:
             return True
     except FieldError:
-        return True                      # the field is clear; the answer says what is wrong
+        return True  # the field is clear; the answer says what is wrong
     field = spec.fields.get(str(draft.asking))
     if draft.stage == "confirm" or field is None or field.type == "text":
         return False
@@ -202,12 +230,13 @@ async def answer(ctx: Context, wf: Workflows, text: str) -> None:
         fixed, value = fix
         draft = draft.with_field(fixed, value)
         field = spec.fields[fixed]
-        await proceed(ctx, spec, draft, f"Got it — {field.label} is now "
-                                        f"{display(field, value)}.")
+        await proceed(ctx, spec, draft, f"Got it — {field.label} is now {display(field, value)}.")
         return
     if draft.stage == "confirm":
-        await ctx.reply("Say `yes` to file it, `no` to discard it, or correct a value (for "
-                        "example \"size: 8TB\").")
+        await ctx.reply(
+            "Say `yes` to file it, `no` to discard it, or correct a value (for "
+            'example "size: 8TB").'
+        )
         return
     name = draft.asking
     if name is None or name not in spec.fields:
@@ -239,7 +268,7 @@ async def confirm(ctx: Context, wf: Workflows, spec: RequestType, draft: Draft) 
     try:
         req = await wf.file(spec, data, requester, filed_by=filer, channel=ctx.channel)
     except FilingFailed as exc:
-        await ctx.reply(str(exc))      # the draft stays, so "yes" tries again
+        await ctx.reply(str(exc))  # the draft stays, so "yes" tries again
         return
     await ctx.done()
     posted = await wf.publish(req)
@@ -250,6 +279,9 @@ async def confirm(ctx: Context, wf: Workflows, spec: RequestType, draft: Draft) 
     ref = await ctx.reply(text, choices=choices)
     await wf.remember(req, ref)
     if requester.key != filer.key:
-        await wf.notifier.tell(requester, f"{req.ref} filed for you",
-                               f"{filer.name} filed {req.ref} ({wf.describe(req, spec)}) for "
-                               "you. I'll tell you when it moves.")
+        await wf.notifier.tell(
+            requester,
+            f"{req.ref} filed for you",
+            f"{filer.name} filed {req.ref} ({wf.describe(req, spec)}) for "
+            "you. I'll tell you when it moves.",
+        )

@@ -55,9 +55,13 @@ class Draft:
         return replace(self, asking=None, stage="confirm")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "fields": dict(self.fields), "asking": self.asking,
-                "stage": self.stage,
-                "requester": self.requester.to_dict() if self.requester else None}
+        return {
+            "type": self.type,
+            "fields": dict(self.fields),
+            "asking": self.asking,
+            "stage": self.stage,
+            "requester": self.requester.to_dict() if self.requester else None,
+        }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Draft:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REF_RE = re.compile(r"(?:REQ[-_ ]?#?|#)?(\d{1,9})", re.IGNORECASE)
-EDIT_ANY = "edit_any_request"   # the role group that may edit and delete anyone's requests
+EDIT_ANY = "edit_any_request"  # the role group that may edit and delete anyone's requests
 
 
 class FilingFailed(UserError):
@@ -79,8 +79,7 @@ class Workflows:
     def type_named(self, word: str) -> RequestType | None:
         word = word.strip().lower().replace(" ", "_")
         for name, spec in self.types.items():
-            if word == name.lower() or word in (a.lower().replace(" ", "_")
-                                                for a in spec.aliases):
+            if word == name.lower() or word in (a.lower().replace(" ", "_") for a in spec.aliases):
                 return spec
         return None
 
@@ -97,8 +96,10 @@ class Workflows:
     def spec_of(self, req: Request) -> RequestType:
         spec = self.types.get(req.type)
         if spec is None:
-            raise UserError(f"{req.ref} is of type {req.type!r}, which is no longer configured; "
-                            "an admin has to restore its workflow file.")
+            raise UserError(
+                f"{req.ref} is of type {req.type!r}, which is no longer configured; "
+                "an admin has to restore its workflow file."
+            )
         return spec
 
     # -- reading -------------------------------------------------------------------------------
@@ -106,32 +107,56 @@ class Workflows:
         number = ref if isinstance(ref, int) else parse_ref(ref)
         req = None if number is None else await Request.get_or_none(id=number)
         if req is None or req.deleted:
-            raise UserError(f"There is no request {ref if isinstance(ref, str) else f'REQ-{ref}'}"
-                            ". Say `list my open requests` to see yours.")
+            raise UserError(
+                f"There is no request {ref if isinstance(ref, str) else f'REQ-{ref}'}"
+                ". Say `list my open requests` to see yours."
+            )
         await req.fetch_related("requester")
         return req
 
     # -- filing --------------------------------------------------------------------------------
-    async def file(self, spec: RequestType, data: dict[str, Any], requester: User, *,
-                   filed_by: User | None = None, channel: str | None = None) -> Request:
+    async def file(
+        self,
+        spec: RequestType,
+        data: dict[str, Any],
+        requester: User,
+        *,
+        filed_by: User | None = None,
+        channel: str | None = None,
+    ) -> Request:
         """Store a new request and its first history entry in one transaction."""
         try:
             async with in_transaction():
-                req = await Request.create(type=spec.name, state=spec.initial,
-                                           requester=requester, filed_by=filed_by or requester,
-                                           fields_data=data, channel=spec.channel)
-                await RequestEvent.create(request=req, actor=filed_by or requester,
-                                          action="submitted", to_state=spec.initial,
-                                          data={"fields": data, "from_channel": channel})
+                req = await Request.create(
+                    type=spec.name,
+                    state=spec.initial,
+                    requester=requester,
+                    filed_by=filed_by or requester,
+                    fields_data=data,
+                    channel=spec.channel,
+                )
+                await RequestEvent.create(
+                    request=req,
+                    actor=filed_by or requester,
+                    action="submitted",
+                    to_state=spec.initial,
+                    data={"fields": data, "from_channel": channel},
+                )
         except Exception as exc:
-            log.error("filing a %s request for %s failed: %s", spec.name, requester.key,
-                      type(exc).__name__, exc_info=True)
-            raise FilingFailed("I couldn't store your request because of a problem on my side, "
-                               "so nothing was filed. Your answers are kept: say `yes` to try "
-                               "again in a moment, or `cancel`.") from None
+            log.error(
+                "filing a %s request for %s failed: %s",
+                spec.name,
+                requester.key,
+                type(exc).__name__,
+                exc_info=True,
+            )
+            raise FilingFailed(
+                "I couldn't store your request because of a problem on my side, "
+                "so nothing was filed. Your answers are kept: say `yes` to try "
+                "again in a moment, or `cancel`."
+            ) from None
         req.requester = requester
-        self.app.audit.record((filed_by or requester).key, "request.filed", req.ref,
-                              type=spec.name)
+        self.app.audit.record((filed_by or requester).key, "request.filed", req.ref, type=spec.name)
         return req
 
     # -- people --------------------------------------------------------------------------------
@@ -163,16 +188,19 @@ class Workflows:
             names = ", ".join(n for n, _ in spec.transitions_from(req.state)) or "none"
             return Decision(False, f"{req.ref} has no step {name!r} (possible now: {names}).")
         if tr.from_ and req.state not in tr.from_:
-            return Decision(False, f"{req.ref} is {spec.state_label(req.state)}, so it can't be "
-                                   f"{tr.past} now.")
+            return Decision(
+                False, f"{req.ref} is {spec.state_label(req.state)}, so it can't be {tr.past} now."
+            )
         data = dict(req.fields_data)
         requester_key = req.requester.key if isinstance(req.requester, User) else ""
         conditions: list[str] = []
         roles: list[str] = []
         for rule in tr.allow:
-            holds = (any(self.app.roles.has(user_key, r) for r in rule.roles)
-                     or user_key in rule.users
-                     or (rule.requester and user_key == requester_key))
+            holds = (
+                any(self.app.roles.has(user_key, r) for r in rule.roles)
+                or user_key in rule.users
+                or (rule.requester and user_key == requester_key)
+            )
             roles += rule.roles
             if not holds:
                 continue
@@ -185,44 +213,61 @@ class Workflows:
         if any(rule.requester for rule in tr.allow):
             who = f"the requester or {who}" if roles else "the requester"
         have = ", ".join(sorted(self.app.roles.roles_of(user_key)))
-        return Decision(False, f"You can't {name} {req.ref}: that needs {who}, and you have: "
-                               f"{have}.")
+        return Decision(
+            False, f"You can't {name} {req.ref}: that needs {who}, and you have: {have}."
+        )
 
     # -- moving --------------------------------------------------------------------------------
-    async def transition(self, req: Request, name: str, actor: User, comment: str = ""
-                         ) -> Request:
+    async def transition(self, req: Request, name: str, actor: User, comment: str = "") -> Request:
         """Check, record, then publish and notify. Raises ``UserError`` with the reason if not
         allowed."""
         spec = self.spec_of(req)
         decision = self.decide(req, spec, name, actor.key)
         if not decision.allowed:
-            self.app.audit.record(actor.key, "request.refused", req.ref, "denied",
-                                  transition=name, reason=decision.reason)
+            self.app.audit.record(
+                actor.key,
+                "request.refused",
+                req.ref,
+                "denied",
+                transition=name,
+                reason=decision.reason,
+            )
             raise PermissionDenied(decision.reason)
         tr = spec.transitions[name]
         before = req.state
         async with in_transaction():
             # re-read under the transaction so two clicks cannot both move the same state
             updated = await Request.filter(id=req.id, state=before).update(
-                state=tr.to, updated_at=datetime.now(UTC),
-                closed_at=datetime.now(UTC) if spec.states[tr.to].terminal else None)
+                state=tr.to,
+                updated_at=datetime.now(UTC),
+                closed_at=datetime.now(UTC) if spec.states[tr.to].terminal else None,
+            )
             if not updated:
-                raise UserError(f"{req.ref} changed meanwhile; it is no longer "
-                                f"{spec.state_label(before)}.")
-            await RequestEvent.create(request=req, actor=actor, action=name, from_state=before,
-                                      to_state=tr.to, comment=comment)
+                raise UserError(
+                    f"{req.ref} changed meanwhile; it is no longer {spec.state_label(before)}."
+                )
+            await RequestEvent.create(
+                request=req,
+                actor=actor,
+                action=name,
+                from_state=before,
+                to_state=tr.to,
+                comment=comment,
+            )
         await req.refresh_from_db()
         await req.fetch_related("requester")
-        self.app.audit.record(actor.key, f"request.{name}", req.ref, from_state=before,
-                              to_state=tr.to)
+        self.app.audit.record(
+            actor.key, f"request.{name}", req.ref, from_state=before, to_state=tr.to
+        )
         copies.refresh_later(self, req)
         self._announce(req, spec, tr, actor, comment)
         if tr.to != before:
             schedule_on_enter(self, req, spec, tr.to, actor)
         return req
 
-    def _announce(self, req: Request, spec: RequestType, tr: TransitionSpec, actor: User,
-                  comment: str) -> None:
+    def _announce(
+        self, req: Request, spec: RequestType, tr: TransitionSpec, actor: User, comment: str
+    ) -> None:
         requester = req.requester
         assert isinstance(requester, User)
         what = self.describe(req, spec)
@@ -235,27 +280,35 @@ class Workflows:
         tagged = self.responsible(req, spec)
         for key in tagged:
             if key != actor.key:
-                self.notifier.dm_later(key, f"{req.ref} ({what}) is "
-                                            f"{spec.state_label(req.state)} and waits for you.",
-                                       key=req.ref)
+                self.notifier.dm_later(
+                    key,
+                    f"{req.ref} ({what}) is {spec.state_label(req.state)} and waits for you.",
+                    key=req.ref,
+                )
 
     def describe(self, req: Request, spec: RequestType) -> str:
         data = dict(req.fields_data)
-        parts = [display(spec.fields[n], data.get(n)) for n in list(spec.fields)[:2]
-                 if data.get(n) is not None]
+        parts = [
+            display(spec.fields[n], data.get(n))
+            for n in list(spec.fields)[:2]
+            if data.get(n) is not None
+        ]
         return ", ".join([(spec.title or spec.name).lower(), *parts])
 
     # -- posting -------------------------------------------------------------------------------
-    async def render(self, req: Request, *, requester_copy: bool = False
-                     ) -> tuple[str, list[Any]]:
+    async def render(self, req: Request, *, requester_copy: bool = False) -> tuple[str, list[Any]]:
         spec = self.spec_of(req)
         requester = req.requester
         if not isinstance(requester, User):
             await req.fetch_related("requester")
             requester = req.requester
         tagged = [self.mention(k) for k in self.responsible(req, spec)]
-        last_event = await RequestEvent.filter(request_id=req.id).exclude(
-            action__startswith="hook:").order_by("-id").first()
+        last_event = (
+            await RequestEvent.filter(request_id=req.id)
+            .exclude(action__startswith="hook:")
+            .order_by("-id")
+            .first()
+        )
         last = None
         if last_event is not None and last_event.action != "submitted":
             await last_event.fetch_related("actor")
@@ -263,9 +316,14 @@ class Workflows:
             tr = spec.transitions.get(last_event.action)
             verb = tr.past if tr else last_event.action
             last = f"{verb} by {who}" + (f": {last_event.comment}" if last_event.comment else "")
-        text = render.card(req, spec, requester=self.mention(requester.key), tagged=tagged,
-                           last=last,
-                           assignee=self.mention(req.assignee) if req.assignee else None)
+        text = render.card(
+            req,
+            spec,
+            requester=self.mention(requester.key),
+            tagged=tagged,
+            last=last,
+            assignee=self.mention(req.assignee) if req.assignee else None,
+        )
         return text, render.transition_choices(req, spec, requester_only=requester_copy)
 
     async def publish(self, req: Request) -> PostedRef | None:
@@ -284,8 +342,13 @@ class Workflows:
         return ref
 
     async def remember(self, req: Request, ref: PostedRef) -> None:
-        await PostedCopy.create(request=req, platform=ref.platform, channel=ref.channel,
-                                message_id=ref.id, thread=ref.thread)
+        await PostedCopy.create(
+            request=req,
+            platform=ref.platform,
+            channel=ref.channel,
+            message_id=ref.id,
+            thread=ref.thread,
+        )
 
     async def refresh(self, req: Request, *, strict: bool = False) -> int:
         """Update every posted copy; returns how many were updated. With ``strict`` a copy
@@ -304,8 +367,9 @@ class Workflows:
                 await adapter.update(ref, self.app.outbound(text), choices=choices)
                 count += 1
             except Exception:
-                log.warning("could not update copy %s of %s", copy.message_id, req.ref,
-                            exc_info=True)
+                log.warning(
+                    "could not update copy %s of %s", copy.message_id, req.ref, exc_info=True
+                )
                 failed += 1
         if strict and failed:
             raise copies.CopiesNotUpdated(f"{failed} copies of {req.ref} were not updated")
@@ -317,22 +381,30 @@ class Workflows:
             previous = req.assignee
             req.assignee = assignee
             await req.save(update_fields=["assignee", "updated_at"])
-            await RequestEvent.create(request=req, actor=actor, action="assigned",
-                                      from_state=req.state, to_state=req.state,
-                                      data={"from": previous, "to": assignee})
+            await RequestEvent.create(
+                request=req,
+                actor=actor,
+                action="assigned",
+                from_state=req.state,
+                to_state=req.state,
+                data={"from": previous, "to": assignee},
+            )
         copies.refresh_later(self, req)
         if assignee != actor.key:
             spec = self.spec_of(req)
-            self.notifier.dm_later(assignee, f"{actor.name} assigned {req.ref} "
-                                             f"({(spec.title or spec.name).lower()}) to you.",
-                                   key=req.ref)
+            self.notifier.dm_later(
+                assignee,
+                f"{actor.name} assigned {req.ref} ({(spec.title or spec.name).lower()}) to you.",
+                key=req.ref,
+            )
 
     # -- edit / delete -------------------------------------------------------------------------
     def may_edit(self, req: Request, user_key: str) -> bool:
         """The requester, or a role of the ``edit_any_request`` group (``roles.groups``)."""
         requester = req.requester
-        return (isinstance(requester, User) and requester.key == user_key) or \
-            self.app.roles.in_group(user_key, EDIT_ANY)
+        return (
+            isinstance(requester, User) and requester.key == user_key
+        ) or self.app.roles.in_group(user_key, EDIT_ANY)
 
     def _editors(self) -> str:
         roles = self.app.roles.group(EDIT_ANY)
@@ -343,19 +415,24 @@ class Workflows:
         if not self.may_edit(req, actor.key):
             raise PermissionDenied(f"Only {self._editors()} can edit {req.ref}.")
         if not spec.is_open(req.state):
-            raise UserError(f"{req.ref} is {spec.state_label(req.state)}; closed requests "
-                            "can't be edited.")
+            raise UserError(
+                f"{req.ref} is {spec.state_label(req.state)}; closed requests can't be edited."
+            )
         old = dict(req.fields_data)
         new = {**old, **changes}
         diff = {k: [old.get(k), v] for k, v in changes.items() if old.get(k) != v}
         if not diff:
             raise UserError(f"{req.ref} already has those values.")
         async with in_transaction():
-            await Request.filter(id=req.id).update(fields_data=new,
-                                                   updated_at=datetime.now(UTC))
-            await RequestEvent.create(request=req, actor=actor, action="edited",
-                                      from_state=req.state, to_state=req.state,
-                                      data={"changes": diff})
+            await Request.filter(id=req.id).update(fields_data=new, updated_at=datetime.now(UTC))
+            await RequestEvent.create(
+                request=req,
+                actor=actor,
+                action="edited",
+                from_state=req.state,
+                to_state=req.state,
+                data={"changes": diff},
+            )
         req.fields_data = new
         self.app.audit.record(actor.key, "request.edited", req.ref, changes=list(diff))
         copies.refresh_later(self, req)
@@ -365,11 +442,19 @@ class Workflows:
         if not self.may_edit(req, actor.key):
             raise PermissionDenied(f"Only {self._editors()} can delete {req.ref}.")
         async with in_transaction():
-            await Request.filter(id=req.id).update(deleted=True, updated_at=datetime.now(UTC),
-                                                   closed_at=req.closed_at or datetime.now(UTC))
-            await RequestEvent.create(request=req, actor=actor, action="deleted",
-                                      from_state=req.state, to_state=req.state,
-                                      comment=comment)
+            await Request.filter(id=req.id).update(
+                deleted=True,
+                updated_at=datetime.now(UTC),
+                closed_at=req.closed_at or datetime.now(UTC),
+            )
+            await RequestEvent.create(
+                request=req,
+                actor=actor,
+                action="deleted",
+                from_state=req.state,
+                to_state=req.state,
+                comment=comment,
+            )
         self.app.audit.record(actor.key, "request.deleted", req.ref)
         copies.delete_later(self, req)
 

@@ -14,8 +14,20 @@ from typing import Any, TextIO
 from bot.storage.models import Request, User
 from bot.workflow.spec import RequestType
 
-BASE_COLUMNS = ["id", "type", "state", "requester", "requester_name", "filed_by", "assignee",
-                "channel", "created_at", "updated_at", "closed_at", "deleted"]
+BASE_COLUMNS = [
+    "id",
+    "type",
+    "state",
+    "requester",
+    "requester_name",
+    "filed_by",
+    "assignee",
+    "channel",
+    "created_at",
+    "updated_at",
+    "closed_at",
+    "deleted",
+]
 
 
 def field_columns(types: dict[str, RequestType], requests: Iterable[Request]) -> list[str]:
@@ -35,8 +47,9 @@ def _cell(value: Any) -> Any:
     return value
 
 
-async def fetch(type_: str | None = None, state: str | None = None,
-                include_deleted: bool = False) -> list[Request]:
+async def fetch(
+    type_: str | None = None, state: str | None = None, include_deleted: bool = False
+) -> list[Request]:
     qs = Request.all()
     if not include_deleted:
         qs = qs.filter(deleted=False)
@@ -55,12 +68,20 @@ def write_csv(out: TextIO, requests: list[Request], types: dict[str, RequestType
         requester = req.requester if isinstance(req.requester, User) else None
         filed_by = req.filed_by if isinstance(req.filed_by, User) else None
         data = dict(req.fields_data)
-        row = [req.ref, req.type, req.state,
-               requester.key if requester else "", requester.name if requester else "",
-               filed_by.key if filed_by else "", req.assignee or "", req.channel or "",
-               req.created_at.isoformat() if req.created_at else "",
-               req.updated_at.isoformat() if req.updated_at else "",
-               req.closed_at.isoformat() if req.closed_at else "", str(req.deleted).lower()]
+        row = [
+            req.ref,
+            req.type,
+            req.state,
+            requester.key if requester else "",
+            requester.name if requester else "",
+            filed_by.key if filed_by else "",
+            req.assignee or "",
+            req.channel or "",
+            req.created_at.isoformat() if req.created_at else "",
+            req.updated_at.isoformat() if req.updated_at else "",
+            req.closed_at.isoformat() if req.closed_at else "",
+            str(req.deleted).lower(),
+        ]
         row += [_cell(data.get(c.removeprefix("field:"))) for c in columns]
         writer.writerow(row)
     return len(requests)

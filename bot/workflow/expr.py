@@ -25,30 +25,59 @@ class ExprError(ValueError):
     """An expression that cannot be parsed or uses something the language does not allow."""
 
 
-_DURATION_UNITS = {"s": 1, "sec": 1, "min": 60, "h": 3600, "hr": 3600, "d": 86400,
-                   "day": 86400, "days": 86400, "w": 604800, "wk": 604800, "week": 604800,
-                   "weeks": 604800}
+_DURATION_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "min": 60,
+    "h": 3600,
+    "hr": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+    "w": 604800,
+    "wk": 604800,
+    "week": 604800,
+    "weeks": 604800,
+}
 # string literals are copied verbatim; a number glued to letters is a number with a unit
-_LEXEME = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
-                     r"""|(?<![\w.])(\d+(?:\.\d+)?)([A-Za-z]+)\b""")
+_LEXEME = re.compile(
+    r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+    r"""|(?<![\w.])(\d+(?:\.\d+)?)([A-Za-z]+)\b"""
+)
 
 _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
 }
 _ARITH: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
     ast.Div: operator.truediv,
 }
 _CONSTANTS = {"true": True, "false": False, "none": None, "null": None}
-_FORBIDDEN = {ast.Call: "function calls", ast.Attribute: "attribute access",
-              ast.Subscript: "subscripts", ast.Lambda: "lambdas",
-              ast.NamedExpr: "assignments", ast.IfExp: "if-expressions",
-              ast.ListComp: "comprehensions", ast.GeneratorExp: "comprehensions",
-              ast.DictComp: "comprehensions", ast.SetComp: "comprehensions",
-              ast.Dict: "dictionaries", ast.Starred: "starred expressions",
-              ast.JoinedStr: "f-strings", ast.Await: "await"}
+_FORBIDDEN = {
+    ast.Call: "function calls",
+    ast.Attribute: "attribute access",
+    ast.Subscript: "subscripts",
+    ast.Lambda: "lambdas",
+    ast.NamedExpr: "assignments",
+    ast.IfExp: "if-expressions",
+    ast.ListComp: "comprehensions",
+    ast.GeneratorExp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.Dict: "dictionaries",
+    ast.Starred: "starred expressions",
+    ast.JoinedStr: "f-strings",
+    ast.Await: "await",
+}
 
 
 def _unit_value(number: str, unit: str) -> str:
@@ -58,8 +87,10 @@ def _unit_value(number: str, unit: str) -> str:
         return repr(value * _DURATION_UNITS[lowered])
     factor = unit_bytes(unit)
     if factor is None:
-        raise ExprError(f"unknown unit {unit!r} in {number}{unit} (sizes: GB, TB, TiB…; "
-                        "durations: min, h, d, w)")
+        raise ExprError(
+            f"unknown unit {unit!r} in {number}{unit} (sizes: GB, TB, TiB…; "
+            "durations: min, h, d, w)"
+        )
     scaled = value * factor
     return str(int(scaled)) if scaled == int(scaled) else repr(scaled)
 
@@ -69,6 +100,7 @@ def _expand_units(source: str) -> str:
         if m.group(1) is not None:
             return m.group(1)
         return _unit_value(m.group(2), m.group(3))
+
     return _LEXEME.sub(sub, source)
 
 
@@ -183,7 +215,7 @@ def _eval(node: ast.AST, values: Mapping[str, Any]) -> Any:
             right = _eval(comp, values)
             try:
                 ok = _COMPARE[type(op)](left, right)
-            except TypeError:   # a missing value or mismatched types: the condition fails
+            except TypeError:  # a missing value or mismatched types: the condition fails
                 return False
             if not ok:
                 return False

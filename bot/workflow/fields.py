@@ -24,7 +24,8 @@ class FieldError(ValueError):
 
 
 _ISO_DURATION = re.compile(
-    r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+    r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$"
+)
 _SI = (("PB", 10**15), ("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3))
 _PATH = re.compile(r"^(?:/|\$[A-Za-z_]+|~)[^\s]*$")
 
@@ -87,8 +88,7 @@ def parse_answer(spec: FieldSpec, text: str, now: datetime | None = None) -> Any
     if spec.type == "size":
         value = parse_size(text)
         if value is None:
-            raise FieldError(f"{text!r} isn't a size I understand — write it like 500GB or "
-                             "8TB.")
+            raise FieldError(f"{text!r} isn't a size I understand — write it like 500GB or 8TB.")
     elif spec.type == "integer":
         value = parse_large_number(text)
         if value is None:
@@ -96,20 +96,24 @@ def parse_answer(spec: FieldSpec, text: str, now: datetime | None = None) -> Any
     elif spec.type == "duration":
         value = parse_duration(text)
         if value is None:
-            raise FieldError(f"{text!r} isn't a duration I understand — write it like 36 hours "
-                             "or 2 days.")
+            raise FieldError(
+                f"{text!r} isn't a duration I understand — write it like 36 hours or 2 days."
+            )
     elif spec.type == "date":
         value = parse_date(text, now)
         if value is None:
-            raise FieldError(f"{text!r} isn't a date I understand — write it like 2027-01-15 "
-                             "or next friday.")
+            raise FieldError(
+                f"{text!r} isn't a date I understand — write it like 2027-01-15 or next friday."
+            )
     elif spec.type == "choice":
         value = _choice(spec, text)
     elif spec.type == "path":
         value = text.strip("`'\"")
         if not _PATH.match(value):
-            raise FieldError(f"{text!r} isn't a path — it should start with / (for example "
-                             "/scratch/group/neuro) and contain no spaces.")
+            raise FieldError(
+                f"{text!r} isn't a path — it should start with / (for example "
+                "/scratch/group/neuro) and contain no spaces."
+            )
         if "/../" in value + "/" or value.endswith("/.."):
             raise FieldError("Please give the path without '..' in it.")
     else:
@@ -127,8 +131,9 @@ def _choice(spec: FieldSpec, text: str) -> str:
     starts = [o for o in spec.choices if o.lower().startswith(lowered)]
     if len(starts) == 1:
         return starts[0]
-    raise FieldError(f"{text!r} isn't one of the options for {spec.label}: "
-                     f"{', '.join(spec.choices)}.")
+    raise FieldError(
+        f"{text!r} isn't one of the options for {spec.label}: {', '.join(spec.choices)}."
+    )
 
 
 def validate(spec: FieldSpec, value: Any) -> Any:
@@ -167,11 +172,15 @@ def _check_bounds(spec: FieldSpec, value: Any) -> None:
     if spec.type == "text":
         measure = len(str(value))
     if spec.min_value is not None and measure is not None and measure < spec.min_value:
-        raise FieldError(f"{display(spec, value)} is less than the minimum for {spec.label} "
-                         f"({spec.min_display}).")
+        raise FieldError(
+            f"{display(spec, value)} is less than the minimum for {spec.label} "
+            f"({spec.min_display})."
+        )
     if spec.max_value is not None and measure is not None and measure > spec.max_value:
-        raise FieldError(f"{display(spec, value)} is more than the maximum for {spec.label} "
-                         f"({spec.max_display}).")
+        raise FieldError(
+            f"{display(spec, value)} is more than the maximum for {spec.label} "
+            f"({spec.max_display})."
+        )
 
 
 def coerce_entity(spec: FieldSpec, value: Any, now: datetime | None = None) -> Any:

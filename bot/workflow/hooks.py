@@ -33,39 +33,58 @@ def warn_unknown_actions(types: dict[str, RequestType], actions: ActionRegistry)
     """Log the ``on_enter`` actions nobody provides yet (a skill may still register them:
     a name still unknown when the state is entered is recorded as a failure then)."""
     known = actions.names()
-    missing = sorted({f"{spec.source or name}: on_enter.{state}: {action}"
-                      for name, spec in types.items()
-                      for state, names in spec.on_enter.items()
-                      for action in names if action not in known})
+    missing = sorted(
+        {
+            f"{spec.source or name}: on_enter.{state}: {action}"
+            for name, spec in types.items()
+            for state, names in spec.on_enter.items()
+            for action in names
+            if action not in known
+        }
+    )
     for line in missing:
         log.warning("%s is not a registered action (yet)", line)
     return missing
 
 
-def schedule_on_enter(wf: Workflows, req: Request, spec: RequestType, state: str,
-                      actor: User | None) -> None:
+def schedule_on_enter(
+    wf: Workflows, req: Request, spec: RequestType, state: str, actor: User | None
+) -> None:
     """Queue the actions of ``spec.on_enter[state]`` after the current turn, in order."""
     for name in spec.on_enter.get(state, []):
+
         async def job(name: str = name) -> None:
             await run_action(wf, req.id, name, state, actor)
 
         wf.app.background.submit(f"{req.ref}: hook {name}", job, key=req.ref, attempts=1)
 
 
-async def run_action(wf: Workflows, request_id: int, name: str, state: str,
-                     actor: User | None) -> ActionResult:
+async def run_action(
+    wf: Workflows, request_id: int, name: str, state: str, actor: User | None
+) -> ActionResult:
     """Run one action, record its result in the history, and post it back."""
     app = wf.app
     req = await Request.get(id=request_id)
     await req.fetch_related("requester")
     requester = req.requester
     assert isinstance(requester, User)
-    status = StatusMessage(app, requester.platform, "", dm_to=requester.key,
-                           title=f"{req.ref}: {name.replace('_', ' ')}")
+    status = StatusMessage(
+        app,
+        requester.platform,
+        "",
+        dm_to=requester.key,
+        title=f"{req.ref}: {name.replace('_', ' ')}",
+    )
     result = await _call(name, ActionRun(app, req, actor, state, status), req.ref)
-    await RequestEvent.create(request=req, actor=None, action=f"hook:{name}", from_state=state,
-                              to_state=state, comment=result.text,
-                              data={"ok": result.ok, **result.data})
+    await RequestEvent.create(
+        request=req,
+        actor=None,
+        action=f"hook:{name}",
+        from_state=state,
+        to_state=state,
+        comment=result.text,
+        data={"ok": result.ok, **result.data},
+    )
     app.audit.record("workflow", f"action.{name}", req.ref, "ok" if result.ok else "error")
     app.stats.actions_run += 1
     copies.refresh_later(wf, req)
@@ -73,20 +92,29 @@ async def run_action(wf: Workflows, request_id: int, name: str, state: str,
         if status.ref is not None:
             await status.finish(result.text or "done")
         else:
-            wf.notifier.tell_later(requester, f"{req.ref} {name}", f"{req.ref}: {result.text}"
-                                   if result.text else f"{req.ref}: {name} done.", key=req.ref)
+            wf.notifier.tell_later(
+                requester,
+                f"{req.ref} {name}",
+                f"{req.ref}: {result.text}" if result.text else f"{req.ref}: {name} done.",
+                key=req.ref,
+            )
         return result
     app.stats.actions_failed += 1
-    text = (f"{req.ref}: the step {name!r} after it became {wf.spec_of(req).state_label(state)} "
-            f"failed: {result.text} The request stays {wf.spec_of(req).state_label(state)}; "
-            "staff have been told.")
+    text = (
+        f"{req.ref}: the step {name!r} after it became {wf.spec_of(req).state_label(state)} "
+        f"failed: {result.text} The request stays {wf.spec_of(req).state_label(state)}; "
+        "staff have been told."
+    )
     if status.ref is not None:
         await status.finish(f"failed: {result.text}")
     wf.notifier.tell_later(requester, f"{req.ref} {name} failed", text, key=req.ref)
     for key in app.roles.holders(STAFF_ROLE):
         if key != requester.key:
-            wf.notifier.dm_later(key, f"{req.ref}: action {name!r} failed: {result.text} "
-                                      f"(see `status of {req.ref}`).", key=req.ref)
+            wf.notifier.dm_later(
+                key,
+                f"{req.ref}: action {name!r} failed: {result.text} (see `status of {req.ref}`).",
+                key=req.ref,
+            )
     return result
 
 
@@ -96,19 +124,24 @@ async def _call(name: str, run: ActionRun, ref: str) -> ActionResult:
         func = run.app.actions.get(name)
     except PluginError as exc:
         log.error("action %s for %s could not be loaded: %s", name, ref, exc)
-        return ActionResult(False, f"The action {name!r} could not be loaded (an admin should "
-                                   "check the bot's log).")
+        return ActionResult(
+            False, f"The action {name!r} could not be loaded (an admin should check the bot's log)."
+        )
     if func is None:
-        return ActionResult(False, f"No action named {name!r} is registered (is the skill that "
-                                   "provides it loaded?).")
+        return ActionResult(
+            False,
+            f"No action named {name!r} is registered (is the skill that provides it loaded?).",
+        )
     try:
         result = await func(run)
-    except UserError as exc:       # ProviderError and friends: written for people
+    except UserError as exc:  # ProviderError and friends: written for people
         return ActionResult(False, str(exc))
     except Exception as exc:
         log.exception("action %s for %s failed", name, ref)
-        return ActionResult(False, f"It failed unexpectedly ({type(exc).__name__}); the details "
-                                   "are in the bot's log.")
+        return ActionResult(
+            False,
+            f"It failed unexpectedly ({type(exc).__name__}); the details are in the bot's log.",
+        )
     if not isinstance(result, ActionResult):
         log.error("action %s returned %r instead of an ActionResult", name, type(result))
         return ActionResult(False, f"The action {name!r} returned no result.")

@@ -58,16 +58,16 @@ def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _resolve(name: str, raws: dict[str, dict[str, Any]], chain: tuple[str, ...] = ()
-             ) -> dict[str, Any]:
+def _resolve(
+    name: str, raws: dict[str, dict[str, Any]], chain: tuple[str, ...] = ()
+) -> dict[str, Any]:
     raw = raws[name]
     parent = raw.get("extends")
     if parent is None:
         return raw
     if not isinstance(parent, str) or parent not in raws:
         known = ", ".join(sorted(raws))
-        raise ConfigError(f"{raw['source']}: extends: no request type {parent!r} "
-                          f"(known: {known})")
+        raise ConfigError(f"{raw['source']}: extends: no request type {parent!r} (known: {known})")
     if parent in chain or parent == name:
         cycle = " → ".join((*chain, name, parent))
         raise ConfigError(f"{raw['source']}: extends: inheritance loop {cycle}")
@@ -111,8 +111,12 @@ def _check(spec: RequestType, known_roles: list[str] | None) -> list[tuple[str, 
             return
         unknown = sorted(compiled.names - fields)
         if unknown:
-            problems.append((key, f"unknown field {unknown[0]!r} (fields: "
-                                  f"{', '.join(sorted(fields)) or 'none'})"))
+            problems.append(
+                (
+                    key,
+                    f"unknown field {unknown[0]!r} (fields: {', '.join(sorted(fields)) or 'none'})",
+                )
+            )
 
     def roles(key: str, names: list[str]) -> None:
         for role in names:
@@ -125,8 +129,9 @@ def _check(spec: RequestType, known_roles: list[str] | None) -> list[tuple[str, 
         field.question = field.question or f"What {field.label.lower()} do you need?"
         expr(f"fields.{name}.required_when", field.required_when)
     if spec.initial not in spec.states:
-        problems.append(("initial", f"no state {spec.initial!r} (states: "
-                                    f"{', '.join(spec.states)})"))
+        problems.append(
+            ("initial", f"no state {spec.initial!r} (states: {', '.join(spec.states)})")
+        )
     if spec.completed not in spec.states:
         problems.append(("completed", f"no state {spec.completed!r}"))
     for name, state in spec.states.items():
@@ -139,17 +144,23 @@ def _check(spec: RequestType, known_roles: list[str] | None) -> list[tuple[str, 
             iso = parse_duration(str(state.remind_after))
             seconds = duration_seconds(iso) if iso else None
             if not seconds:
-                problems.append((f"states.{name}.remind_after",
-                                 f"{state.remind_after!r} is not a duration (e.g. 2 days)"))
+                problems.append(
+                    (
+                        f"states.{name}.remind_after",
+                        f"{state.remind_after!r} is not a duration (e.g. 2 days)",
+                    )
+                )
             state._remind_seconds = seconds
     for entered, actions in spec.on_enter.items():
         if entered not in spec.states:
-            problems.append((f"on_enter.{entered}", f"no state {entered!r} (states: "
-                                                    f"{', '.join(spec.states)})"))
+            problems.append(
+                (f"on_enter.{entered}", f"no state {entered!r} (states: {', '.join(spec.states)})")
+            )
         for action in actions:
             if not action.isidentifier():
-                problems.append((f"on_enter.{entered}", f"{action!r} is not an action name "
-                                                        "(e.g. create_vm)"))
+                problems.append(
+                    (f"on_enter.{entered}", f"{action!r} is not an action name (e.g. create_vm)")
+                )
     for name, tr in spec.transitions.items():
         tr.label = tr.label or name.replace("_", " ").capitalize()
         tr.past = tr.past or (name + ("d" if name.endswith("e") else "ed"))
@@ -159,16 +170,19 @@ def _check(spec: RequestType, known_roles: list[str] | None) -> list[tuple[str, 
         if tr.to not in spec.states:
             problems.append((f"transitions.{name}.to", f"no state {tr.to!r}"))
         if not tr.allow:
-            problems.append((f"transitions.{name}.allow", "say who may take it (roles, users "
-                                                          "or requester: true)"))
+            problems.append(
+                (
+                    f"transitions.{name}.allow",
+                    "say who may take it (roles, users or requester: true)",
+                )
+            )
         for i, rule in enumerate(tr.allow):
             roles(f"transitions.{name}.allow[{i}].roles", rule.roles)
             expr(f"transitions.{name}.allow[{i}].when", rule.when)
     return problems
 
 
-def load_types(directory: Path, known_roles: list[str] | None = None
-               ) -> dict[str, RequestType]:
+def load_types(directory: Path, known_roles: list[str] | None = None) -> dict[str, RequestType]:
     """Every request type in ``directory`` (one per ``*.yml`` file), inheritance applied."""
     if not directory.is_dir():
         raise ConfigError(f"{directory}: workflow directory not found (workflows.dir)")
@@ -187,7 +201,6 @@ def load_types(directory: Path, known_roles: list[str] | None = None
         for alias in (name, *spec.aliases):
             key = alias.lower()
             if key in seen and seen[key] != name:
-                raise ConfigError(f"{spec.source}: aliases: {alias!r} also names "
-                                  f"{seen[key]!r}")
+                raise ConfigError(f"{spec.source}: aliases: {alias!r} also names {seen[key]!r}")
             seen[key] = name
     return types

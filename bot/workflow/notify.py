@@ -50,16 +50,16 @@ class EmailSettings(BaseModel):
         if self.password_env and self.password is None:
             value = os.environ.get(self.password_env)
             if value is None:
-                raise ValueError(f"password_env: environment variable {self.password_env} "
-                                 "is not set")
+                raise ValueError(
+                    f"password_env: environment variable {self.password_env} is not set"
+                )
             self.password = SecretStr(value)
         if self.starttls and self.use_tls:
             raise ValueError("starttls and use_tls exclude each other")
         return self
 
     @classmethod
-    def from_mapping(cls, raw: dict[str, Any], source: str = "quartermaster.yml"
-                     ) -> EmailSettings:
+    def from_mapping(cls, raw: dict[str, Any], source: str = "quartermaster.yml") -> EmailSettings:
         try:
             return cls.model_validate(raw or {})
         except ValidationError as exc:
@@ -81,14 +81,16 @@ class Notifier:
 
     def dm_later(self, user_key: str, text: str, *, key: str | None = None) -> None:
         """DM ``user_key`` after the current turn, retried on failure."""
+
         async def dm() -> None:
-            await self.app.notify(user_key, text)     # None: their platform is not connected
+            await self.app.notify(user_key, text)  # None: their platform is not connected
 
         self.app.background.submit(f"DM to {user_key}", dm, key=key)
 
     def tell_later(self, user: User, subject: str, text: str, *, key: str | None = None) -> None:
         """``tell``, after the current turn: the DM and the e-mail are separate background jobs,
         each retried on failure (``key`` keeps one request's messages in order)."""
+
         async def mail() -> None:
             if not self.email.enabled:
                 return
@@ -123,8 +125,9 @@ class Notifier:
             await user.save(update_fields=["email"])
         return info.email
 
-    async def send_email(self, to: str, subject: str, text: str, *,
-                         raise_errors: bool = False) -> bool:
+    async def send_email(
+        self, to: str, subject: str, text: str, *, raise_errors: bool = False
+    ) -> bool:
         """Send one e-mail; a failure is logged and audited (never the password), and raised
         again with ``raise_errors`` so background work retries it."""
         import aiosmtplib
@@ -137,10 +140,15 @@ class Notifier:
         msg.set_content(self.app.outbound(_plain(text)))
         try:
             await aiosmtplib.send(
-                msg, hostname=cfg.host, port=cfg.port, start_tls=cfg.starttls,
-                use_tls=cfg.use_tls, username=cfg.username,
+                msg,
+                hostname=cfg.host,
+                port=cfg.port,
+                start_tls=cfg.starttls,
+                use_tls=cfg.use_tls,
+                username=cfg.username,
                 password=cfg.password.get_secret_value() if cfg.password else None,
-                timeout=cfg.timeout)
+                timeout=cfg.timeout,
+            )
         except (aiosmtplib.SMTPException, OSError) as exc:
             log.warning("e-mail to %s failed: %s", to, type(exc).__name__)
             self.app.audit.record("workflow", "email", to, "error", error=type(exc).__name__)

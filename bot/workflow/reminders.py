@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 REMINDED = "reminded"
 
 
-async def _claim(req: Request, state: str, since: datetime, interval: timedelta,
-                 now: datetime) -> bool:
+async def _claim(
+    req: Request, state: str, since: datetime, interval: timedelta, now: datetime
+) -> bool:
     """Record the reminder unless one was recorded within the interval (atomically enough:
     the row lock of the request serialises concurrent bots on PostgreSQL)."""
     async with in_transaction() as conn:
@@ -34,13 +35,23 @@ async def _claim(req: Request, state: str, since: datetime, interval: timedelta,
         if conn.capabilities.dialect == "postgres":
             locked = locked.select_for_update()
         await locked.using_db(conn).first()
-        last = await RequestEvent.filter(request_id=req.id, action=REMINDED,
-                                         to_state=state).using_db(conn).order_by("-id").first()
+        last = (
+            await RequestEvent.filter(request_id=req.id, action=REMINDED, to_state=state)
+            .using_db(conn)
+            .order_by("-id")
+            .first()
+        )
         latest = max(since, _reminded_at(last)) if last is not None else since
         if now - latest < interval:
             return False
-        await RequestEvent.create(request=req, action=REMINDED, from_state=state,
-                                  to_state=state, data={"at": now.isoformat()}, using_db=conn)
+        await RequestEvent.create(
+            request=req,
+            action=REMINDED,
+            from_state=state,
+            to_state=state,
+            data={"at": now.isoformat()},
+            using_db=conn,
+        )
     return True
 
 
@@ -54,8 +65,12 @@ async def remind_stalled(app: Application, wf: Workflows, now: datetime | None =
     """Ping the responsible people of every request waiting longer than its state allows."""
     now = now or app.clock.now()
     sent = 0
-    states = {(name, state) for name, spec in wf.types.items()
-              for state, s in spec.states.items() if s.remind_seconds and not s.terminal}
+    states = {
+        (name, state)
+        for name, spec in wf.types.items()
+        for state, s in spec.states.items()
+        if s.remind_seconds and not s.terminal
+    }
     if not states:
         return 0
     types = sorted({t for t, _ in states})
@@ -65,8 +80,12 @@ async def remind_stalled(app: Application, wf: Workflows, now: datetime | None =
         spec = wf.types[req.type]
         seconds = spec.states[req.state].remind_seconds
         assert seconds is not None
-        entered = await RequestEvent.filter(request_id=req.id, to_state=req.state).exclude(
-            action=REMINDED).order_by("-id").first()
+        entered = (
+            await RequestEvent.filter(request_id=req.id, to_state=req.state)
+            .exclude(action=REMINDED)
+            .order_by("-id")
+            .first()
+        )
         since = entered.created_at if entered is not None else req.created_at
         interval = timedelta(seconds=seconds)
         if now - since < interval:
@@ -76,9 +95,12 @@ async def remind_stalled(app: Application, wf: Workflows, now: datetime | None =
             continue
         waited = _ago(now - since)
         for key in people:
-            await app.notify(key, f"Reminder: {req.ref} ({wf.describe(req, spec)}) has been "
-                                  f"{spec.state_label(req.state)} for {waited}. "
-                                  f"Say `status of {req.ref}` to see it.")
+            await app.notify(
+                key,
+                f"Reminder: {req.ref} ({wf.describe(req, spec)}) has been "
+                f"{spec.state_label(req.state)} for {waited}. "
+                f"Say `status of {req.ref}` to see it.",
+            )
         app.audit.record("scheduler", "request.reminded", req.ref, people=people)
         sent += 1
     return sent
@@ -96,10 +118,14 @@ async def expire_drafts(app: Application) -> int:
         await app.conversations.clear(key)
         minutes = int(app.conversations.timeout.total_seconds() // 60)
         try:
-            await app.post(key.platform, key.channel,
-                           f"I've set aside your unfinished {title} request (no answer for "
-                           f"{minutes} minutes); nothing was filed. Ask again whenever you're "
-                           "ready.", thread=key.thread)
+            await app.post(
+                key.platform,
+                key.channel,
+                f"I've set aside your unfinished {title} request (no answer for "
+                f"{minutes} minutes); nothing was filed. Ask again whenever you're "
+                "ready.",
+                thread=key.thread,
+            )
         except Exception:
             log.warning("could not tell %s that the draft expired", key, exc_info=True)
         count += 1

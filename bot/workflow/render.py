@@ -23,14 +23,20 @@ def field_lines(spec: RequestType, data: dict[str, Any]) -> list[str]:
     return lines
 
 
-def card(req: Request, spec: RequestType, *, requester: str, tagged: Sequence[str] = (),
-         last: str | None = None, assignee: str | None = None) -> str:
+def card(
+    req: Request,
+    spec: RequestType,
+    *,
+    requester: str,
+    tagged: Sequence[str] = (),
+    last: str | None = None,
+    assignee: str | None = None,
+) -> str:
     """The text of every posted copy of a request; regenerated after each change."""
     title = spec.title or spec.name
     if req.deleted:
         return f"~{req.ref} · {title}~ — deleted"
-    lines = [f"*{req.ref} · {title}* — {spec.state_label(req.state)}",
-             f"Requested by {requester}"]
+    lines = [f"*{req.ref} · {title}* — {spec.state_label(req.state)}", f"Requested by {requester}"]
     lines += field_lines(spec, dict(req.fields_data))
     if assignee:
         lines.append(f"Assigned to: {assignee}")
@@ -41,8 +47,9 @@ def card(req: Request, spec: RequestType, *, requester: str, tagged: Sequence[st
     return "\n".join(lines)
 
 
-def transition_choices(req: Request, spec: RequestType, *, requester_only: bool = False
-                       ) -> list[Choice]:
+def transition_choices(
+    req: Request, spec: RequestType, *, requester_only: bool = False
+) -> list[Choice]:
     """The transitions out of the current state, as buttons (numbered options in the shell).
 
     The requester's own copy offers only what a requester may take (e.g. Cancel)."""
@@ -59,6 +66,5 @@ def transition_choices(req: Request, spec: RequestType, *, requester_only: bool 
 def summary(spec: RequestType, data: dict[str, Any]) -> str:
     lines = [f"Here's your {(spec.title or spec.name).lower()} request:"]
     lines += field_lines(spec, data)
-    lines.append("Shall I file it? (yes / no — or correct a value, e.g. \"actually make it "
-                 "8TB\")")
+    lines.append('Shall I file it? (yes / no — or correct a value, e.g. "actually make it 8TB")')
     return "\n".join(lines)

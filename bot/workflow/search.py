@@ -19,11 +19,15 @@ from bot.storage.models import Request, User
 from bot.workflow.fields import FieldError, compare_value, display, parse_answer
 from bot.workflow.spec import RequestType
 
-_TERM = re.compile(r"^(?P<key>[a-z_]+)\s*(?P<op><=|>=|!=|=|:|<|>)\s*(?P<value>.+)$",
-                   re.IGNORECASE)
+_TERM = re.compile(r"^(?P<key>[a-z_]+)\s*(?P<op><=|>=|!=|=|:|<|>)\s*(?P<value>.+)$", re.IGNORECASE)
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "=": operator.eq, "!=": operator.ne}
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "=": operator.eq,
+    "!=": operator.ne,
+}
 LIMIT = 5000
 
 
@@ -105,8 +109,9 @@ async def search(types: dict[str, RequestType], query: Query) -> list[Request]:
     if query.types:
         unknown = [t for t in query.types if t not in types]
         if unknown:
-            raise UserError(f"There is no request type {unknown[0]!r}. Types: "
-                            f"{', '.join(sorted(types))}.")
+            raise UserError(
+                f"There is no request type {unknown[0]!r}. Types: {', '.join(sorted(types))}."
+            )
         qs = qs.filter(type__in=query.types)
     if query.states:
         qs = qs.filter(state__in=query.states)
@@ -130,9 +135,17 @@ async def search(types: dict[str, RequestType], query: Query) -> list[Request]:
         if not all(_matches(spec, data, n, op, v) for n, op, v in query.fields):
             continue
         if query.words:
-            haystack = " ".join([req.type, req.state, *(
-                f"{v} {display(spec.fields[k], v)}" for k, v in data.items()
-                if k in spec.fields)]).lower()
+            haystack = " ".join(
+                [
+                    req.type,
+                    req.state,
+                    *(
+                        f"{v} {display(spec.fields[k], v)}"
+                        for k, v in data.items()
+                        if k in spec.fields
+                    ),
+                ]
+            ).lower()
             if not all(w in haystack for w in query.words):
                 continue
         out.append(req)

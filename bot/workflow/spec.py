@@ -140,7 +140,8 @@ class RequestType(_Model):
     completed: str = Field("completed", description="the state that counts as done in stats")
     transitions: dict[str, TransitionSpec] = Field(default_factory=dict)
     on_enter: dict[str, list[str]] = Field(
-        default_factory=dict, description="state -> actions run when a request enters it")
+        default_factory=dict, description="state -> actions run when a request enters it"
+    )
     source: str = Field("", exclude=True)
     _exprs: dict[str, Expr] = PrivateAttr(default_factory=dict)
 

@@ -67,18 +67,20 @@ def parse_period(text: str | None, now: datetime | None = None) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-async def compute(types: dict[str, RequestType], period: timedelta = DEFAULT_PERIOD,
-                  now: datetime | None = None) -> RequestStats:
+async def compute(
+    types: dict[str, RequestType], period: timedelta = DEFAULT_PERIOD, now: datetime | None = None
+) -> RequestStats:
     until = now or datetime.now(UTC)
     since = until - period
     out = RequestStats(since, until)
     for type_, state in await Request.filter(
-            deleted=False, created_at__gte=since, created_at__lte=until).values_list(
-            "type", "state"):
+        deleted=False, created_at__gte=since, created_at__lte=until
+    ).values_list("type", "state"):
         out.counts[(str(type_), str(state))] += 1
     times: dict[str, list[float]] = {}
-    rows = await Request.filter(deleted=False, closed_at__gte=since, closed_at__lte=until
-                                ).values_list("type", "state", "created_at", "closed_at")
+    rows = await Request.filter(
+        deleted=False, closed_at__gte=since, closed_at__lte=until
+    ).values_list("type", "state", "created_at", "closed_at")
     for type_, state, created, closed in rows:
         spec = types.get(str(type_))
         if spec is None or state != spec.completed or created is None or closed is None:
@@ -87,8 +89,9 @@ async def compute(types: dict[str, RequestType], period: timedelta = DEFAULT_PER
     everything = [t for values in times.values() for t in values]
     for key, values in [*times.items(), ("all", everything)]:
         if values:
-            out.completion[key] = Durations(len(values), statistics.median(values),
-                                            nearest_rank(values, 90))
+            out.completion[key] = Durations(
+                len(values), statistics.median(values), nearest_rank(values, 90)
+            )
     return out
 
 
@@ -106,16 +109,14 @@ def report(stats: RequestStats, types: dict[str, RequestType]) -> str:
     days = (stats.until - stats.since).total_seconds() / 86400
     lines = [f"Requests filed in the last {days:.0f} days: {stats.total}"]
     for type_, n in sorted(stats.by_type().items()):
-        states = ", ".join(f"{s} {c}" for (t, s), c in sorted(stats.counts.items())
-                           if t == type_)
+        states = ", ".join(f"{s} {c}" for (t, s), c in sorted(stats.counts.items()) if t == type_)
         title = types[type_].title if type_ in types else type_
         lines.append(f"• {title}: {n} ({states})")
     if stats.completion:
         lines.append("Time to complete (median / p90):")
         for key, d in sorted(stats.completion.items(), key=lambda kv: kv[0] == "all"):
             title = "all types" if key == "all" else (types[key].title if key in types else key)
-            lines.append(f"• {title}: {human(d.median)} / {human(d.p90)} over {d.count} "
-                         "completed")
+            lines.append(f"• {title}: {human(d.median)} / {human(d.p90)} over {d.count} completed")
     else:
         lines.append("No request was completed in that period.")
     return "\n".join(lines)

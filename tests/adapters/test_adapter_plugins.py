@@ -18,18 +18,25 @@ from bot.errors import ConfigError
 
 def test_the_shipped_adapters_are_declared_as_entry_points() -> None:
     declared = plugins.declared(plugins.ADAPTERS)
-    assert {name: p.value for name, p in declared.items()
-            if name in ("shell", "slack", "mattermost")} == {
+    assert {
+        name: p.value for name, p in declared.items() if name in ("shell", "slack", "mattermost")
+    } == {
         "shell": "bot.adapters.shell:ShellAdapter",
         "slack": "bot.adapters.slack:SlackAdapter",
-        "mattermost": "bot.adapters.mattermost:MattermostAdapter"}
+        "mattermost": "bot.adapters.mattermost:MattermostAdapter",
+    }
 
 
 def test_enabled_keys_under_adapters_resolve_to_their_classes_in_config_order() -> None:
-    settings = Settings.model_validate({"adapters": {
-        "shell": {"enabled": True},
-        "slack": {"enabled": True, "bot_token": "xoxb-1", "app_token": "xapp-1"},
-        "mattermost": {"enabled": True, "url": "http://mm.example", "token": "t" * 26}}})
+    settings = Settings.model_validate(
+        {
+            "adapters": {
+                "shell": {"enabled": True},
+                "slack": {"enabled": True, "bot_token": "xoxb-1", "app_token": "xapp-1"},
+                "mattermost": {"enabled": True, "url": "http://mm.example", "token": "t" * 26},
+            }
+        }
+    )
     assert enabled_names(settings) == ["shell", "slack", "mattermost"]
     assert factories_from_settings(settings) == [ShellAdapter, SlackAdapter, MattermostAdapter]
     shell_off = Settings.model_validate({"adapters": {"shell": {"enabled": False}}})
@@ -37,12 +44,13 @@ def test_enabled_keys_under_adapters_resolve_to_their_classes_in_config_order() 
 
 
 def test_each_enabled_adapter_validates_its_own_keys() -> None:
-    settings = Settings.model_validate({"adapters": {
-        "slack": {"enabled": True, "bot_token": "xoxb-1"}}})
+    settings = Settings.model_validate(
+        {"adapters": {"slack": {"enabled": True, "bot_token": "xoxb-1"}}}
+    )
     with pytest.raises(ConfigError, match=r"adapters\.slack\.app_token: required in socket mode"):
         validate_adapters(settings)
     disabled = Settings.model_validate({"adapters": {"slack": {"bot_token": "xoxb-1"}}})
-    validate_adapters(disabled)          # a platform that is off is not checked
+    validate_adapters(disabled)  # a platform that is off is not checked
 
 
 SITE_ADAPTER = """
@@ -61,14 +69,20 @@ class TeamsAdapter(MemoryAdapter):
 
 
 def test_a_sites_own_adapter_is_switched_on_by_its_key_once_installed(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.plugin_dist import fake_distribution
 
-    site = fake_distribution(tmp_path / "site", "qm-teams", {
-        plugins.ADAPTERS: {"teams": "qm_teams:TeamsAdapter"}}, {"qm_teams": SITE_ADAPTER})
+    site = fake_distribution(
+        tmp_path / "site",
+        "qm-teams",
+        {plugins.ADAPTERS: {"teams": "qm_teams:TeamsAdapter"}},
+        {"qm_teams": SITE_ADAPTER},
+    )
     monkeypatch.syspath_prepend(str(site))
-    settings = Settings.model_validate({"adapters": {
-        "shell": {"enabled": False}, "teams": {"enabled": True, "tenant": "physics"}}})
+    settings = Settings.model_validate(
+        {"adapters": {"shell": {"enabled": False}, "teams": {"enabled": True, "tenant": "physics"}}}
+    )
     assert enabled_names(settings) == ["teams"]
     (factory,) = factories_from_settings(settings)
     assert factory.__name__ == "TeamsAdapter" and factory.platform == "teams"
@@ -81,5 +95,7 @@ def test_a_sites_own_adapter_is_switched_on_by_its_key_once_installed(
 def test_a_key_no_installed_adapter_declares_is_refused_with_its_name() -> None:
     with pytest.raises(ValidationError) as err:
         Settings.model_validate({"adapters": {"slak": {"enabled": True}}})
-    assert "slak: unknown key (no adapter of that name is installed; installed: mattermost, " \
+    assert (
+        "slak: unknown key (no adapter of that name is installed; installed: mattermost, "
         "shell, slack" in str(err.value)
+    )

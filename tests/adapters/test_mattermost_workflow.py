@@ -21,37 +21,40 @@ async def peer() -> AsyncIterator[MattermostPeer]:
 
 
 async def test_quota_request_needs_management_and_is_approved_by_button(
-        peer: MattermostPeer, tmp_path: Path) -> None:
+    peer: MattermostPeer, tmp_path: Path
+) -> None:
     alice, sam, mary = (peer.add_user(n) for n in ("alice", "sam", "mary"))
     desk = peer.add_channel("helpdesk-storage", members=[sam, mary, peer.bot_id])
     dm = peer.dm_channel(alice, peer.bot_id)
     raw = bot_settings(peer, f"sqlite://{tmp_path / 'bot.sqlite3'}", ["skills"])
-    raw["roles"] = {"grants": {"staff": [f"mattermost:{sam}"],
-                               "management": [f"mattermost:{mary}"]}}
+    raw["roles"] = {
+        "grants": {"staff": [f"mattermost:{sam}"], "management": [f"mattermost:{mary}"]}
+    }
     app = Application(Settings.model_validate(raw), adapters=[MattermostAdapter], load_nlu=False)
 
     def bot_said(channel: str) -> list[str]:
         return [p["message"] for p in peer.bot_posts(channel)]
 
     async with app:
-        for n, text in enumerate(["request quota 8TB", "/scratch/group/neuro",
-                                  "simulation output", "yes"], start=1):
+        for n, text in enumerate(
+            ["request quota 8TB", "/scratch/group/neuro", "simulation output", "yes"], start=1
+        ):
             await peer.post_as(alice, dm, text)
             await peer.wait_for(lambda n=n: len(bot_said(dm)) >= n)
         card = (await peer.wait_for(lambda: peer.bot_posts(desk)))[0]
         assert "REQ-1" in card["message"] and "8 TB" in card["message"]
-        assert "@mary" in card["message"] and "@alice" in card["message"]   # names, not ids
+        assert "@mary" in card["message"] and "@alice" in card["message"]  # names, not ids
 
         refused = await peer.click(sam, card["id"], "Approve")
         assert refused.status == 200
         sam_dm = peer.dm_channel(sam, peer.bot_id)
         notice = await peer.wait_for(lambda: bot_said(sam_dm))
-        assert "management" in notice[0]                  # a private, reasoned refusal
+        assert "management" in notice[0]  # a private, reasoned refusal
         assert "waiting for approval" in peer.posts[card["id"]]["message"]
 
         assert (await peer.click(mary, card["id"], "Approve")).status == 200
         await peer.wait_for(lambda: "— approved" in peer.posts[card["id"]]["message"])
         await app.dispatcher.join()
-        await app.background.idle()        # the DMs follow the answer
+        await app.background.idle()  # the DMs follow the answer
         assert peer.calls_to("PUT", rf"/posts/{card['id']}/patch$")
         assert any("approved by mary" in m for m in bot_said(dm))

@@ -21,7 +21,7 @@ from bot.events import Interaction, Message
 from credentials.keys import ENV_VAR, generate
 
 CHANNEL = "CGENERAL"
-GH = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"     # looks like a GitHub token
+GH = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"  # looks like a GitHub token
 
 SKILL_SOURCE = '''
 """Private replies for the Slack ephemeral tests."""
@@ -64,8 +64,7 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 async def bot(peer: SlackPeer, package: str, tmp_path: Path) -> AsyncIterator[Application]:
-    settings = settings_for(peer, tmp_path, package,
-                            roles={"grants": {"admin": ["slack:UMARY"]}})
+    settings = settings_for(peer, tmp_path, package, roles={"grants": {"admin": ["slack:UMARY"]}})
     async with Application(settings, adapters=[SlackAdapter], load_nlu=False) as app:
         await peer.wait_connections(1)
         yield app
@@ -83,19 +82,21 @@ def where(peer: SlackPeer) -> list[tuple[str, str, str | None, str]]:
 
 
 async def test_a_refusal_in_a_channel_is_ephemeral_to_the_asker(
-        peer: SlackPeer, bot: Application) -> None:
+    peer: SlackPeer, bot: Application
+) -> None:
     _, envelopes = await peer.say("UALICE", "<@UBOT> launch", CHANNEL)
     await peer.wait_ephemeral(1)
     await handled(bot, envelopes, peer)
     [(channel, user, thread, text)] = where(peer)
-    assert (channel, user, thread) == (CHANNEL, "UALICE", None)   # in the channel, not a thread
+    assert (channel, user, thread) == (CHANNEL, "UALICE", None)  # in the channel, not a thread
     assert "needs the admin role" in text
-    assert peer.posted == []                                       # nothing public, no DM
+    assert peer.posted == []  # nothing public, no DM
     assert peer.calls_of("conversations.open") == []
 
 
 async def test_in_a_thread_the_ephemeral_reply_goes_to_that_thread(
-        peer: SlackPeer, bot: Application) -> None:
+    peer: SlackPeer, bot: Application
+) -> None:
     parent, _ = await peer.say("USAM", "anyone around?", CHANNEL)
     _, envelopes = await peer.say("UALICE", "<@UBOT> launch", CHANNEL, thread_ts=parent)
     await peer.wait_ephemeral(1)
@@ -105,26 +106,28 @@ async def test_in_a_thread_the_ephemeral_reply_goes_to_that_thread(
 
 
 async def test_the_ephemeral_ref_is_never_updated_or_deleted(
-        peer: SlackPeer, bot: Application) -> None:
+    peer: SlackPeer, bot: Application
+) -> None:
     ts, envelopes = await peer.say("UALICE", "<@UBOT> whisper", CHANNEL)
     await peer.wait_posted(1)
     await handled(bot, envelopes, peer)
     assert where(peer) == [(CHANNEL, "UALICE", None, "only you can see this")]
     assert [(p.channel, p.thread_ts, p.text) for p in peer.posted] == [
-        (CHANNEL, ts, "whispered ephemeral=True")]
+        (CHANNEL, ts, "whispered ephemeral=True")
+    ]
     assert peer.calls_of("chat.update") == [] and peer.calls_of("chat.delete") == []
 
 
 @pytest.mark.parametrize("error", ["user_not_in_channel", "not_in_channel", "channel_not_found"])
 async def test_where_slack_cannot_show_it_the_private_reply_is_a_dm(
-        peer: SlackPeer, bot: Application, caplog: pytest.LogCaptureFixture,
-        error: str) -> None:
+    peer: SlackPeer, bot: Application, caplog: pytest.LogCaptureFixture, error: str
+) -> None:
     if error == "user_not_in_channel":
-        peer.set_members(CHANNEL, "USAM")                # alice left the channel
+        peer.set_members(CHANNEL, "USAM")  # alice left the channel
     elif error == "not_in_channel":
-        peer.set_members(CHANNEL, "UALICE", bot=False)   # the bot was removed
+        peer.set_members(CHANNEL, "UALICE", bot=False)  # the bot was removed
     else:
-        peer.forget_channel(CHANNEL)                     # e.g. a private channel it cannot see
+        peer.forget_channel(CHANNEL)  # e.g. a private channel it cannot see
     caplog.set_level(logging.INFO, logger="bot.adapters.slack")
     _, envelopes = await peer.say("UALICE", "<@UBOT> launch", CHANNEL)
     await peer.wait_posted(1)
@@ -138,7 +141,8 @@ async def test_where_slack_cannot_show_it_the_private_reply_is_a_dm(
 
 
 async def test_in_a_dm_a_private_reply_is_the_ordinary_dm_reply(
-        peer: SlackPeer, bot: Application) -> None:
+    peer: SlackPeer, bot: Application
+) -> None:
     _, envelopes = await peer.say("UALICE", "launch", "DALICE")
     await peer.wait_posted(1)
     await handled(bot, envelopes, peer)
@@ -148,10 +152,14 @@ async def test_in_a_dm_a_private_reply_is_the_ordinary_dm_reply(
 
 
 async def test_an_unauthorised_button_click_gets_an_ephemeral_reason(
-        peer: SlackPeer, tmp_path: Path) -> None:
-    settings = settings_for(peer, tmp_path, "skills",
-                            roles={"grants": {"staff": ["slack:USAM"],
-                                              "management": ["slack:UMARY"]}})
+    peer: SlackPeer, tmp_path: Path
+) -> None:
+    settings = settings_for(
+        peer,
+        tmp_path,
+        "skills",
+        roles={"grants": {"staff": ["slack:USAM"], "management": ["slack:UMARY"]}},
+    )
     async with Application(settings, adapters=[SlackAdapter], load_nlu=False) as app:
         await peer.wait_connections(1)
         for text in ("request quota 3TB", "/scratch/group/neuro", "training data"):
@@ -164,19 +172,20 @@ async def test_an_unauthorised_button_click_gets_an_ephemeral_reason(
         card = next(p for p in peer.posted if p.channel == "helpdesk-storage")
         posted_before = len(peer.posted)
 
-        envelope = await peer.click("UALICE", card, "Approve")     # the requester: not allowed
+        envelope = await peer.click("UALICE", card, "Approve")  # the requester: not allowed
         await peer.wait_ack(envelope)
         await peer.wait_ephemeral(1)
         await app.dispatcher.join()
         [(channel, user, thread, text)] = where(peer)
         assert (channel, user, thread) == ("helpdesk-storage", "UALICE", None)
         assert text.startswith("You can't approve REQ-1")
-        assert len(peer.posted) == posted_before          # nothing in the card's thread, no DM
-        assert peer.calls_of("chat.update") == []         # the card is unchanged
+        assert len(peer.posted) == posted_before  # nothing in the card's thread, no DM
+        assert peer.calls_of("chat.update") == []  # the card is unchanged
 
 
 async def test_a_secret_pasted_in_a_channel_is_warned_about_ephemerally(
-        peer: SlackPeer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    peer: SlackPeer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(ENV_VAR, generate().encoded())
     settings = settings_for(peer, tmp_path, "skills")
     async with Application(settings, adapters=[SlackAdapter], load_nlu=False) as app:
@@ -187,7 +196,7 @@ async def test_a_secret_pasted_in_a_channel_is_warned_about_ephemerally(
     [(channel, user, thread, text)] = where(peer)
     assert (channel, user, thread) == (CHANNEL, "UALICE", None)
     assert "revoke it" in text and GH not in text
-    assert peer.posted == []                              # nothing in the channel, no DM
+    assert peer.posted == []  # nothing in the channel, no DM
     sent: list[Any] = [c.args for c in peer.calls if c.method.startswith("chat.")]
     assert all(GH not in str(args) for args in sent)
 
@@ -198,5 +207,8 @@ def test_the_private_thread_is_the_originals_thread_only() -> None:
     click = Interaction("slack", "U1", "u", "C1", "a", message_id="3.0", thread="3.0")
     threaded_click = Interaction("slack", "U1", "u", "C1", "a", message_id="4.0", thread="1.0")
     assert [private_thread(e) for e in (top, reply, click, threaded_click)] == [
-        None, "1.0", None, "1.0"]
-
+        None,
+        "1.0",
+        None,
+        "1.0",
+    ]

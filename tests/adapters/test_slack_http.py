@@ -26,13 +26,17 @@ async def peer() -> AsyncIterator[SlackPeer]:
 
 
 @pytest.fixture
-async def bot(peer: SlackPeer, tmp_path: Path,
-              monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Application]:
+async def bot(
+    peer: SlackPeer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Application]:
     monkeypatch.syspath_prepend(str(tmp_path))
     settings = settings_for(
-        peer, tmp_path, write_skill_package(tmp_path),
+        peer,
+        tmp_path,
+        write_skill_package(tmp_path),
         slack={"mode": "http", "app_token": None, "signing_secret": SECRET},
-        http={"enabled": True, "host": "127.0.0.1", "port": 0})
+        http={"enabled": True, "host": "127.0.0.1", "port": 0},
+    )
     async with Application(settings, adapters=[SlackAdapter], load_nlu=False) as app:
         yield app
 
@@ -42,8 +46,9 @@ def url(app: Application, path: str = "/slack/events") -> str:
 
 
 async def test_url_verification_is_answered_with_the_challenge(bot: Application) -> None:
-    status, body = await post_signed(url(bot), {"token": "x", "challenge": "c-123",
-                                                "type": "url_verification"}, secret=SECRET)
+    status, body = await post_signed(
+        url(bot), {"token": "x", "challenge": "c-123", "type": "url_verification"}, secret=SECRET
+    )
     assert status == 200
     assert "c-123" in body
 
@@ -60,15 +65,17 @@ async def test_a_bad_signature_is_rejected(peer: SlackPeer, bot: Application) ->
 
 async def test_a_stale_timestamp_is_rejected(peer: SlackPeer, bot: Application) -> None:
     event = peer.event_callback(peer.message_event(peer.message("UALICE", "ping", DM), DM))
-    status, _ = await post_signed(url(bot), event, secret=SECRET,
-                                  timestamp=int(time.time()) - 6 * 60)
+    status, _ = await post_signed(
+        url(bot), event, secret=SECRET, timestamp=int(time.time()) - 6 * 60
+    )
     assert status == 401
     await asyncio.sleep(0.2)
     assert peer.posted == []
 
 
-async def test_signed_event_is_answered_once_despite_a_retry(peer: SlackPeer,
-                                                             bot: Application) -> None:
+async def test_signed_event_is_answered_once_despite_a_retry(
+    peer: SlackPeer, bot: Application
+) -> None:
     event = peer.event_callback(peer.message_event(peer.message("UALICE", "ping", DM), DM))
     status, _ = await post_signed(url(bot), event, secret=SECRET)
     assert status == 200
@@ -80,13 +87,15 @@ async def test_signed_event_is_answered_once_despite_a_retry(peer: SlackPeer,
 
 
 async def test_interactive_payload_is_form_encoded_and_runs_the_action(
-        peer: SlackPeer, bot: Application) -> None:
+    peer: SlackPeer, bot: Application
+) -> None:
     event = peer.event_callback(peer.message_event(peer.message("UALICE", "approve me", DM), DM))
     await post_signed(url(bot), event, secret=SECRET)
     (question,) = await peer.wait_posted(1)
     payload = peer.block_actions("USAM", question, "Deny")
-    status, _ = await post_signed(url(bot, "/slack/interactions"), payload, secret=SECRET,
-                                  form=True)
+    status, _ = await post_signed(
+        url(bot, "/slack/interactions"), payload, secret=SECRET, form=True
+    )
     assert status == 200
     await peer.wait_posted(2)
     assert peer.posted[1].text == "denied REQ-1"

@@ -19,33 +19,80 @@ ME = Identity("UBOT", "BBOT", "T1")
 
 def test_mentions_are_stripped_in_both_formats_and_entities_unescaped() -> None:
     assert strip_mention("<@UBOT> quota &lt;10 TB&gt; &amp; more", ME) == (
-        "quota <10 TB> & more", True)
+        "quota <10 TB> & more",
+        True,
+    )
     assert strip_mention("hey <@UBOT|quartermaster>: ping", ME) == ("hey ping", True)
     assert strip_mention("<@UOTHER> ping", ME) == ("<@UOTHER> ping", False)
 
 
 def test_channel_and_dm_messages() -> None:
-    channel = to_message({"type": "message", "channel": "C1", "channel_type": "channel",
-                          "user": "U1", "text": "<@UBOT> ping", "ts": "1.1"}, ME, user_name="a")
+    channel = to_message(
+        {
+            "type": "message",
+            "channel": "C1",
+            "channel_type": "channel",
+            "user": "U1",
+            "text": "<@UBOT> ping",
+            "ts": "1.1",
+        },
+        ME,
+        user_name="a",
+    )
     assert channel is not None
     assert (channel.text, channel.mentioned, channel.direct, channel.thread, channel.id) == (
-        "ping", True, False, "1.1", "1.1")
-    reply = to_message({"type": "message", "channel": "C1", "channel_type": "channel",
-                        "user": "U1", "text": "more", "ts": "1.5", "thread_ts": "1.1"}, ME,
-                       user_name="a")
+        "ping",
+        True,
+        False,
+        "1.1",
+        "1.1",
+    )
+    reply = to_message(
+        {
+            "type": "message",
+            "channel": "C1",
+            "channel_type": "channel",
+            "user": "U1",
+            "text": "more",
+            "ts": "1.5",
+            "thread_ts": "1.1",
+        },
+        ME,
+        user_name="a",
+    )
     assert reply is not None and (reply.thread, reply.mentioned) == ("1.1", False)
-    dm = to_message({"type": "message", "channel": "D1", "channel_type": "im", "user": "U1",
-                     "text": "ping", "ts": "2.1"}, ME, user_name="a")
+    dm = to_message(
+        {
+            "type": "message",
+            "channel": "D1",
+            "channel_type": "im",
+            "user": "U1",
+            "text": "ping",
+            "ts": "2.1",
+        },
+        ME,
+        user_name="a",
+    )
     assert dm is not None and (dm.direct, dm.thread, dm.addressed) == (True, None, True)
 
 
 def test_system_subtypes_and_empty_changes_are_not_messages() -> None:
-    join = {"type": "message", "subtype": "channel_join", "channel": "C1", "user": "U1",
-            "text": "<@U1> has joined", "ts": "1.1"}
+    join = {
+        "type": "message",
+        "subtype": "channel_join",
+        "channel": "C1",
+        "user": "U1",
+        "text": "<@U1> has joined",
+        "ts": "1.1",
+    }
     assert to_message(join, ME, user_name="a") is None
-    unfurl = {"type": "message", "subtype": "message_changed", "channel": "C1",
-              "message": {"user": "U1", "text": "x", "ts": "1.1"},
-              "previous_message": {"user": "U1", "text": "x", "ts": "1.1"}}
+    unfurl = {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": "C1",
+        "message": {"user": "U1", "text": "x", "ts": "1.1"},
+        "previous_message": {"user": "U1", "text": "x", "ts": "1.1"},
+    }
     assert to_message(unfurl, ME, user_name="a") is None
 
 
@@ -78,11 +125,15 @@ def test_long_labels_are_cut_and_oversized_values_refused() -> None:
 
 
 def test_clicks_on_foreign_buttons_are_not_interactions() -> None:
-    body = {"user": {"id": "U1", "name": "a"}, "channel": {"id": "C1"},
-            "container": {"message_ts": "1.1", "channel_id": "C1"}}
+    body = {
+        "user": {"id": "U1", "name": "a"},
+        "channel": {"id": "C1"},
+        "container": {"message_ts": "1.1", "channel_id": "C1"},
+    }
     assert to_interaction(body, {"value": "not json", "action_id": "x"}) is None
-    ours = to_interaction(body, {"value": encode_value(Choice("Go", "go", "7")),
-                                 "action_id": "qm-choice-0"})
+    ours = to_interaction(
+        body, {"value": encode_value(Choice("Go", "go", "7")), "action_id": "qm-choice-0"}
+    )
     assert ours is not None
     assert (ours.action, ours.value, ours.thread, ours.direct) == ("go", "7", "1.1", False)
 
@@ -91,8 +142,12 @@ def test_outgoing_text_is_escaped_but_our_control_sequences_survive() -> None:
     from bot.adapters.slack.blocks import escape
 
     assert escape("size > 10TB & a<b") == "size &gt; 10TB &amp; a&lt;b"
-    assert escape("ask <@U024BE7LH> in <#C123|general>, <!here>") == \
-        "ask <@U024BE7LH> in <#C123|general>, <!here>"
-    assert escape("see <https://example.org/a?b=1&c=2|the docs> & more") == \
-        "see <https://example.org/a?b=1&c=2|the docs> &amp; more"
+    assert (
+        escape("ask <@U024BE7LH> in <#C123|general>, <!here>")
+        == "ask <@U024BE7LH> in <#C123|general>, <!here>"
+    )
+    assert (
+        escape("see <https://example.org/a?b=1&c=2|the docs> & more")
+        == "see <https://example.org/a?b=1&c=2|the docs> &amp; more"
+    )
     assert escape("plain text") == "plain text"

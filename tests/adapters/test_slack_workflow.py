@@ -34,10 +34,14 @@ async def say_and_wait(peer: SlackPeer, user: str, text: str, channel: str) -> s
 
 
 async def test_quota_request_is_approved_by_clicking_the_cards_button(
-        peer: SlackPeer, tmp_path: Path) -> None:
-    settings = settings_for(peer, tmp_path, "skills",
-                            roles={"grants": {"staff": ["slack:USAM"],
-                                              "management": ["slack:UMARY"]}})
+    peer: SlackPeer, tmp_path: Path
+) -> None:
+    settings = settings_for(
+        peer,
+        tmp_path,
+        "skills",
+        roles={"grants": {"staff": ["slack:USAM"], "management": ["slack:UMARY"]}},
+    )
     async with Application(settings, adapters=[SlackAdapter], load_nlu=False) as app:
         await peer.wait_connections(1)
         assert "storage area" in await say_and_wait(peer, "UALICE", "request quota 3TB", "DALICE")
@@ -53,15 +57,20 @@ async def test_quota_request_is_approved_by_clicking_the_cards_button(
         await peer.wait_ack(envelope)
         try:
             await peer.wait_for(
-                lambda: "approved" in peer.messages[(card.channel, card.ts)]["text"].lower())
+                lambda: "approved" in peer.messages[(card.channel, card.ts)]["text"].lower()
+            )
         except TimeoutError:
             raise AssertionError([(p.channel, p.text) for p in peer.posted]) from None
         await app.dispatcher.join()
-        await app.background.idle()        # the DMs follow the answer
+        await app.background.idle()  # the DMs follow the answer
         updated = peer.messages[(card.channel, card.ts)]
-        approve_buttons = [b for bl in updated.get("blocks") or () for b in bl.get("elements", ())
-                           if b.get("text", {}).get("text") == "Approve"]
-        assert not approve_buttons                       # the taken transition is no longer offered
+        approve_buttons = [
+            b
+            for bl in updated.get("blocks") or ()
+            for b in bl.get("elements", ())
+            if b.get("text", {}).get("text") == "Approve"
+        ]
+        assert not approve_buttons  # the taken transition is no longer offered
         dms = [p.text for p in peer.posted if p.channel == "DALICE"]
         assert any("REQ-1" in t and "approved" in t.lower() for t in dms)
 

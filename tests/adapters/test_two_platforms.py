@@ -13,21 +13,22 @@ from bot.app import Application
 from bot.config import Settings
 
 
-async def test_slack_and_mattermost_run_together_and_share_a_persons_roles(
-        tmp_path: Path) -> None:
+async def test_slack_and_mattermost_run_together_and_share_a_persons_roles(tmp_path: Path) -> None:
     slack = await SlackPeer().start()
     try:
         async with MattermostPeer() as mm:
             ann_mm = mm.add_user("ann")
             dm = mm.dm_channel(ann_mm, mm.bot_id)
             raw = bot_settings(mm, f"sqlite://{tmp_path / 'both.sqlite3'}", ["skills"])
-            raw["adapters"]["slack"] = settings_for(slack, tmp_path, "skills") \
-                .adapters.slack.model_dump()
+            raw["adapters"]["slack"] = settings_for(
+                slack, tmp_path, "skills"
+            ).adapters.slack.model_dump()
             raw["identities"] = {"ann": ["slack:UALICE", f"mattermost:{ann_mm}"]}
             raw["roles"] = {"grants": {"staff": ["slack:UALICE"]}}
             settings = Settings.model_validate(raw)
-            async with Application(settings, adapters=[SlackAdapter, MattermostAdapter],
-                                   load_nlu=False) as app:
+            async with Application(
+                settings, adapters=[SlackAdapter, MattermostAdapter], load_nlu=False
+            ) as app:
                 assert set(app.adapters) == {"slack", "mattermost"}
                 await slack.wait_connections(1)
                 await slack.say("UALICE", "ping", "DALICE")
@@ -35,8 +36,8 @@ async def test_slack_and_mattermost_run_together_and_share_a_persons_roles(
                 assert slack.posted[0].text == "pong"
                 await mm.post_as(ann_mm, dm, "whoami")
                 (answer,) = await mm.wait_for(lambda: mm.bot_posts(dm))
-                assert "staff" in answer["message"]        # granted on Slack, holds here
+                assert "staff" in answer["message"]  # granted on Slack, holds here
                 await app.notify("person:ann", "REQ-7 was approved")
-                assert slack.posted[-1].text == "REQ-7 was approved"   # her first platform
+                assert slack.posted[-1].text == "REQ-7 was approved"  # her first platform
     finally:
         await slack.close()

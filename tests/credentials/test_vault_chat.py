@@ -24,10 +24,10 @@ from credentials.keys import ENV_VAR
 from credentials.models import SealedSecret
 from credentials.vault import VAULT, Vault
 
-OPENSTACK = "gAAAAABl" + "x7Yz_Qw-9" * 12                 # a keystone-style token
+OPENSTACK = "gAAAAABl" + "x7Yz_Qw-9" * 12  # a keystone-style token
 REPLACEMENT = "s3cr3t-Replacement-Value-8812"
 GH = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
-PLAIN_PASSWORD = "correct horse battery staple"   # not secret-looking: only the flow hides it
+PLAIN_PASSWORD = "correct horse battery staple"  # not secret-looking: only the flow hides it
 
 
 @pytest.fixture(autouse=True)
@@ -46,19 +46,21 @@ async def _downstream(ctx: Context, call_next: Next) -> None:
     await call_next(ctx)
 
 
-async def _start(tmp_path: Path, url: str | None = None, **overrides: object
-                 ) -> AsyncIterator[tuple[TestBot, list[PostedRef]]]:
+async def _start(
+    tmp_path: Path, url: str | None = None, **overrides: object
+) -> AsyncIterator[tuple[TestBot, list[PostedRef]]]:
     bot = TestBot.create(tmp_path, database_url=url, overrides=overrides)
     SEEN_DOWNSTREAM.clear()
     async with bot:
         assert bot.adapter is not None
-        bot.app.use(_downstream)                  # installed after the vault's guard
+        bot.app.use(_downstream)  # installed after the vault's guard
         deleted: list[PostedRef] = []
         original = bot.adapter.delete
 
-        async def delete(ref: PostedRef) -> None:      # record, then do what the adapter does
+        async def delete(ref: PostedRef) -> None:  # record, then do what the adapter does
             deleted.append(ref)
             await original(ref)
+
         bot.adapter.delete = delete  # type: ignore[method-assign]
         yield bot, deleted
 
@@ -71,11 +73,13 @@ async def _leaks(bot: TestBot, caplog: pytest.LogCaptureFixture, *values: str) -
         places += [f"sent {sent.channel}: {t}" for t in (sent.text, *sent.edits)]
     places += [f"log: {r.getMessage()}" for r in caplog.records]
     places += [f"audit: {row}" for row in await AuditEvent.all().values()]
-    places += [f"conversation: {json.dumps(row, default=str)}"
-               for row in await Conversation.all().values()]
+    places += [
+        f"conversation: {json.dumps(row, default=str)}" for row in await Conversation.all().values()
+    ]
     places += [f"downstream: {text}" for text in SEEN_DOWNSTREAM]
-    places += [f"vault row: {row}" for row in await SealedSecret.all().values(
-        "owner", "name", "provider")]
+    places += [
+        f"vault row: {row}" for row in await SealedSecret.all().values("owner", "name", "provider")
+    ]
     return [p for p in places for v in values if v in p]
 
 
@@ -86,7 +90,8 @@ def _sqlite_file_leaks(tmp_path: Path, *values: str) -> list[str]:
 
 
 async def test_store_list_replace_delete_from_a_channel(
-        tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     async for bot, deleted in _start(tmp_path, db_url):
         out = await bot.say("alice", "store my openstack token", channel="general")
@@ -97,7 +102,7 @@ async def test_store_list_replace_delete_from_a_channel(
 
         out = await bot.say("alice", f"  {OPENSTACK}\n")
         assert len(out) == 1 and "Stored your `openstack` secret (version 1)" in out[0].text
-        assert [r.id for r in deleted] == ["t2"]               # the pasted DM, where possible
+        assert [r.id for r in deleted] == ["t2"]  # the pasted DM, where possible
         assert SEEN_DOWNSTREAM[-2] == "[secret sealed by the vault]"
         vault = bot.app.services[VAULT]
         assert isinstance(vault, Vault)
@@ -125,15 +130,16 @@ async def test_store_list_replace_delete_from_a_channel(
 
 
 async def test_a_secret_posted_in_a_channel_is_refused_deleted_and_never_stored(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     async for bot, deleted in _start(tmp_path):
         out = await bot.say("bob", f"here you go, my token is {GH}", channel="general")
-        assert [s.channel for s in out] == ["dm:bob"]           # nothing said in the channel
+        assert [s.channel for s in out] == ["dm:bob"]  # nothing said in the channel
         assert "GitHub token" in out[0].text and "revoke it now" in out[0].text
         assert "I deleted it" in out[0].text
         assert [(r.channel, r.id) for r in deleted] == [("general", "t1")]
-        assert SEEN_DOWNSTREAM == []                            # not passed on at all
+        assert SEEN_DOWNSTREAM == []  # not passed on at all
         assert await SealedSecret.all().count() == 0
         await bot.app.audit.flush()
         refused = await AuditEvent.get(kind="vault.refused")
@@ -144,7 +150,8 @@ async def test_a_secret_posted_in_a_channel_is_refused_deleted_and_never_stored(
 
 
 async def test_a_secret_in_a_channel_is_caught_even_without_a_mention(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     async for bot, deleted in _start(tmp_path):
         assert await bot.say("bob", "lunch at noon?", channel="general", mention=False) == []
@@ -153,13 +160,14 @@ async def test_a_secret_in_a_channel_is_caught_even_without_a_mention(
         assert "GitHub token" in out[0].text and "revoke it now" in out[0].text
         assert [(r.channel, r.id) for r in deleted] == [("general", "t2")]
         assert SEEN_DOWNSTREAM == []
-        assert bot.app.stats.ignored == 1                       # the lunch chatter
+        assert bot.app.stats.ignored == 1  # the lunch chatter
         assert await SealedSecret.all().count() == 0
         assert await _leaks(bot, caplog, GH) == []
 
 
 async def test_a_secret_sent_in_a_dm_without_being_asked_is_not_kept(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     async for bot, _ in _start(tmp_path):
         out = await bot.say("carol", f"token={GH}")
@@ -169,7 +177,8 @@ async def test_a_secret_sent_in_a_dm_without_being_asked_is_not_kept(
 
 
 async def test_an_answer_that_does_not_look_secret_is_still_sealed_and_hidden(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     async for bot, _ in _start(tmp_path):
         await bot.say("dave", "please save my hpc password as login")
@@ -177,16 +186,17 @@ async def test_an_answer_that_does_not_look_secret_is_still_sealed_and_hidden(
         assert "Stored your `login` secret" in out[0].text
         vault = bot.app.services[VAULT]
         assert (await vault.use("test:dave", "login", skill="ssh")).reveal() == PLAIN_PASSWORD
-        out = await bot.say("dave", f"my password is {PLAIN_PASSWORD}")   # remembered now
+        out = await bot.say("dave", f"my password is {PLAIN_PASSWORD}")  # remembered now
         assert await _leaks(bot, caplog, PLAIN_PASSWORD) == []
 
 
 async def test_a_bad_paste_asks_again_and_a_command_is_not_taken_as_the_answer(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     async for bot, _ in _start(tmp_path, **{"vault.max_secret_bytes": 24}):
         await bot.say("erin", "store my aws key")
-        out = await bot.say("erin", "my secrets")                 # a command, not the answer
+        out = await bot.say("erin", "my secrets")  # a command, not the answer
         assert "no secrets" in out[0].text
         out = await bot.say("erin", "x" * 25)
         assert "longer than the 24 bytes" in out[0].text and "Paste it again" in out[0].text
@@ -200,7 +210,8 @@ async def test_a_bad_paste_asks_again_and_a_command_is_not_taken_as_the_answer(
 
 
 async def test_help_while_waiting_is_help_and_the_question_stays(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The router's fallbacks win over the paste follow-up, and the guard seals only what the
     router routes to it."""
     async for bot, _ in _start(tmp_path):
@@ -226,7 +237,7 @@ async def test_a_late_answer_is_not_kept(tmp_path: Path) -> None:
     async for bot, _ in _start(tmp_path, **{"conversations.timeout_minutes": 0.004}):
         await bot.say("gus", "store my openstack token")
         await asyncio.sleep(0.35)
-        out = await bot.say("gus", "help")                # a command is still a command
+        out = await bot.say("gus", "help")  # a command is still a command
         assert "stopped waiting" not in out[0].text
         out = await bot.say("gus", OPENSTACK)
         assert "stopped waiting" in out[0].text
@@ -244,7 +255,10 @@ async def test_skills_use_secrets_only_through_the_audited_api(tmp_path: Path) -
         await bot.app.audit.flush()
         use = await AuditEvent.get(kind="vault.use")
         assert (use.actor, use.target, use.detail["skill"]) == (
-            "test:alice", "test:alice/openstack", "vm")
+            "test:alice",
+            "test:alice/openstack",
+            "vm",
+        )
         # admins have no command that shows a value, and the bot never echoes one
         await bot.grant("root", "admin")
         for text in ("vault list", "my secrets", "help", "roles"):
@@ -260,7 +274,7 @@ async def test_reloading_skills_keeps_one_vault_and_one_guard(tmp_path: Path) ->
         assert isinstance(bot.app.services[VAULT], Vault)
         assert bot.app.services[VAULT] is not before
         out = await bot.say("bob", f"token {GH}", channel="ops")
-        assert len(out) == 1 and len(deleted) == 1          # refused once, not once per reload
+        assert len(out) == 1 and len(deleted) == 1  # refused once, not once per reload
 
 
 TINY_NLU = """\
@@ -300,11 +314,19 @@ async def test_plain_language_goes_through_the_nlu_intent(tmp_path: Path) -> Non
     data.mkdir()
     (data / "nlu.yml").write_text(TINY_NLU, encoding="utf-8")
     (data / "config.yml").write_text("embedded:\n  intent:\n    folds: 2\n", encoding="utf-8")
-    bot = TestBot.create(tmp_path, load_nlu=True, overrides={
-        "nlu": {"backend": "embedded", "data": str(data), "model_dir": str(tmp_path / "model")}})
+    bot = TestBot.create(
+        tmp_path,
+        load_nlu=True,
+        overrides={
+            "nlu": {"backend": "embedded", "data": str(data), "model_dir": str(tmp_path / "model")}
+        },
+    )
     async with bot:
-        out = await bot.say("hana", "could you put my openstack application credential in the "
-                                    "vault", channel="general")
+        out = await bot.say(
+            "hana",
+            "could you put my openstack application credential in the vault",
+            channel="general",
+        )
         assert any("direct message" in s.text for s in out if s.channel == "general")
         assert any("Paste your openstack secret" in s.text for s in out if s.dm_to == "hana")
         out = await bot.say("hana", OPENSTACK)
@@ -315,12 +337,14 @@ async def test_plain_language_goes_through_the_nlu_intent(tmp_path: Path) -> Non
 
 
 async def test_with_broken_keys_channels_stay_guarded_and_users_are_told(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     missing = tmp_path / "no-such.key"
     async for bot, deleted in _start(tmp_path, **{"vault.key_file": str(missing)}):
         assert VAULT not in bot.app.services and SECRETS not in bot.app.services
-        assert any(f"vault.key_file: {missing} does not exist" in r.getMessage()
-                   for r in caplog.records)
+        assert any(
+            f"vault.key_file: {missing} does not exist" in r.getMessage() for r in caplog.records
+        )
         out = await bot.say("bob", f"my token is {GH}", channel="general")
         assert [s.dm_to for s in out] == ["bob"] and "revoke" in out[0].text
         assert len(deleted) == 1
@@ -328,7 +352,7 @@ async def test_with_broken_keys_channels_stay_guarded_and_users_are_told(
         assert "vault isn't available" in out[0].text
 
 
-USING_SKILL = '''
+USING_SKILL = """
 from bot.skill import Skill
 
 skill = Skill("cloudtest", "uses the requester's openstack secret")
@@ -338,11 +362,12 @@ skill = Skill("cloudtest", "uses the requester's openstack secret")
 async def boot(ctx):
     secret = await ctx.secret("openstack")
     await ctx.reply(f"booting with {secret} ({len(secret)} characters)")
-'''
+"""
 
 
 async def test_a_skill_gets_only_the_requesters_secret_and_the_use_is_audited(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     root = tmp_path / "skillpath"
     (root / "vaultuser").mkdir(parents=True)
@@ -357,25 +382,33 @@ async def test_a_skill_gets_only_the_requesters_secret_and_the_use_is_audited(
         out = await bot.say("bob", "boot a vm", channel="general")
         assert "You have no secret called 'openstack'" in out[0].text
         await bot.app.audit.flush()
-        uses = await AuditEvent.filter(kind="vault.use").order_by("id").values_list(
-            "actor", "outcome", "detail")
+        uses = (
+            await AuditEvent.filter(kind="vault.use")
+            .order_by("id")
+            .values_list("actor", "outcome", "detail")
+        )
         assert [(a, o, d["skill"]) for a, o, d in uses] == [
-            ("test:alice", "ok", "cloudtest"), ("test:bob", "missing", "cloudtest")]
+            ("test:alice", "ok", "cloudtest"),
+            ("test:bob", "missing", "cloudtest"),
+        ]
         assert await _leaks(bot, caplog, OPENSTACK) == []
 
 
 async def test_without_a_vault_ctx_secret_is_a_clear_answer(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The core finds secrets only through the SECRETS service key: no vault, a plain reply."""
     root = tmp_path / "skillpath"
     (root / "novault").mkdir(parents=True)
     (root / "novault" / "__init__.py").write_text("")
     (root / "novault" / "cloud.py").write_text(USING_SKILL)
     monkeypatch.syspath_prepend(str(root))
-    async for bot, _ in _start(tmp_path, **{"skills.packages": ["skills", "novault"],
-                                            "skills.disabled": ["credentials"]}):
+    async for bot, _ in _start(
+        tmp_path, **{"skills.packages": ["skills", "novault"], "skills.disabled": ["credentials"]}
+    ):
         assert SECRETS not in bot.app.services
         out = await bot.say("alice", "boot a vm")
         assert len(out) == 1 and out[0].text == (
             "The vault isn't available right now, so I can't use your openstack secret; an "
-            "admin can see why in my log.")
+            "admin can see why in my log."
+        )

@@ -80,7 +80,7 @@ KEY_FIELDS = ["owner", "version", "master_key_id", "wrapped"]
 async def test_a_flipped_byte_in_any_secret_field_fails(vault_db: str, keyring: Keyring) -> None:
     vault = Vault(keyring)
     await vault.store("test:alice", "openstack", PLAIN)
-    await vault.store("test:alicf", "openstacj", "other")     # a plausible flip target exists
+    await vault.store("test:alicf", "openstacj", "other")  # a plausible flip target exists
     row = await SealedSecret.get(owner="test:alice", name="openstack")
     for field in SECRET_FIELDS:
         original = getattr(row, field)
@@ -95,8 +95,7 @@ async def test_a_flipped_byte_in_any_secret_field_fails(vault_db: str, keyring: 
     assert (await vault.use("test:alice", "openstack", skill="vm")).reveal() == PLAIN
 
 
-async def test_a_flipped_byte_in_any_data_key_field_fails(vault_db: str,
-                                                          keyring: Keyring) -> None:
+async def test_a_flipped_byte_in_any_data_key_field_fails(vault_db: str, keyring: Keyring) -> None:
     vault = Vault(keyring)
     await vault.store("test:alice", "openstack", PLAIN)
     row = await DataKey.get(owner="test:alice")
@@ -136,8 +135,9 @@ async def test_cross_user_and_cross_name_swaps_fail(vault_db: str, keyring: Keyr
     alice_aws = await SealedSecret.get(owner="test:alice", name="aws")
     bob_os = await SealedSecret.get(owner="test:bob", name="openstack")
     # alice's ciphertext copied over bob's (what a database admin could do)
-    await SealedSecret.filter(id=bob_os.id).update(sealed=alice_os.sealed,
-                                                   key_version=alice_os.key_version)
+    await SealedSecret.filter(id=bob_os.id).update(
+        sealed=alice_os.sealed, key_version=alice_os.key_version
+    )
     with pytest.raises(SecretUnreadable):
         await vault.use("test:bob", "openstack", skill="vm")
     # alice's aws ciphertext moved under her openstack name
@@ -173,7 +173,7 @@ async def _bad_input(keyring: Keyring) -> None:
     await vault.store("test:alice", "b", "value-2")
     with pytest.raises(InvalidSecret, match="most I keep"):
         await vault.store("test:alice", "c", "value-3")
-    await vault.store("test:alice", "b", "value-2b")          # replacing is not adding
+    await vault.store("test:alice", "b", "value-2b")  # replacing is not adding
     assert [i.name for i in await vault.list("test:alice")] == ["a", "b"]
 
 
@@ -183,7 +183,9 @@ async def test_delete_and_list_show_no_values(vault_db: str, keyring: Keyring) -
     await vault.store("test:bob", "gh", "ghp_" + "x1" * 18, provider="github")
     listing = await vault.list()
     assert [(i.owner, i.name, i.provider) for i in listing] == [
-        ("test:alice", "openstack", "openstack"), ("test:bob", "gh", "github")]
+        ("test:alice", "openstack", "openstack"),
+        ("test:bob", "gh", "github"),
+    ]
     assert PLAIN not in repr(listing)
     assert await vault.delete("test:alice", "openstack") is True
     assert await vault.delete("test:alice", "openstack") is False
@@ -195,8 +197,15 @@ def test_secret_never_shows_its_value(caplog: pytest.LogCaptureFixture) -> None:
     secret = Secret(PLAIN, "openstack")
     with caplog.at_level(logging.INFO):
         logging.getLogger("a.careless.skill").info("using %s / %r", secret, secret)
-    shown = [repr(secret), str(secret), f"{secret}", f"{secret!r}", caplog.text,
-             repr([secret]), repr({"k": secret})]
+    shown = [
+        repr(secret),
+        str(secret),
+        f"{secret}",
+        f"{secret!r}",
+        caplog.text,
+        repr([secret]),
+        repr({"k": secret}),
+    ]
     assert all(PLAIN not in s for s in shown)
     assert secret.reveal() == PLAIN and len(secret) == len(PLAIN)
     with pytest.raises(TypeError):
@@ -207,12 +216,15 @@ def test_secret_never_shows_its_value(caplog: pytest.LogCaptureFixture) -> None:
 async def test_concurrent_first_stores_share_one_data_key(vault_db: str, keyring: Keyring) -> None:
     vault = Vault(keyring)
     names = [f"n{i}" for i in range(5)] + ["same", "same"]
-    await asyncio.gather(*(vault.store("test:zed", n, f"value-{i}-abcdef")
-                           for i, n in enumerate(names)))
+    await asyncio.gather(
+        *(vault.store("test:zed", n, f"value-{i}-abcdef") for i, n in enumerate(names))
+    )
     assert await DataKey.filter(owner="test:zed").count() == 1
     for i, name in enumerate(names[:5]):
         assert (await vault.use("test:zed", name, skill="t")).reveal() == f"value-{i}-abcdef"
     same = await SealedSecret.get(owner="test:zed", name="same")
     assert same.version == 2
     assert (await vault.use("test:zed", "same", skill="t")).reveal() in {
-        "value-5-abcdef", "value-6-abcdef"}
+        "value-5-abcdef",
+        "value-6-abcdef",
+    }

@@ -16,10 +16,15 @@ SECRETS = [
     ("key AKIAIOSFODNN7EXAMPLE for aws", "AWS"),
     ("gAAAAABl" + "x7Yz_Qw-9" * 12, "OpenStack token"),
     (secrets.token_urlsafe(64), "application credential"),
-    ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THs",
-     "JSON web token"),
-    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
-     "-----END OPENSSH PRIVATE KEY-----", "private key"),
+    (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THs",
+        "JSON web token",
+    ),
+    (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+        "-----END OPENSSH PRIVATE KEY-----",
+        "private key",
+    ),
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA", "private key"),
     ("here's the api key: " + secrets.token_hex(20), "password or key"),
     ("password: Tr0ub4dor&3", "password or key"),
@@ -47,7 +52,7 @@ def test_secrets_are_found_and_redacted(text: str, kind: str) -> None:
     assert found is not None and kind.lower() in found.kind.lower()
     redacted = detect.redact(text)
     assert detect.REDACTED in redacted
-    secret_part = text[found.start:found.end]
+    secret_part = text[found.start : found.end]
     assert secret_part not in redacted
 
 
@@ -58,11 +63,11 @@ def test_ordinary_requests_are_left_alone(text: str) -> None:
 
 
 def test_remembered_values_are_masked_wherever_they_appear() -> None:
-    value = "plainwordpassword"           # not random-looking: only remembering catches it
+    value = "plainwordpassword"  # not random-looking: only remembering catches it
     assert detect.redact(f"login failed for {value}!") == f"login failed for {value}!"
     detect.remember(value)
     assert detect.redact(f"login failed for {value}!") == "login failed for [redacted]!"
-    detect.remember("abc")                # too short to mask safely: ignored
+    detect.remember("abc")  # too short to mask safely: ignored
     assert detect.redact("abc") == "abc"
 
 

@@ -22,7 +22,8 @@ from credentials.settings import VaultSettings, vault_settings
 
 
 def test_first_start_generates_a_0600_key_file_and_says_where(
-        _isolated_home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _isolated_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING, logger="credentials.keys"):
         ring = load_keyring(VaultSettings(), environ={})
     path = _isolated_home / "vault-master.key"
@@ -31,14 +32,16 @@ def test_first_start_generates_a_0600_key_file_and_says_where(
     warning = " ".join(r.getMessage() for r in caplog.records)
     assert str(path) in warning and "Back this file up" in warning
     assert ring.primary.encoded() not in warning
-    again = load_keyring(VaultSettings(), environ={})        # same key next start, no warning
+    again = load_keyring(VaultSettings(), environ={})  # same key next start, no warning
     assert again.ids == ring.ids
 
 
 def test_environment_keys_win_primary_first() -> None:
     new, old = generate(), generate()
-    ring = load_keyring(VaultSettings(key_file=Path("/nonexistent")),
-                        environ={ENV_VAR: f"{new.encoded()}, {old.encoded()}"})
+    ring = load_keyring(
+        VaultSettings(key_file=Path("/nonexistent")),
+        environ={ENV_VAR: f"{new.encoded()}, {old.encoded()}"},
+    )
     assert ring.ids == [new.key_id, old.key_id] and ring.path is None
     assert ring.get(old.key_id) == old and ring.get("0" * 16) is None
 

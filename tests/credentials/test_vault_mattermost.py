@@ -36,7 +36,8 @@ def _texts(peer: MattermostPeer, channel: str) -> list[str]:
 
 
 async def test_store_via_dm_and_refuse_in_channel_over_mattermost(
-        peer: MattermostPeer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    peer: MattermostPeer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     alice = peer.add_user("alice")
     town = peer.add_channel("town-square", members=[alice, peer.bot_id])
@@ -45,8 +46,11 @@ async def test_store_via_dm_and_refuse_in_channel_over_mattermost(
     app = Application(Settings.model_validate(raw), adapters=[MattermostAdapter], load_nlu=False)
     async with app:
         await peer.post_as(alice, town, "@quartermaster store my openstack token")
-        await peer.wait_for(lambda: any("Paste your openstack" in t for t in _texts(peer, dm))
-                            and _texts(peer, town))
+        await peer.wait_for(
+            lambda: (
+                any("Paste your openstack" in t for t in _texts(peer, dm)) and _texts(peer, town)
+            )
+        )
         assert "direct message" in _texts(peer, town)[0]
 
         await peer.post_as(alice, dm, TOKEN)
@@ -57,9 +61,9 @@ async def test_store_via_dm_and_refuse_in_channel_over_mattermost(
         leaked = await peer.post_as(alice, town, f"@quartermaster my token is {GH}")
         await peer.wait_for(lambda: any("revoke it now" in t for t in _texts(peer, dm)))
         warning = next(t for t in _texts(peer, dm) if "revoke it now" in t)
-        assert "couldn't delete it, so please do" in warning     # the peer refuses, like MM
+        assert "couldn't delete it, so please do" in warning  # the peer refuses, like MM
         assert peer.calls_to("DELETE", rf"/posts/{leaked['id']}$")
-        assert len(_texts(peer, town)) == 1                     # nothing said in the channel
+        assert len(_texts(peer, town)) == 1  # nothing said in the channel
         await app.dispatcher.join()
     sent = json.dumps([c.body for c in peer.calls], default=str)
     logged = "\n".join(r.getMessage() for r in caplog.records)

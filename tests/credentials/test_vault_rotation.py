@@ -42,13 +42,14 @@ async def test_master_rotation_with_environment_keys(vault_db: str) -> None:
     assert result.report.ok and result.report.rewrapped == len(USERS)
     assert result.generated is None and result.remove_from_env == [old.key_id]
     assert set(await DataKey.all().values_list("master_key_id", flat=True)) == {new.key_id}
-    assert await _all_open(Vault(Keyring((new,), "env")))       # the old key is not needed
+    assert await _all_open(Vault(Keyring((new,), "env")))  # the old key is not needed
     again, _ = await rotate_master_keys(Keyring((new,), "env"), VaultSettings())
     assert again.report.rewrapped == 0 and again.report.already == len(USERS)
 
 
 async def test_master_rotation_with_a_key_file_generates_and_retires(
-        vault_db: str, tmp_path: Path) -> None:
+    vault_db: str, tmp_path: Path
+) -> None:
     path = tmp_path / "master.key"
     old = generate()
     write_key_file(path, (old,))
@@ -62,12 +63,13 @@ async def test_master_rotation_with_a_key_file_generates_and_retires(
 
 
 async def test_a_running_vault_follows_a_rotation_done_elsewhere(
-        vault_db: str, tmp_path: Path) -> None:
+    vault_db: str, tmp_path: Path
+) -> None:
     path = tmp_path / "master.key"
     write_key_file(path, (generate(),))
-    running = Vault(read_key_file(path, "t"))       # the bot, started before the rotation
+    running = Vault(read_key_file(path, "t"))  # the bot, started before the rotation
     await _fill(running)
-    await rotate_master_keys(read_key_file(path, "t"), VaultSettings())   # the CLI
+    await rotate_master_keys(read_key_file(path, "t"), VaultSettings())  # the CLI
     assert await _all_open(running)
     await running.store("test:newcomer", "aws", "newcomer-Zx81Qw-value")
     new_key = await DataKey.get(owner="test:newcomer")
@@ -75,7 +77,8 @@ async def test_a_running_vault_follows_a_rotation_done_elsewhere(
 
 
 async def test_user_rotation_reseals_everything_and_drops_the_old_key(
-        vault_db: str, keyring: Keyring) -> None:
+    vault_db: str, keyring: Keyring
+) -> None:
     vault = Vault(keyring)
     await _fill(vault)
     before = await SealedSecret.filter(owner=USERS[0]).values_list("sealed", flat=True)
@@ -115,10 +118,16 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _cli(config: Path, *args: str, env: dict[str, str] | None = None
-         ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot.cli", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=60, env=env or _env())
+def _cli(
+    config: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env or _env(),
+    )
 
 
 async def test_rotation_killed_half_way_resumes_and_finishes(db_url: str, tmp_path: Path) -> None:
@@ -133,9 +142,13 @@ async def test_rotation_killed_half_way_resumes_and_finishes(db_url: str, tmp_pa
     finally:
         await close_database()
 
-    child = subprocess.Popen([sys.executable, "-c", CHILD, db_url, str(path), "3"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=_env())
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, db_url, str(path), "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
     try:
         assert child.stdout is not None
         line = child.stdout.readline()
@@ -151,9 +164,9 @@ async def test_rotation_killed_half_way_resumes_and_finishes(db_url: str, tmp_pa
     assert new_id != old.key_id
     await open_database(db_url)
     try:
-        assert await DataKey.filter(master_key_id=new_id).count() == 3       # really half way
+        assert await DataKey.filter(master_key_id=new_id).count() == 3  # really half way
         assert await Rotation.filter(finished_at=None).count() == 1
-        assert await _all_open(Vault(read_key_file(path, "t")))            # mixed state works
+        assert await _all_open(Vault(read_key_file(path, "t")))  # mixed state works
     finally:
         await close_database()
 
@@ -183,8 +196,7 @@ async def test_cli_with_the_wrong_master_key_fails_cleanly(tmp_path: Path) -> No
     url = f"sqlite://{tmp_path / 'v.sqlite3'}"
     await open_database(url)
     try:
-        await Vault(Keyring((right,), "env")).store("test:alice", "openstack",
-                                                    "alice-Zx81Qw-token")
+        await Vault(Keyring((right,), "env")).store("test:alice", "openstack", "alice-Zx81Qw-token")
     finally:
         await close_database()
     config = tmp_path / "qm.yml"
@@ -196,8 +208,10 @@ async def test_cli_with_the_wrong_master_key_fails_cleanly(tmp_path: Path) -> No
     assert "Traceback" not in output and "alice-Zx81Qw-token" not in output
     assert right.encoded() not in output and wrong.encoded() not in output
     assert "0 of 1 secrets open" in output
-    assert f"FAILED test:alice openstack: the data key of test:alice is wrapped by master key " \
-           f"{right.key_id}, which is not configured" in output
+    assert (
+        f"FAILED test:alice openstack: the data key of test:alice is wrapped by master key "
+        f"{right.key_id}, which is not configured" in output
+    )
     listing = _cli(config, "vault", "list", env=env)
     assert listing.returncode == 0 and "test:alice\topenstack\topenstack\t1" in listing.stdout
     assert "alice-Zx81Qw-token" not in listing.stdout
@@ -207,11 +221,14 @@ async def test_cli_with_the_wrong_master_key_fails_cleanly(tmp_path: Path) -> No
 
 def test_cli_reports_bad_vault_settings_by_key(tmp_path: Path) -> None:
     config = tmp_path / "qm.yml"
-    config.write_text(f"database:\n  url: sqlite://{tmp_path / 'v.sqlite3'}\n"
-                      "vault:\n  max_secret_bytes: 3\n  colour: blue\n")
+    config.write_text(
+        f"database:\n  url: sqlite://{tmp_path / 'v.sqlite3'}\n"
+        "vault:\n  max_secret_bytes: 3\n  colour: blue\n"
+    )
     result = _cli(config, "vault", "verify")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
         f"quartermaster: error: {config}: vault.max_secret_bytes: Input should be greater than "
         "or equal to 16",
-        f"quartermaster: error: {config}: vault.colour: unknown key (see docs/vault.md)"]
+        f"quartermaster: error: {config}: vault.colour: unknown key (see docs/vault.md)",
+    ]

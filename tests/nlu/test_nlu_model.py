@@ -99,8 +99,7 @@ def test_model_files_need_no_pickle(parser: EmbeddedParser, settings: NLUSetting
     assert "known_words" in meta and "quota" in meta["known_words"]
 
 
-def test_full_model_is_loaded_from_the_cache(parser: EmbeddedParser,
-                                              settings: NLUSettings) -> None:
+def test_full_model_is_loaded_from_the_cache(parser: EmbeddedParser, settings: NLUSettings) -> None:
     """Load time itself is measured by bench/nlu.py; here: a second start does not retrain."""
     cached = json.loads((settings.model_path() / "current" / "model.json").read_text())
     model = load_or_train(settings.data_path(), settings.model_path())

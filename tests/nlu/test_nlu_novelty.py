@@ -10,8 +10,14 @@ from nlu.tokens import tokenize
 
 
 def _known() -> KnownWords:
-    return KnownWords([["how", "many", "requests", "are", "open"], ["drain", "c0"],
-                       ["help", "me"], ["how", "many", "vms"]])
+    return KnownWords(
+        [
+            ["how", "many", "requests", "are", "open"],
+            ["drain", "c0"],
+            ["help", "me"],
+            ["how", "many", "vms"],
+        ]
+    )
 
 
 def test_unseen_words_are_counted_and_bucketed() -> None:
@@ -29,7 +35,7 @@ def test_one_typo_away_from_a_known_word_is_known() -> None:
     for typo in ("helpp", "reqests", "requfsts", "reqeusts", "drian"):
         assert UNK not in known.features([typo]), typo
     assert UNK in known.features(["helppp"])  # two edits
-    assert UNK in known.features(["mee"])     # short words are not matched fuzzily
+    assert UNK in known.features(["mee"])  # short words are not matched fuzzily
 
 
 def test_leave_one_out_does_not_let_an_example_know_itself() -> None:
@@ -66,9 +72,17 @@ def test_buckets() -> None:
 
 def test_look_alikes_of_unknown_topics_fall_back(parser: EmbeddedParser) -> None:
     """Messages shaped like in-scope questions but about things the bot has never heard of."""
-    for text in ("how many moons does jupiter have", "approve my sabbatical",
-                 "extend my magazine subscription by a year", "drain the noodles"):
+    for text in (
+        "how many moons does jupiter have",
+        "approve my sabbatical",
+        "extend my magazine subscription by a year",
+        "drain the noodles",
+    ):
         assert parser.parse_sync(text).intent.name == "nlu_fallback", text
-    for text in ("how many quota requests did we get in june", "approve REQ-4411",
-                 "extend vm-9 by a year", "drain c[001-002]"):
+    for text in (
+        "how many quota requests did we get in june",
+        "approve REQ-4411",
+        "extend vm-9 by a year",
+        "drain c[001-002]",
+    ):
         assert parser.parse_sync(text).intent.name != "nlu_fallback", text

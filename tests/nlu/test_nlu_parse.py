@@ -26,9 +26,7 @@ def test_parse_output_shape_and_offsets(parser: EmbeddedParser) -> None:
     assert 0.0 <= result.intent.confidence <= 1.0
     ranking = result.intent_ranking
     assert ranking[0].name == "node_action"
-    assert [r.confidence for r in ranking] == sorted(
-        (r.confidence for r in ranking), reverse=True
-    )
+    assert [r.confidence for r in ranking] == sorted((r.confidence for r in ranking), reverse=True)
     assert result.to_rasa()["entities"] == [
         {
             "entity": "action",
@@ -136,10 +134,7 @@ def test_intents_and_entities(
     assert result.intent.name == intent
     assert entities(result) == expected
     for ent in result.entities:
-        assert (
-            result.text[ent.start : ent.end].strip()
-            == result.text[ent.start : ent.end]
-        )
+        assert result.text[ent.start : ent.end].strip() == result.text[ent.start : ent.end]
 
 
 @pytest.mark.parametrize(

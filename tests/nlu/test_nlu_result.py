@@ -39,8 +39,14 @@ def test_wire_form_matches_the_documented_json() -> None:
 
 
 def test_rasa_extras_are_ignored_and_a_missing_extractor_is_rasa() -> None:
-    raw = {"entity": "size", "start": 0, "end": 3, "value": "5TB", "confidence_entity": 0.9,
-           "role": None}
+    raw = {
+        "entity": "size",
+        "start": 0,
+        "end": 3,
+        "value": "5TB",
+        "confidence_entity": 0.9,
+        "role": None,
+    }
     assert Entity.from_rasa(raw) == Entity("size", 0, 3, "5TB", "rasa")
 
 
@@ -51,8 +57,10 @@ def test_rasa_extras_are_ignored_and_a_missing_extractor_is_rasa() -> None:
         ({"text": "t", "intent": None}, "intent"),
         ({"text": "t", "intent": {"name": "x"}}, "confidence"),
         ({"text": "t", "intent": {"name": "x", "confidence": True}}, "confidence"),
-        ({"text": "t", "intent": {"name": "x", "confidence": 1}, "entities": [{"entity": "a"}]},
-         "start"),
+        (
+            {"text": "t", "intent": {"name": "x", "confidence": 1}, "entities": [{"entity": "a"}]},
+            "start",
+        ),
         ({"text": "t", "intent": {"name": "x", "confidence": 1}, "entities": ["a"]}, "mapping"),
     ],
 )

@@ -56,13 +56,24 @@ def now_ms() -> int:
 
 def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """A JSON response whose Content-Type is exactly ``application/json`` (no charset)."""
-    return web.Response(body=json.dumps(body).encode(), status=status,
-                        headers={"Content-Type": JSON, **(headers or {})})
+    return web.Response(
+        body=json.dumps(body).encode(),
+        status=status,
+        headers={"Content-Type": JSON, **(headers or {})},
+    )
 
 
 def error(status: int, error_id: str, message: str) -> web.Response:
-    return reply({"id": error_id, "message": message, "detailed_error": "",
-                  "request_id": new_id(), "status_code": status}, status)
+    return reply(
+        {
+            "id": error_id,
+            "message": message,
+            "detailed_error": "",
+            "request_id": new_id(),
+            "status_code": status,
+        },
+        status,
+    )
 
 
 @dataclass
@@ -87,7 +98,7 @@ class Call:
 #: status of a fault that closes the connection without any answer
 DROP = 0
 LENGTH_ERROR = "model.post.is_valid.message_length.app_error"
-PENDING_TTL = 30.0      # seconds the server remembers a pending_post_id
+PENDING_TTL = 30.0  # seconds the server remembers a pending_post_id
 
 
 @dataclass
@@ -97,8 +108,8 @@ class Fault:
     count: int
     status: int = 429
     retry_after: str = "1"
-    after: bool = False      # carry the request out, then answer with the fault
-    html: bool = False       # a proxy's HTML error page instead of Mattermost's JSON error
+    after: bool = False  # carry the request out, then answer with the fault
+    html: bool = False  # a proxy's HTML error page instead of Mattermost's JSON error
 
 
 @dataclass
@@ -114,7 +125,7 @@ class MattermostPeer:
     base_path: str = ""
     team_name: str = "helpdesk"
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)             # token -> user id
+    tokens: dict[str, str] = field(default_factory=dict)  # token -> user id
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -124,14 +135,22 @@ class MattermostPeer:
     accepting_websockets: bool = True
     ws_connections: int = 0
     max_post_size: int = 16383
-    publish_post_size: bool = True                     # MaxPostSize in the client config
+    publish_post_size: bool = True  # MaxPostSize in the client config
     pending: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.team = {"id": new_id(), "name": self.team_name, "display_name": "Helpdesk",
-                     "type": "O", "create_at": now_ms(), "update_at": now_ms(), "delete_at": 0}
-        self.bot_id = self.add_user(self.bot_username, is_bot=True, first_name="Quarter",
-                                    last_name="Master")
+        self.team = {
+            "id": new_id(),
+            "name": self.team_name,
+            "display_name": "Helpdesk",
+            "type": "O",
+            "create_at": now_ms(),
+            "update_at": now_ms(),
+            "delete_at": 0,
+        }
+        self.bot_id = self.add_user(
+            self.bot_username, is_bot=True, first_name="Quarter", last_name="Master"
+        )
         self.tokens[self.token] = self.bot_id
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -178,14 +197,30 @@ class MattermostPeer:
             self._runner = None
 
     # -- the world -----------------------------------------------------------------------------
-    def add_user(self, username: str, *, is_bot: bool = False, first_name: str = "",
-                 last_name: str = "", email: str | None = None) -> str:
+    def add_user(
+        self,
+        username: str,
+        *,
+        is_bot: bool = False,
+        first_name: str = "",
+        last_name: str = "",
+        email: str | None = None,
+    ) -> str:
         uid = new_id()
         self.users[uid] = {
-            "id": uid, "username": username, "first_name": first_name or username.title(),
-            "last_name": last_name, "nickname": "", "email": email or f"{username}@example.org",
-            "is_bot": is_bot, "roles": "system_user", "locale": "en", "create_at": now_ms(),
-            "update_at": now_ms(), "delete_at": 0, "auth_service": "",
+            "id": uid,
+            "username": username,
+            "first_name": first_name or username.title(),
+            "last_name": last_name,
+            "nickname": "",
+            "email": email or f"{username}@example.org",
+            "is_bot": is_bot,
+            "roles": "system_user",
+            "locale": "en",
+            "create_at": now_ms(),
+            "update_at": now_ms(),
+            "delete_at": 0,
+            "auth_service": "",
         }
         return uid
 
@@ -197,10 +232,20 @@ class MattermostPeer:
     def add_channel(self, name: str, *, members: list[str], kind: str = "O") -> str:
         cid = new_id()
         self.channels[cid] = {
-            "id": cid, "team_id": self.team["id"], "type": kind, "name": name,
-            "display_name": name.replace("-", " ").title(), "header": "", "purpose": "",
-            "create_at": now_ms(), "update_at": now_ms(), "delete_at": 0,
-            "last_post_at": 0, "last_root_post_at": 0, "total_msg_count": 0, "creator_id": "",
+            "id": cid,
+            "team_id": self.team["id"],
+            "type": kind,
+            "name": name,
+            "display_name": name.replace("-", " ").title(),
+            "header": "",
+            "purpose": "",
+            "create_at": now_ms(),
+            "update_at": now_ms(),
+            "delete_at": 0,
+            "last_post_at": 0,
+            "last_root_post_at": 0,
+            "total_msg_count": 0,
+            "creator_id": "",
         }
         self.members[cid] = set(members)
         return cid
@@ -215,21 +260,38 @@ class MattermostPeer:
         self.channels[cid]["display_name"] = ""
         return cid
 
-    def fail(self, method: str, path_regex: str, *, count: int = 1, status: int = 429,
-             retry_after: str = "1", after: bool = False, html: bool = False) -> None:
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        count: int = 1,
+        status: int = 429,
+        retry_after: str = "1",
+        after: bool = False,
+        html: bool = False,
+    ) -> None:
         """Answer the next ``count`` matching requests with ``status`` (429: Retry-After;
         ``DROP``: close the connection unanswered). ``after``: carry the request out first, as
         when a proxy times out on a server that did the work; ``html``: a proxy's error page."""
-        self.faults.append(Fault(method.upper(), re.compile(path_regex), count, status,
-                                 retry_after, after, html))
+        self.faults.append(
+            Fault(method.upper(), re.compile(path_regex), count, status, retry_after, after, html)
+        )
 
     def calls_to(self, method: str, path_regex: str) -> list[Call]:
         pattern = re.compile(path_regex)
         return [c for c in self.calls if c.method == method and pattern.search(c.path)]
 
     # -- acting as users -----------------------------------------------------------------------
-    async def post_as(self, user_id: str, channel_id: str, message: str, *,
-                      root_id: str = "", props: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def post_as(
+        self,
+        user_id: str,
+        channel_id: str,
+        message: str,
+        *,
+        root_id: str = "",
+        props: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Post as a user (as the web app would) and broadcast it to connected websockets."""
         post, problem = self._new_post(user_id, channel_id, message, root_id, props or {})
         if problem is not None:
@@ -237,8 +299,9 @@ class MattermostPeer:
         await self._broadcast_posted(post)
         return post
 
-    def store_post(self, user_id: str, channel_id: str, message: str, *,
-                   root_id: str = "") -> dict[str, Any]:
+    def store_post(
+        self, user_id: str, channel_id: str, message: str, *, root_id: str = ""
+    ) -> dict[str, Any]:
         """Create a post without broadcasting it (as if its event was lost)."""
         post, problem = self._new_post(user_id, channel_id, message, root_id, {})
         if problem is not None:
@@ -267,34 +330,58 @@ class MattermostPeer:
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
         """Wait until ``predicate()`` is truthy (re-checked on every change); returns it."""
+
         async def waiter() -> Any:
             async with self._changed:
                 while not (result := predicate()):
                     await self._changed.wait()
                 return result
+
         return await asyncio.wait_for(waiter(), timeout)
 
     def bot_posts(self, channel_id: str | None = None) -> list[dict[str, Any]]:
-        return [p for p in self.posts.values() if p["user_id"] == self.bot_id
-                and (channel_id is None or p["channel_id"] == channel_id)]
+        return [
+            p
+            for p in self.posts.values()
+            if p["user_id"] == self.bot_id and (channel_id is None or p["channel_id"] == channel_id)
+        ]
 
-    async def click(self, user_id: str, post_id: str, label: str, *,
-                    context: dict[str, Any] | None = None, url: str | None = None) -> Click:
+    async def click(
+        self,
+        user_id: str,
+        post_id: str,
+        label: str,
+        *,
+        context: dict[str, Any] | None = None,
+        url: str | None = None,
+    ) -> Click:
         """Click a button as Mattermost does: POST the stored integration context to its URL."""
         post = self.posts[post_id]
-        action = next(a for att in post["props"].get("attachments", ())
-                      for a in att.get("actions", ()) if a["name"] == label)
+        action = next(
+            a
+            for att in post["props"].get("attachments", ())
+            for a in att.get("actions", ())
+            if a["name"] == label
+        )
         integration = action["integration"]
         channel = self.channels[post["channel_id"]]
         payload = {
-            "user_id": user_id, "user_name": self.users[user_id]["username"],
-            "channel_id": post["channel_id"], "channel_name": channel["name"],
-            "team_id": channel["team_id"], "team_domain": self.team["name"],
-            "post_id": post_id, "trigger_id": new_id(), "type": "", "data_source": "",
+            "user_id": user_id,
+            "user_name": self.users[user_id]["username"],
+            "channel_id": post["channel_id"],
+            "channel_name": channel["name"],
+            "team_id": channel["team_id"],
+            "team_domain": self.team["name"],
+            "post_id": post_id,
+            "trigger_id": new_id(),
+            "type": "",
+            "data_source": "",
             "context": integration.get("context", {}) if context is None else context,
         }
-        async with aiohttp.ClientSession() as session, session.post(
-                url or integration["url"], json=payload) as resp:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url or integration["url"], json=payload) as resp,
+        ):
             body = await resp.json(content_type=None)
             return Click(resp.status, body)
 
@@ -312,8 +399,14 @@ class MattermostPeer:
             except ValueError:
                 body = await request.text()
         self.calls.append(Call(request.method, request.path, body))
-        fault = next((f for f in self.faults if f.count > 0 and f.method == request.method
-                      and f.pattern.search(request.path)), None)
+        fault = next(
+            (
+                f
+                for f in self.faults
+                if f.count > 0 and f.method == request.method and f.pattern.search(request.path)
+            ),
+            None,
+        )
         if fault is not None:
             fault.count -= 1
             if fault.after:
@@ -326,24 +419,32 @@ class MattermostPeer:
         if fault.status == DROP:
             if request.transport is not None:
                 request.transport.abort()
-            return web.Response(status=500)          # never reaches the client
+            return web.Response(status=500)  # never reaches the client
         if fault.status == 429:
-            return web.Response(text="limit exceeded", status=429,
-                                headers={"Retry-After": fault.retry_after})
+            return web.Response(
+                text="limit exceeded", status=429, headers={"Retry-After": fault.retry_after}
+            )
         if fault.html:
-            return web.Response(text=f"<html><body><h1>{fault.status}</h1>nginx</body></html>",
-                                status=fault.status, content_type="text/html")
+            return web.Response(
+                text=f"<html><body><h1>{fault.status}</h1>nginx</body></html>",
+                status=fault.status,
+                content_type="text/html",
+            )
         return error(fault.status, "peer.fault", "injected failure")
 
-    async def _authorised(self, request: web.Request, body: Any,
-                          handler: Any) -> web.StreamResponse:
+    async def _authorised(
+        self, request: web.Request, body: Any, handler: Any
+    ) -> web.StreamResponse:
         if request.path.endswith("/websocket"):
             return await handler(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         user_id = self.tokens.get(token)
         if user_id is None:
-            return error(401, "api.context.session_expired.app_error",
-                         "Invalid or expired session, please login again.")
+            return error(
+                401,
+                "api.context.session_expired.app_error",
+                "Invalid or expired session, please login again.",
+            )
         request[USER] = user_id
         request[BODY] = body
         return await handler(request)
@@ -360,15 +461,21 @@ class MattermostPeer:
 
     async def _get_teams(self, request: web.Request) -> web.Response:
         if self._user_param(request) != request[USER]:
-            return error(403, "api.context.permissions.app_error", "You do not have the "
-                         "appropriate permissions.")
+            return error(
+                403,
+                "api.context.permissions.app_error",
+                "You do not have the appropriate permissions.",
+            )
         return reply([self.team])
 
     async def _team_channels(self, request: web.Request) -> web.Response:
         uid = self._user_param(request)
         if uid != request[USER]:
-            return error(403, "api.context.permissions.app_error", "You do not have the "
-                         "appropriate permissions.")
+            return error(
+                403,
+                "api.context.permissions.app_error",
+                "You do not have the appropriate permissions.",
+            )
         if request.match_info["team_id"] != self.team["id"]:
             return error(404, "app.team.get.find.app_error", "Unable to find the team.")
         mine = [c for cid, c in self.channels.items() if uid in self.members[cid]]
@@ -377,25 +484,38 @@ class MattermostPeer:
     async def _get_channel(self, request: web.Request) -> web.Response:
         cid = request.match_info["channel_id"]
         if cid not in self.channels or request[USER] not in self.members[cid]:
-            return error(403, "api.context.permissions.app_error",
-                         "You do not have the appropriate permissions.")
+            return error(
+                403,
+                "api.context.permissions.app_error",
+                "You do not have the appropriate permissions.",
+            )
         return reply(self.channels[cid])
 
     async def _direct(self, request: web.Request) -> web.Response:
         ids = request[BODY]
         if not (isinstance(ids, list) and len(ids) == 2 and all(i in self.users for i in ids)):
-            return error(400, "api.context.invalid_body_param.app_error",
-                         "Invalid or missing user_ids in request body.")
+            return error(
+                400,
+                "api.context.invalid_body_param.app_error",
+                "Invalid or missing user_ids in request body.",
+            )
         if request[USER] not in ids:
-            return error(403, "api.context.permissions.app_error",
-                         "You do not have the appropriate permissions.")
+            return error(
+                403,
+                "api.context.permissions.app_error",
+                "You do not have the appropriate permissions.",
+            )
         return reply(self.channels[self.dm_channel(ids[0], ids[1])], 201)
 
     async def _client_config(self, request: web.Request) -> web.Response:
         if request.query.get("format") != "old":
-            return error(501, "api.config.client.old_format.app_error", "New format for the "
-                         "client configuration is not supported yet. Please specify "
-                         "format=old in the query string.")
+            return error(
+                501,
+                "api.config.client.old_format.app_error",
+                "New format for the "
+                "client configuration is not supported yet. Please specify "
+                "format=old in the query string.",
+            )
         config = {"Version": "10.5.0", "SiteName": "Mattermost", "NoAccounts": "false"}
         if self.publish_post_size:
             config["MaxPostSize"] = str(self.max_post_size)
@@ -403,12 +523,16 @@ class MattermostPeer:
 
     def _too_long(self, message: Any) -> web.Response | None:
         if isinstance(message, str) and len(message) > self.max_post_size:
-            return error(400, LENGTH_ERROR, "Post Message property is longer than the maximum "
-                         "permitted length.")
+            return error(
+                400,
+                LENGTH_ERROR,
+                "Post Message property is longer than the maximum permitted length.",
+            )
         return None
 
-    def _new_post(self, user_id: str, channel_id: str, message: str, root_id: str,
-                  props: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    def _new_post(
+        self, user_id: str, channel_id: str, message: str, root_id: str, props: dict[str, Any]
+    ) -> tuple[dict[str, Any], str | None]:
         if channel_id not in self.channels or user_id not in self.members[channel_id]:
             return {}, "api.context.permissions.app_error"
         if len(message) > self.max_post_size:
@@ -420,14 +544,26 @@ class MattermostPeer:
         props = copy.deepcopy(props)
         if self.users[user_id]["is_bot"]:
             props["from_bot"] = "true"
-        created = max(now_ms(), max((p["create_at"] for p in self.posts.values()), default=0)
-                      + 1)
+        created = max(now_ms(), max((p["create_at"] for p in self.posts.values()), default=0) + 1)
         post: dict[str, Any] = {
-                "id": new_id(), "create_at": created, "update_at": created, "edit_at": 0,
-                "delete_at": 0, "is_pinned": False, "user_id": user_id,
-                "channel_id": channel_id, "root_id": root_id, "original_id": "",
-                "message": message, "type": "", "props": props, "hashtags": "",
-                "pending_post_id": "", "reply_count": 0, "metadata": {}}
+            "id": new_id(),
+            "create_at": created,
+            "update_at": created,
+            "edit_at": 0,
+            "delete_at": 0,
+            "is_pinned": False,
+            "user_id": user_id,
+            "channel_id": channel_id,
+            "root_id": root_id,
+            "original_id": "",
+            "message": message,
+            "type": "",
+            "props": props,
+            "hashtags": "",
+            "pending_post_id": "",
+            "reply_count": 0,
+            "metadata": {},
+        }
         self.posts[post["id"]] = post
         channel = self.channels[channel_id]
         channel["last_post_at"] = created
@@ -450,8 +586,11 @@ class MattermostPeer:
     async def _create_post(self, request: web.Request) -> web.Response:
         body = request[BODY]
         if not isinstance(body, dict) or not body.get("channel_id"):
-            return error(400, "api.context.invalid_body_param.app_error",
-                         "Invalid or missing post in request body.")
+            return error(
+                400,
+                "api.context.invalid_body_param.app_error",
+                "Invalid or missing post in request body.",
+            )
         pending = str(body.get("pending_post_id") or "")
         seen = self.pending.get(pending) if pending else None
         if seen is not None and time.monotonic() - seen[1] < PENDING_TTL:
@@ -459,9 +598,13 @@ class MattermostPeer:
         too_long = self._too_long(body.get("message"))
         if too_long is not None:
             return too_long
-        post, problem = self._new_post(request[USER], body["channel_id"],
-                                       body.get("message", ""), body.get("root_id") or "",
-                                       body.get("props") or {})
+        post, problem = self._new_post(
+            request[USER],
+            body["channel_id"],
+            body.get("message", ""),
+            body.get("root_id") or "",
+            body.get("props") or {},
+        )
         if problem == "api.post.create_post.root_id.app_error":
             return error(400, problem, "Invalid RootId parameter.")
         if problem is not None:
@@ -482,9 +625,12 @@ class MattermostPeer:
         post = self.posts.get(request.match_info["post_id"])
         if post is None or post["delete_at"]:
             return error(404, "app.post.get.app_error", "Unable to get the post.")
-        if post["user_id"] != request[USER]:   # editing others' posts needs an admin
-            return error(403, "api.context.permissions.app_error",
-                         "You do not have the appropriate permissions.")
+        if post["user_id"] != request[USER]:  # editing others' posts needs an admin
+            return error(
+                403,
+                "api.context.permissions.app_error",
+                "You do not have the appropriate permissions.",
+            )
         return post
 
     async def _put_post(self, request: web.Request) -> web.Response:
@@ -521,25 +667,41 @@ class MattermostPeer:
         if isinstance(post, web.Response):
             return post
         post["delete_at"] = post["update_at"] = now_ms()
-        await self._broadcast(post["channel_id"], "post_deleted",
-                              lambda _s: {"post": json.dumps(self.for_clients(post))})
+        await self._broadcast(
+            post["channel_id"],
+            "post_deleted",
+            lambda _s: {"post": json.dumps(self.for_clients(post))},
+        )
         return reply({"status": "OK"})
 
     async def _channel_posts(self, request: web.Request) -> web.Response:
         cid = request.match_info["channel_id"]
         if cid not in self.channels or request[USER] not in self.members[cid]:
-            return error(403, "api.context.permissions.app_error",
-                         "You do not have the appropriate permissions.")
+            return error(
+                403,
+                "api.context.permissions.app_error",
+                "You do not have the appropriate permissions.",
+            )
         since = int(request.query.get("since", "0") or 0)
         per_page = int(request.query.get("per_page", "60") or 60)
-        chosen = [p for p in self.posts.values() if p["channel_id"] == cid
-                  and (not since or p["update_at"] >= since)
-                  and (since or not p["delete_at"])]
+        chosen = [
+            p
+            for p in self.posts.values()
+            if p["channel_id"] == cid
+            and (not since or p["update_at"] >= since)
+            and (since or not p["delete_at"])
+        ]
         chosen.sort(key=lambda p: p["create_at"], reverse=True)
         chosen = chosen[:per_page]
-        return reply({"order": [p["id"] for p in chosen],
-                      "posts": {p["id"]: self.for_clients(p) for p in chosen},
-                      "next_post_id": "", "prev_post_id": "", "has_next": False})
+        return reply(
+            {
+                "order": [p["id"] for p in chosen],
+                "posts": {p["id"]: self.for_clients(p) for p in chosen},
+                "next_post_id": "",
+                "prev_post_id": "",
+                "has_next": False,
+            }
+        )
 
     # -- websocket -----------------------------------------------------------------------------
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
@@ -559,17 +721,32 @@ class MattermostPeer:
             if data.get("action") == "authentication_challenge" and sock is None:
                 user_id = self.tokens.get((data.get("data") or {}).get("token", ""))
                 if user_id is None:
-                    await ws.send_json({"status": "FAIL", "seq_reply": data.get("seq"),
-                                        "error": {"id": "api.web_socket_router.not_"
-                                                  "authenticated.app_error",
-                                                  "message": "authentication failed"}})
+                    await ws.send_json(
+                        {
+                            "status": "FAIL",
+                            "seq_reply": data.get("seq"),
+                            "error": {
+                                "id": "api.web_socket_router.not_authenticated.app_error",
+                                "message": "authentication failed",
+                            },
+                        }
+                    )
                     await ws.close()
                     break
                 await ws.send_json({"status": "OK", "seq_reply": data.get("seq")})
-                await ws.send_json({"event": "hello", "data": {"server_version": "10.5.0"},
-                                    "broadcast": {"omit_users": None, "user_id": user_id,
-                                                  "channel_id": "", "team_id": ""},
-                                    "seq": 0})
+                await ws.send_json(
+                    {
+                        "event": "hello",
+                        "data": {"server_version": "10.5.0"},
+                        "broadcast": {
+                            "omit_users": None,
+                            "user_id": user_id,
+                            "channel_id": "",
+                            "team_id": "",
+                        },
+                        "seq": 0,
+                    }
+                )
                 sock = Socket(ws, user_id, request)
                 self.sockets.append(sock)
                 await self._notify()
@@ -577,16 +754,24 @@ class MattermostPeer:
             self.sockets.remove(sock)
         return ws
 
-    async def _broadcast(self, channel_id: str, event: str,
-                         data_for: Callable[[Socket], dict[str, Any]]) -> None:
+    async def _broadcast(
+        self, channel_id: str, event: str, data_for: Callable[[Socket], dict[str, Any]]
+    ) -> None:
         members = self.members.get(channel_id, set())
         for sock in list(self.sockets):
             if sock.user_id not in members or sock.ws.closed:
                 continue
-            with_seq = {"event": event, "data": data_for(sock),
-                        "broadcast": {"omit_users": None, "user_id": "",
-                                      "channel_id": channel_id, "team_id": ""},
-                        "seq": sock.next_seq()}
+            with_seq = {
+                "event": event,
+                "data": data_for(sock),
+                "broadcast": {
+                    "omit_users": None,
+                    "user_id": "",
+                    "channel_id": channel_id,
+                    "team_id": "",
+                },
+                "seq": sock.next_seq(),
+            }
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await sock.ws.send_str(json.dumps(with_seq))
         await self._notify()
@@ -598,14 +783,17 @@ class MattermostPeer:
         def data_for(sock: Socket) -> dict[str, Any]:
             data: dict[str, Any] = {
                 "channel_display_name": channel["display_name"] or f"@{author['username']}",
-                "channel_name": channel["name"], "channel_type": channel["type"],
+                "channel_name": channel["name"],
+                "channel_type": channel["type"],
                 "post": json.dumps(self.for_clients(post)),
-                "sender_name": f"@{author['username']}", "set_online": True,
+                "sender_name": f"@{author['username']}",
+                "set_online": True,
                 "team_id": channel["team_id"],
             }
             name = self.users[sock.user_id]["username"]
-            mentioned = re.search(rf"(?<![\w@.-])@{re.escape(name)}(?![\w-]|\.[\w-])",
-                                  post["message"], re.IGNORECASE)
+            mentioned = re.search(
+                rf"(?<![\w@.-])@{re.escape(name)}(?![\w-]|\.[\w-])", post["message"], re.IGNORECASE
+            )
             if sock.user_id != post["user_id"] and (mentioned or channel["type"] == "D"):
                 data["mentions"] = json.dumps([sock.user_id])
             return data
@@ -613,8 +801,11 @@ class MattermostPeer:
         await self._broadcast(post["channel_id"], "posted", data_for)
 
     async def _broadcast_edited(self, post: dict[str, Any]) -> None:
-        await self._broadcast(post["channel_id"], "post_edited",
-                              lambda _s: {"post": json.dumps(self.for_clients(post))})
+        await self._broadcast(
+            post["channel_id"],
+            "post_edited",
+            lambda _s: {"post": json.dumps(self.for_clients(post))},
+        )
 
 
 # -- building a bot against the peer (shared by the Mattermost adapter tests) ---------------------
@@ -627,15 +818,24 @@ def write_skill_package(root: Any, name: str, source: str) -> str:
     return name
 
 
-def bot_settings(peer: MattermostPeer, database_url: str, packages: list[str],
-                 **mattermost: Any) -> dict[str, Any]:
+def bot_settings(
+    peer: MattermostPeer, database_url: str, packages: list[str], **mattermost: Any
+) -> dict[str, Any]:
     """Raw settings for ``Settings.model_validate``: HTTP on a free port, fast reconnects."""
     return {
-        "adapters": {"shell": {"enabled": False},
-                     "mattermost": {"enabled": True, "url": peer.url, "token": peer.token,
-                                    "reconnect_base_seconds": 0.05,
-                                    "reconnect_max_seconds": 0.2, "min_post_interval": 0,
-                                    "connect_timeout": 5, **mattermost}},
+        "adapters": {
+            "shell": {"enabled": False},
+            "mattermost": {
+                "enabled": True,
+                "url": peer.url,
+                "token": peer.token,
+                "reconnect_base_seconds": 0.05,
+                "reconnect_max_seconds": 0.2,
+                "min_post_interval": 0,
+                "connect_timeout": 5,
+                **mattermost,
+            },
+        },
         "database": {"url": database_url},
         "http": {"enabled": True, "port": 0},
         "rate_limit": {"enabled": False},

@@ -41,8 +41,10 @@ from aiohttp import web
 TEXT_LIMIT = 40_000
 SECTION_LIMIT = 3_000
 MAX_BLOCKS = 50
-DEFAULT_SCOPES = ("app_mentions:read,channels:history,chat:write,groups:history,im:history,"
-                  "im:write,mpim:history,users:read,users:read.email")
+DEFAULT_SCOPES = (
+    "app_mentions:read,channels:history,chat:write,groups:history,im:history,"
+    "im:write,mpim:history,users:read,users:read.email"
+)
 
 
 @dataclass
@@ -80,15 +82,25 @@ class Posted:
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
-        return [el for block in self.blocks or () if block.get("type") == "actions"
-                for el in block.get("elements", ())]
+        return [
+            el
+            for block in self.blocks or ()
+            if block.get("type") == "actions"
+            for el in block.get("elements", ())
+        ]
 
 
 class SlackPeer:
-    def __init__(self, *, bot_token: str = "xoxb-peer-0000000000-bot-token",
-                 app_token: str = "xapp-1-peer-0000000000-app-token",
-                 bot_user_id: str = "UBOT", bot_id: str = "BBOT", team_id: str = "TPEER",
-                 scopes: str | None = DEFAULT_SCOPES) -> None:
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-peer-0000000000-bot-token",
+        app_token: str = "xapp-1-peer-0000000000-app-token",
+        bot_user_id: str = "UBOT",
+        bot_id: str = "BBOT",
+        team_id: str = "TPEER",
+        scopes: str | None = DEFAULT_SCOPES,
+    ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
         self.bot_user_id = bot_user_id
@@ -98,24 +110,26 @@ class SlackPeer:
         self.users: dict[str, dict[str, Any]] = {}
         self.calls: list[ApiCall] = []
         self.posted: list[Posted] = []
-        self.messages: dict[tuple[str, str], dict[str, Any]] = {}   # (channel, ts) -> message
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message
         self.ephemeral: list[Ephemeral] = []
-        self.members: dict[str, set[str]] = {}       # channel -> who is in it (absent: everyone)
+        self.members: dict[str, set[str]] = {}  # channel -> who is in it (absent: everyone)
         self.unknown_channels: set[str] = set()
         self.acks: list[str] = []
-        self.sent: dict[str, dict[str, Any]] = {}                   # envelope id -> envelope
+        self.sent: dict[str, dict[str, Any]] = {}  # envelope id -> envelope
         self.connections = 0
         self.app_id = "APEER"
-        self._rate_limits: dict[str, list[float]] = {}              # method -> [left, after]
-        self._failures: dict[str, list[int]] = {}          # method -> [left, status, after]
-        self._held: dict[str, asyncio.Event] = {}          # method -> answered once set
+        self._rate_limits: dict[str, list[float]] = {}  # method -> [left, after]
+        self._failures: dict[str, list[int]] = {}  # method -> [left, status, after]
+        self._held: dict[str, asyncio.Event] = {}  # method -> answered once set
         self._ws: web.WebSocketResponse | None = None
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
-        for uid, name, email in (("UALICE", "alice", "alice@example.org"),
-                                 ("USAM", "sam", "sam@example.org")):
+        for uid, name, email in (
+            ("UALICE", "alice", "alice@example.org"),
+            ("USAM", "sam", "sam@example.org"),
+        ):
             self.add_user(uid, name, email)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -140,11 +154,16 @@ class SlackPeer:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/"
 
-    def add_user(self, user_id: str, name: str, email: str | None = None, *,
-                 is_bot: bool = False) -> None:
+    def add_user(
+        self, user_id: str, name: str, email: str | None = None, *, is_bot: bool = False
+    ) -> None:
         self.users[user_id] = {
-            "id": user_id, "team_id": self.team_id, "name": name, "real_name": name.title(),
-            "is_bot": is_bot, "deleted": False,
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "real_name": name.title(),
+            "is_bot": is_bot,
+            "deleted": False,
             "profile": {"display_name": name, "real_name": name.title(), "email": email},
         }
 
@@ -171,6 +190,7 @@ class SlackPeer:
         async def waiter() -> None:
             async with self._changed:
                 await self._changed.wait_for(predicate)
+
         await asyncio.wait_for(waiter(), timeout)
 
     # -- Web API -------------------------------------------------------------------------------
@@ -178,8 +198,7 @@ class SlackPeer:
         """Answer the next ``times`` calls of ``method`` with 429 and ``Retry-After``."""
         self._rate_limits[method] = [times, retry_after]
 
-    def fail(self, method: str, *, times: int = 1, status: int = 503,
-             after: bool = False) -> None:
+    def fail(self, method: str, *, times: int = 1, status: int = 503, after: bool = False) -> None:
         """Answer the next ``times`` calls of ``method`` with a server error; with ``after``
         the call is carried out first (the answer is what gets lost)."""
         self._failures[method] = [times, status, after]
@@ -226,8 +245,11 @@ class SlackPeer:
             limit[0] -= 1
             call.status, call.error = 429, "ratelimited"
             await self._notify()
-            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                     headers={"Retry-After": str(int(limit[1]))})
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(int(limit[1]))},
+            )
         failure = self._failures.get(method)
         if failure and failure[0] > 0 and not failure[2]:
             return await self._fault(call, failure)
@@ -235,8 +257,10 @@ class SlackPeer:
             body: dict[str, Any] = {"ok": False, "error": "not_authed"}
         elif token != expected:
             wrong_kind = token in (self.app_token, self.bot_token)
-            body = {"ok": False, "error": "not_allowed_token_type" if wrong_kind
-                    else "invalid_auth"}
+            body = {
+                "ok": False,
+                "error": "not_allowed_token_type" if wrong_kind else "invalid_auth",
+            }
         else:
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
@@ -254,9 +278,16 @@ class SlackPeer:
         return web.json_response({"ok": False, "error": "internal_error"}, status=failure[1])
 
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": "https://peer.slack.test/", "team": "Peer",
-                "user": "quartermaster", "team_id": self.team_id, "user_id": self.bot_user_id,
-                "bot_id": self.bot_id, "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": "https://peer.slack.test/",
+            "team": "Peer",
+            "user": "quartermaster",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
 
     def _m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket={uuid.uuid4()}"}
@@ -265,14 +296,24 @@ class SlackPeer:
     def _blocks_error(blocks: Any) -> dict[str, Any] | None:
         if not blocks:
             return None
-        too_long = [i for i, b in enumerate(blocks) if b.get("type") == "section"
-                    and len((b.get("text") or {}).get("text", "")) > SECTION_LIMIT]
+        too_long = [
+            i
+            for i, b in enumerate(blocks)
+            if b.get("type") == "section"
+            and len((b.get("text") or {}).get("text", "")) > SECTION_LIMIT
+        ]
         if len(blocks) > MAX_BLOCKS or too_long:
             where = f"[{too_long[0]}].text" if too_long else ""
-            return {"ok": False, "error": "invalid_blocks",
-                    "errors": [f"must be less than {SECTION_LIMIT + 1} characters "
-                               f"[json-pointer:/blocks{where}]" if too_long else
-                               f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"]}
+            return {
+                "ok": False,
+                "error": "invalid_blocks",
+                "errors": [
+                    f"must be less than {SECTION_LIMIT + 1} characters "
+                    f"[json-pointer:/blocks{where}]"
+                    if too_long
+                    else f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"
+                ],
+            }
         return None
 
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -296,15 +337,22 @@ class SlackPeer:
                 # like Mattermost's root_id rule: a reply's ts is not a thread
                 return {"ok": False, "error": "invalid_thread_ts"}
         ts = self.next_ts()
-        message = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id,
-                   "text": args.get("text", ""), "ts": ts, "team": self.team_id}
+        message = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "text": args.get("text", ""),
+            "ts": ts,
+            "team": self.team_id,
+        }
         if thread:
             message["thread_ts"] = thread
         if args.get("blocks"):
             message["blocks"] = args["blocks"]
         self.messages[(channel, ts)] = message
-        self.posted.append(Posted(channel, ts, str(args.get("text", "")), thread,
-                                  args.get("blocks")))
+        self.posted.append(
+            Posted(channel, ts, str(args.get("text", "")), thread, args.get("blocks"))
+        )
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -326,8 +374,16 @@ class SlackPeer:
         if user not in self.users or not self.is_member(channel, user):
             return {"ok": False, "error": "user_not_in_channel"}
         ts = self.next_ts()
-        self.ephemeral.append(Ephemeral(channel, user, str(args.get("text", ""))[:TEXT_LIMIT],
-                                        ts, args.get("thread_ts") or None, args.get("blocks")))
+        self.ephemeral.append(
+            Ephemeral(
+                channel,
+                user,
+                str(args.get("text", ""))[:TEXT_LIMIT],
+                ts,
+                args.get("thread_ts") or None,
+                args.get("blocks"),
+            )
+        )
         return {"ok": True, "message_ts": ts}
 
     def _find_posted(self, channel: str, ts: str) -> Posted | None:
@@ -345,7 +401,7 @@ class SlackPeer:
         if "blocks" in args:
             posted.blocks = args["blocks"] or None
         stored = self.messages.get((posted.channel, posted.ts))
-        if stored is not None:       # what a later block_actions payload carries as "message"
+        if stored is not None:  # what a later block_actions payload carries as "message"
             stored["text"] = posted.text
             stored["blocks"] = posted.blocks or []
         return {"ok": True, "channel": posted.channel, "ts": posted.ts, "text": posted.text}
@@ -375,9 +431,14 @@ class SlackPeer:
         await ws.prepare(request)
         self._ws = ws
         self.connections += 1
-        await ws.send_json({"type": "hello", "num_connections": 1,
-                            "debug_info": {"host": "peer", "approximate_connection_time": 3600},
-                            "connection_info": {"app_id": self.app_id}})
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "debug_info": {"host": "peer", "approximate_connection_time": 3600},
+                "connection_info": {"app_id": self.app_id},
+            }
+        )
         await self._notify()
         async for frame in ws:
             if frame.type != aiohttp.WSMsgType.TEXT:
@@ -411,12 +472,22 @@ class SlackPeer:
         else:
             await ws.close()
 
-    async def send_envelope(self, kind: str, payload: dict[str, Any], *,
-                            envelope_id: str | None = None, retry_attempt: int = 0,
-                            retry_reason: str = "") -> str:
+    async def send_envelope(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        envelope_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+    ) -> str:
         envelope_id = envelope_id or str(uuid.uuid4())
-        envelope = {"envelope_id": envelope_id, "payload": payload, "type": kind,
-                    "accepts_response_payload": False}
+        envelope = {
+            "envelope_id": envelope_id,
+            "payload": payload,
+            "type": kind,
+            "accepts_response_payload": False,
+        }
         if kind == "events_api":
             envelope["retry_attempt"] = retry_attempt
             envelope["retry_reason"] = retry_reason
@@ -429,9 +500,13 @@ class SlackPeer:
     async def resend(self, envelope_id: str, reason: str = "timeout") -> str:
         """Re-send an envelope the way Slack does when it was not acked in time."""
         old = self.sent[envelope_id]
-        return await self.send_envelope(old["type"], old["payload"], envelope_id=envelope_id,
-                                        retry_attempt=int(old.get("retry_attempt", 0)) + 1,
-                                        retry_reason=reason)
+        return await self.send_envelope(
+            old["type"],
+            old["payload"],
+            envelope_id=envelope_id,
+            retry_attempt=int(old.get("retry_attempt", 0)) + 1,
+            retry_reason=reason,
+        )
 
     async def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> None:
         await self.wait_for(lambda: envelope_id in self.acks, timeout)
@@ -440,25 +515,50 @@ class SlackPeer:
         return [e for e in self.sent if e not in self.acks]
 
     # -- events --------------------------------------------------------------------------------
-    def event_callback(self, event: dict[str, Any], *,
-                       event_id: str | None = None) -> dict[str, Any]:
+    def event_callback(
+        self, event: dict[str, Any], *, event_id: str | None = None
+    ) -> dict[str, Any]:
         """Slack's event wrapper around ``event``."""
-        return {"token": "peer-verification-token", "team_id": self.team_id,
-                "api_app_id": self.app_id, "event": event, "type": "event_callback",
-                "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
-                "event_time": int(time.time()),
-                "authorizations": [{"enterprise_id": None, "team_id": self.team_id,
-                                    "user_id": self.bot_user_id, "is_bot": True,
-                                    "is_enterprise_install": False}],
-                "is_ext_shared_channel": False}
+        return {
+            "token": "peer-verification-token",
+            "team_id": self.team_id,
+            "api_app_id": self.app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": self.team_id,
+                    "user_id": self.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+        }
 
-    def message(self, user: str, text: str, channel: str, *, thread_ts: str | None = None,
-                ts: str | None = None, bot_id: str | None = None) -> dict[str, Any]:
+    def message(
+        self,
+        user: str,
+        text: str,
+        channel: str,
+        *,
+        thread_ts: str | None = None,
+        ts: str | None = None,
+        bot_id: str | None = None,
+    ) -> dict[str, Any]:
         """A user's message, stored so that threads and edits can refer to it."""
         ts = ts or self.next_ts()
-        message: dict[str, Any] = {"type": "message", "user": user, "text": text, "ts": ts,
-                                   "team": self.team_id,
-                                   "client_msg_id": str(uuid.uuid4())}
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "team": self.team_id,
+            "client_msg_id": str(uuid.uuid4()),
+        }
         if thread_ts:
             message["thread_ts"] = thread_ts
         if bot_id:
@@ -471,8 +571,12 @@ class SlackPeer:
         return {"D": "im", "G": "group"}.get(channel[:1], "channel")
 
     def message_event(self, message: dict[str, Any], channel: str) -> dict[str, Any]:
-        event = dict(message, channel=channel, event_ts=message["ts"],
-                     channel_type=self.channel_type(channel))
+        event = dict(
+            message,
+            channel=channel,
+            event_ts=message["ts"],
+            channel_type=self.channel_type(channel),
+        )
         event.pop("team", None)
         return event
 
@@ -481,54 +585,89 @@ class SlackPeer:
         event.pop("client_msg_id", None)
         return event
 
-    async def say(self, user: str, text: str, channel: str, *,
-                  thread_ts: str | None = None) -> tuple[str, list[str]]:
+    async def say(
+        self, user: str, text: str, channel: str, *, thread_ts: str | None = None
+    ) -> tuple[str, list[str]]:
         """Deliver a user's message as Slack does: ``app_mention`` first when the bot is
         mentioned in a channel, then the ``message.*`` event; returns (ts, envelope ids)."""
         message = self.message(user, text, channel, thread_ts=thread_ts)
         envelopes = []
         if f"<@{self.bot_user_id}>" in text and not channel.startswith("D"):
-            envelopes.append(await self.send_envelope(
-                "events_api", self.event_callback(self.app_mention_event(message, channel))))
-        envelopes.append(await self.send_envelope(
-            "events_api", self.event_callback(self.message_event(message, channel))))
+            envelopes.append(
+                await self.send_envelope(
+                    "events_api", self.event_callback(self.app_mention_event(message, channel))
+                )
+            )
+        envelopes.append(
+            await self.send_envelope(
+                "events_api", self.event_callback(self.message_event(message, channel))
+            )
+        )
         return message["ts"], envelopes
 
     def edit_event(self, channel: str, ts: str, new_text: str) -> dict[str, Any]:
         previous = dict(self.messages[(channel, ts)])
-        edited = dict(previous, text=new_text,
-                      edited={"user": previous.get("user"), "ts": self.next_ts()})
+        edited = dict(
+            previous, text=new_text, edited={"user": previous.get("user"), "ts": self.next_ts()}
+        )
         self.messages[(channel, ts)] = edited
-        return {"type": "message", "subtype": "message_changed", "hidden": True,
-                "channel": channel, "channel_type": self.channel_type(channel),
-                "ts": edited["edited"]["ts"], "event_ts": edited["edited"]["ts"],
-                "message": edited, "previous_message": previous}
+        return {
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": True,
+            "channel": channel,
+            "channel_type": self.channel_type(channel),
+            "ts": edited["edited"]["ts"],
+            "event_ts": edited["edited"]["ts"],
+            "message": edited,
+            "previous_message": previous,
+        }
 
     def block_actions(self, user: str, posted: Posted, label: str) -> dict[str, Any]:
         """The ``block_actions`` payload of ``user`` clicking the button ``label``."""
         button = next(b for b in posted.buttons if b["text"]["text"] == label)
-        block_id = next(bl.get("block_id") for bl in posted.blocks or ()
-                        if button in bl.get("elements", ()))
+        block_id = next(
+            bl.get("block_id") for bl in posted.blocks or () if button in bl.get("elements", ())
+        )
         info = self.users[user]
-        container: dict[str, Any] = {"type": "message", "message_ts": posted.ts,
-                                     "channel_id": posted.channel, "is_ephemeral": False}
+        container: dict[str, Any] = {
+            "type": "message",
+            "message_ts": posted.ts,
+            "channel_id": posted.channel,
+            "is_ephemeral": False,
+        }
         message = dict(self.messages[(posted.channel, posted.ts)])
         if posted.thread_ts:
             container["thread_ts"] = posted.thread_ts
         return {
             "type": "block_actions",
-            "user": {"id": user, "username": info["name"], "name": info["name"],
-                     "team_id": self.team_id},
-            "api_app_id": self.app_id, "token": "peer-verification-token",
-            "container": container, "trigger_id": f"{next(self._ts)}.{uuid.uuid4().hex[:8]}",
-            "team": {"id": self.team_id, "domain": "peer"}, "enterprise": None,
+            "user": {
+                "id": user,
+                "username": info["name"],
+                "name": info["name"],
+                "team_id": self.team_id,
+            },
+            "api_app_id": self.app_id,
+            "token": "peer-verification-token",
+            "container": container,
+            "trigger_id": f"{next(self._ts)}.{uuid.uuid4().hex[:8]}",
+            "team": {"id": self.team_id, "domain": "peer"},
+            "enterprise": None,
             "is_enterprise_install": False,
             "channel": {"id": posted.channel, "name": posted.channel.lower()},
-            "message": message, "state": {"values": {}},
+            "message": message,
+            "state": {"values": {}},
             "response_url": f"http://127.0.0.1:{self.port}/actions/{uuid.uuid4().hex}",
-            "actions": [{"action_id": button["action_id"], "block_id": block_id,
-                         "text": button["text"], "value": button.get("value"),
-                         "type": "button", "action_ts": f"{time.time():.6f}"}],
+            "actions": [
+                {
+                    "action_id": button["action_id"],
+                    "block_id": block_id,
+                    "text": button["text"],
+                    "value": button.get("value"),
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
         }
 
     async def click(self, user: str, posted: Posted, label: str) -> str:
@@ -549,9 +688,16 @@ def sign(secret: str, timestamp: str, body: str) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-async def post_signed(url: str, payload: dict[str, Any], *, secret: str, form: bool = False,
-                      timestamp: int | None = None, signature: str | None = None,
-                      retry_num: int | None = None) -> tuple[int, str]:
+async def post_signed(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    secret: str,
+    form: bool = False,
+    timestamp: int | None = None,
+    signature: str | None = None,
+    retry_num: int | None = None,
+) -> tuple[int, str]:
     """POST an Events API (JSON) or interactive (``payload=`` form) request, signed like Slack."""
     if form:
         body = urlencode({"payload": json.dumps(payload)})
@@ -560,13 +706,18 @@ async def post_signed(url: str, payload: dict[str, Any], *, secret: str, form: b
         body = json.dumps(payload)
         content_type = "application/json"
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
-               "X-Slack-Signature": signature or sign(secret, ts, body)}
+    headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature or sign(secret, ts, body),
+    }
     if retry_num is not None:
         headers["X-Slack-Retry-Num"] = str(retry_num)
         headers["X-Slack-Retry-Reason"] = "http_timeout"
-    async with aiohttp.ClientSession() as session, session.post(url, data=body.encode(),
-                                                                headers=headers) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body.encode(), headers=headers) as resp,
+    ):
         return resp.status, await resp.text()
 
 
@@ -654,18 +805,27 @@ def write_skill_package(root: Any) -> str:
     return name
 
 
-def settings_for(peer: SlackPeer, tmp_path: Any, package: str, *,
-                 slack: dict[str, Any] | None = None, **top: Any) -> Any:
+def settings_for(
+    peer: SlackPeer, tmp_path: Any, package: str, *, slack: dict[str, Any] | None = None, **top: Any
+) -> Any:
     """Settings for an Application whose only platform is Slack, pointed at ``peer``."""
     from bot.config import Settings
 
     raw: dict[str, Any] = {
-        "adapters": {"shell": {"enabled": False},
-                     "slack": {"enabled": True, "bot_token": peer.bot_token,
-                               "app_token": peer.app_token, "api_url": peer.api_url,
-                               "pace_seconds": 0, "ping_interval": 0.3,
-                               "reconnect_base": 0.05, "reconnect_cap": 0.5,
-                               **(slack or {})}},
+        "adapters": {
+            "shell": {"enabled": False},
+            "slack": {
+                "enabled": True,
+                "bot_token": peer.bot_token,
+                "app_token": peer.app_token,
+                "api_url": peer.api_url,
+                "pace_seconds": 0,
+                "ping_interval": 0.3,
+                "reconnect_base": 0.05,
+                "reconnect_cap": 0.5,
+                **(slack or {}),
+            },
+        },
         "database": {"url": f"sqlite://{tmp_path / 'slack.sqlite3'}"},
         "rate_limit": {"enabled": False},
         "skills": {"packages": [package]},

@@ -27,7 +27,8 @@ async def smtp() -> AsyncIterator[Sink]:
 
     sink = Sink()
     server = await asyncio.get_running_loop().create_server(
-        lambda: SMTP(sink, hostname="test"), "127.0.0.1", 0)
+        lambda: SMTP(sink, hostname="test"), "127.0.0.1", 0
+    )
     sink.port = server.sockets[0].getsockname()[1]
     try:
         yield sink

@@ -25,8 +25,9 @@ class FlakyDMs(TestAdapter):
 
     failures = 1
 
-    async def send_dm(self, user_id: str, text: str, *,
-                      choices: Sequence[Choice] = ()) -> PostedRef:
+    async def send_dm(
+        self, user_id: str, text: str, *, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         if self.failures and "approved" in text:
             self.failures -= 1
             raise ConnectionError("the platform hung up")
@@ -41,7 +42,7 @@ async def test_the_answer_comes_before_the_requesters_dm(tmp_path: Path) -> None
         out = await bot.say("sam", f"approve {req.ref}")
         assert out[0].dm_to == "sam" and "approved by you" in out[0].text
         told = [i for i, s in enumerate(bot.sent[start:]) if s.dm_to == "alice"]
-        assert told and told[0] > 0                    # after sam's answer
+        assert told and told[0] > 0  # after sam's answer
         assert "was approved by sam" in bot.sent[start + told[0]].text
 
 

@@ -18,9 +18,10 @@ def make(tmp_path: Path, **overrides: object) -> TestBot:
 
 
 async def test_asks_only_for_missing_fields_validates_and_accepts_corrections(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     async with make(tmp_path) as bot:
-        out = await bot.say("alice", "request quota 2TB")            # size given: not asked
+        out = await bot.say("alice", "request quota 2TB")  # size given: not asked
         assert "storage area" in out[-1].text
         out = await bot.say("alice", "my home folder")
         assert "isn't a path" in out[-1].text and "storage area" in out[-1].text
@@ -28,26 +29,31 @@ async def test_asks_only_for_missing_fields_validates_and_accepts_corrections(
         assert "under /scratch, /project, /home or /work" in out[-1].text
         out = await bot.say("alice", "/scratch/group/neuro")
         assert "what is the space for" in out[-1].text.lower()
-        out = await bot.say("alice", "actually make it 8TB")          # correction mid-way
+        out = await bot.say("alice", "actually make it 8TB")  # correction mid-way
         assert "Size is now 8 TB" in out[-1].text
-        assert "what is the space for" in out[-1].text.lower()      # and the question again
+        assert "what is the space for" in out[-1].text.lower()  # and the question again
         out = await bot.say("alice", "simulation output")
         assert "8 TB" in out[-1].text and out[-1].labels == ["File it", "Discard"]
-        out = await bot.say("alice", "size: 200TB")                   # over the maximum
+        out = await bot.say("alice", "size: 200TB")  # over the maximum
         assert "more than the maximum" in out[-1].text and "100 TB" in out[-1].text
-        out = await bot.say("alice", "12TB")                          # bare value at summary
+        out = await bot.say("alice", "12TB")  # bare value at summary
         assert "Size is now 12 TB" in out[-1].text
-        assert "purchase reference" in out[-1].text.lower()         # now needed (> 10 TB)
+        assert "purchase reference" in out[-1].text.lower()  # now needed (> 10 TB)
         out = await bot.say("alice", "PO-77")
         out = await bot.click("alice", out[-1], "File it")
         req = await Request.get()
-        assert req.fields_data == {"size": 12 * TB, "path": "/scratch/group/neuro",
-                                   "reason": "simulation output", "purchase_ref": "PO-77"}
+        assert req.fields_data == {
+            "size": 12 * TB,
+            "path": "/scratch/group/neuro",
+            "reason": "simulation output",
+            "purchase_ref": "PO-77",
+        }
         assert any(f"filed {req.ref}" in s.text for s in out)
 
 
 async def test_choice_fields_offer_buttons_and_defaults_fill_optional_fields(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     async with make(tmp_path) as bot:
         out = await bot.say("bob", "request software")
         assert "Which software" in out[-1].text
@@ -69,7 +75,7 @@ async def test_cancel_anywhere_files_nothing(tmp_path: Path) -> None:
         out = await bot.say("alice", "never mind")
         assert "Nothing was filed" in out[-1].text
         out = await bot.say("alice", "grace")
-        assert "didn't understand" in out[-1].text                   # the draft is gone
+        assert "didn't understand" in out[-1].text  # the draft is gone
         assert await Request.all().count() == 0
 
 
@@ -97,12 +103,14 @@ async def test_records_first_a_failed_write_files_nothing_and_says_so(tmp_path: 
         await bot.say("alice", "tests")
         # break the history table: the request row is written, then the event insert fails
         await Tortoise.get_connection("default").execute_script(
-            "ALTER TABLE qm_request_event RENAME TO qm_request_event_gone")
+            "ALTER TABLE qm_request_event RENAME TO qm_request_event_gone"
+        )
         out = await bot.say("alice", "yes")
         assert "nothing was filed" in out[-1].text and "ref" not in out[-1].text
-        assert await Request.all().count() == 0                      # rolled back, not half
+        assert await Request.all().count() == 0  # rolled back, not half
         assert not any(s.channel == "helpdesk-storage" for s in bot.sent)
         await Tortoise.get_connection("default").execute_script(
-            "ALTER TABLE qm_request_event_gone RENAME TO qm_request_event")
-        out = await bot.say("alice", "yes")                           # answers were kept
+            "ALTER TABLE qm_request_event_gone RENAME TO qm_request_event"
+        )
+        out = await bot.say("alice", "yes")  # answers were kept
         assert await Request.all().count() == 1

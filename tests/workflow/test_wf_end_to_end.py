@@ -15,10 +15,15 @@ TB = 10**12
 
 
 async def test_quota_request_from_plain_words_to_completion(
-        tmp_path: Path, db_url: str, smtp: object, nlu_model_dir: Path) -> None:
+    tmp_path: Path, db_url: str, smtp: object, nlu_model_dir: Path
+) -> None:
     overrides = {
-        "email": {"enabled": True, "host": "127.0.0.1", "port": smtp.port,  # type: ignore[attr-defined]
-                  "from": "quartermaster@hpc.example.org"},
+        "email": {
+            "enabled": True,
+            "host": "127.0.0.1",
+            "port": smtp.port,  # type: ignore[attr-defined]
+            "from": "quartermaster@hpc.example.org",
+        },
         "nlu": {"backend": "embedded", "model_dir": str(nlu_model_dir)},
     }
     bot = TestBot.create(tmp_path, database_url=db_url, overrides=overrides, load_nlu=True)
@@ -33,7 +38,7 @@ async def test_quota_request_from_plain_words_to_completion(
         assert "what is the space for" in out[-1].text.lower(), [s.text for s in out]
         out = await bot.say("alice", "imaging data of the neuro lab")
         assert "8 TB" in out[-1].text and "/scratch/group/neuro" in out[-1].text
-        assert await Request.all().count() == 0            # nothing before "yes"
+        assert await Request.all().count() == 0  # nothing before "yes"
         out = await bot.say("alice", "yes")
 
         # records first: the request and its first event exist once the bot says so
@@ -43,7 +48,7 @@ async def test_quota_request_from_plain_words_to_completion(
         assert any(f"filed {req.ref}" in s.text for s in out)
         card = next(s for s in out if s.channel == "helpdesk-storage")
         assert card.labels == ["Approve", "Deny", "Cancel"]
-        assert "@mary" in card.text and "@sam" not in card.text   # 8 TB waits for management
+        assert "@mary" in card.text and "@sam" not in card.text  # 8 TB waits for management
         assert await PostedCopy.filter(request_id=req.id).count() == 2
 
         # staff may not approve 8 TB: refused privately, with the reason; nothing changes
@@ -55,8 +60,9 @@ async def test_quota_request_from_plain_words_to_completion(
         # the manager approves; every copy is updated and the requester told
         out = await bot.click("mary", card, "Approve")
         assert (await Request.get(id=req.id)).state == "approved"
-        assert "approved" in card.text and card.edits and card.labels == ["Deny", "Complete",
-                                                                          "Cancel"]
+        assert (
+            "approved" in card.text and card.edits and card.labels == ["Deny", "Complete", "Cancel"]
+        )
         mine = next(s for s in bot.sent if s.dm_to == "alice" and s.text.startswith("*REQ"))
         assert "approved" in mine.text and mine.labels == ["Cancel"]
         assert any("was approved by mary" in s.text for s in bot.dms_to("alice"))
@@ -69,7 +75,10 @@ async def test_quota_request_from_plain_words_to_completion(
         assert any("was completed by root" in s.text for s in bot.dms_to("alice"))
         events = await RequestEvent.filter(request_id=req.id).prefetch_related("actor")
         assert [(e.action, e.actor.name) for e in events] == [
-            ("submitted", "alice"), ("approve", "mary"), ("complete", "root")]
+            ("submitted", "alice"),
+            ("approve", "mary"),
+            ("complete", "root"),
+        ]
 
         # e-mail went through a real SMTP server
         mails = smtp.messages  # type: ignore[attr-defined]
@@ -88,13 +97,18 @@ async def test_quota_request_from_plain_words_to_completion(
     config = tmp_path / "qm.yml"
     config.write_text(f"database:\n  url: {db_url}\n", encoding="utf-8")
     target = tmp_path / "requests.csv"
-    code = await asyncio.to_thread(cli_main, ["--config", str(config), "requests", "export",
-                                              "--csv", "--output", str(target)])
+    code = await asyncio.to_thread(
+        cli_main, ["--config", str(config), "requests", "export", "--csv", "--output", str(target)]
+    )
     assert code == 0
     rows = list(csv.DictReader(target.open(encoding="utf-8")))
     assert len(rows) == 1
     row = rows[0]
     assert (row["id"], row["type"], row["state"], row["requester"]) == (
-        req.ref, "quota", "completed", "test:alice")
+        req.ref,
+        "quota",
+        "completed",
+        "test:alice",
+    )
     assert row["field:size"] == str(8 * TB) and row["field:path"] == "/scratch/group/neuro"
     assert row["created_at"] and row["closed_at"]

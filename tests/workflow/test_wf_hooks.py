@@ -35,7 +35,7 @@ VM_TYPE = """
       approved: [ACTIONS]
 """
 
-VM_SKILL = '''
+VM_SKILL = """
 from bot.actions import ActionResult
 from bot.skill import Skill
 
@@ -58,7 +58,7 @@ async def broken(run):
 def setup(scope):
     scope.add_action("create_vm", create_vm)
     scope.add_action("broken", broken)
-'''
+"""
 
 
 def workflows(tmp_path: Path, actions: str) -> Path:
@@ -70,9 +70,13 @@ def workflows(tmp_path: Path, actions: str) -> Path:
 
 def make(tmp_path: Path, skill_pkg: object, actions: str) -> TestBot:
     skill_pkg.write("vmtest", VM_SKILL)  # type: ignore[attr-defined]
-    return TestBot.create(tmp_path, overrides={
-        "workflows.dir": str(workflows(tmp_path, actions)),
-        "skills.packages": ["skills", skill_pkg.name]})  # type: ignore[attr-defined]
+    return TestBot.create(
+        tmp_path,
+        overrides={
+            "workflows.dir": str(workflows(tmp_path, actions)),
+            "skills.packages": ["skills", skill_pkg.name],
+        },
+    )  # type: ignore[attr-defined]
 
 
 async def file_vm(bot: TestBot) -> Request:
@@ -85,30 +89,32 @@ async def file_vm(bot: TestBot) -> Request:
 
 
 async def test_approval_runs_the_action_once_records_and_posts_its_result(
-        tmp_path: Path, skill_pkg: object) -> None:
+    tmp_path: Path, skill_pkg: object
+) -> None:
     async with make(tmp_path, skill_pkg, "create_vm") as bot:
         await bot.grant("sam", "staff")
         req = await file_vm(bot)
         out = await bot.say("sam", f"approve {req.ref}")
-        assert out[0].text.startswith(f"{req.ref} is now approved")      # answered first
+        assert out[0].text.startswith(f"{req.ref} is now approved")  # answered first
         calls = sys.modules[f"{skill_pkg.name}.vmtest"].calls  # type: ignore[attr-defined]
         assert calls == [(req.ref, "approved", "test:sam")]
         hook = await RequestEvent.get(request_id=req.id, action="hook:create_vm")
         assert hook.comment == "vm-7 is ready at 10.0.0.7"
         assert hook.data == {"ok": True, "vm": "vm-7"}
         status = [s for s in bot.dms_to("alice") if s.text.startswith(f"{req.ref}: create vm")]
-        assert len(status) == 1                          # one message, edited as it went
+        assert len(status) == 1  # one message, edited as it went
         assert status[0].edits and status[0].text.endswith("vm-7 is ready at 10.0.0.7")
         assert "✔ booting: vm-7" in status[0].text
         history = await bot.say("alice", f"status of {req.ref}")
         assert "hook:create_vm by the bot: vm-7 is ready at 10.0.0.7" in history[-1].text
         card = next(s for s in bot.sent if s.channel == "helpdesk")
-        assert "approved by sam" in card.text          # the card shows the move, not the hook
+        assert "approved by sam" in card.text  # the card shows the move, not the hook
         assert bot.app.stats.actions_run == 1 and bot.app.stats.actions_failed == 0
 
 
 async def test_a_failing_action_is_recorded_as_failed_and_the_approval_stands(
-        tmp_path: Path, skill_pkg: object) -> None:
+    tmp_path: Path, skill_pkg: object
+) -> None:
     async with make(tmp_path, skill_pkg, "broken") as bot:
         await bot.grant("sam", "staff")
         await bot.grant("stella", "staff")
@@ -124,7 +130,8 @@ async def test_a_failing_action_is_recorded_as_failed_and_the_approval_stands(
 
 
 async def test_an_unknown_action_fails_at_run_time_with_a_clear_record(
-        tmp_path: Path, skill_pkg: object, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, skill_pkg: object, caplog: pytest.LogCaptureFixture
+) -> None:
     async with make(tmp_path, skill_pkg, "launch_rocket") as bot:
         await bot.grant("sam", "staff")
         req = await file_vm(bot)
@@ -137,8 +144,11 @@ async def test_an_unknown_action_fails_at_run_time_with_a_clear_record(
 
 def test_on_enter_must_name_states_of_the_type(tmp_path: Path) -> None:
     directory = workflows(tmp_path, "create_vm")
-    text = (directory / "vm.yml").read_text().replace("  approved: [create_vm]",
-                                                      "  aproved: [create_vm]")
+    text = (
+        (directory / "vm.yml")
+        .read_text()
+        .replace("  approved: [create_vm]", "  aproved: [create_vm]")
+    )
     (directory / "vm.yml").write_text(text)
     with pytest.raises(ConfigError, match=r"vm\.yml: on_enter\.aproved: no state 'aproved'"):
         load_types(directory)

@@ -36,7 +36,7 @@ async def test_edit_and_delete_update_every_copy_and_keep_history(tmp_path: Path
         out = await bot.say("alice", f"edit {req.ref} size=3TB")
         assert "Size = 3 TB" in out[-1].text
         assert "3 TB" in card.text and "3 TB" in mine.text
-        assert "@sam" in card.text                                    # now staff's to approve
+        assert "@sam" in card.text  # now staff's to approve
         out = await bot.say("bob", f"delete {req.ref}")
         assert "Only the requester or staff" in out[-1].text and not card.deleted
         out = await bot.say("sam", f"delete {req.ref} duplicate")
@@ -59,17 +59,17 @@ async def test_text_transitions_reasons_search_and_waiting(tmp_path: Path) -> No
         small = await file_quota(bot, "alice", "2TB", "/project/a")
         big = await file_quota(bot, "bob", "9TB", "/scratch/b")
         out = await bot.say("sam", "what's waiting for my approval?")
-        assert small.ref in out[-1].text and f"{big.ref} " in out[-1].text   # sam may deny it
+        assert small.ref in out[-1].text and f"{big.ref} " in out[-1].text  # sam may deny it
         out = await bot.say("sam", f"approve {big.ref}")
         assert [s.dm_to for s in out] == ["sam"] and "need management" in out[0].text
         out = await bot.say("alice", f"approve {small.ref}")
         assert "that needs staff or management" in out[-1].text
-        out = await bot.say("sam", f"deny {big.ref}")                 # reason is required
+        out = await bot.say("sam", f"deny {big.ref}")  # reason is required
         assert "Why should" in out[-1].text
         out = await bot.say("sam", "storage is full")
         assert (await Request.get(id=big.id)).state == "denied"
         assert any("was denied by sam: storage is full" in s.text for s in bot.dms_to("bob"))
-        out = await bot.say("mary", f"reject {small.ref} no budget left")   # a verb alias
+        out = await bot.say("mary", f"reject {small.ref} no budget left")  # a verb alias
         assert (await Request.get(id=small.id)).state == "denied"
         out = await bot.say("alice", f"complete {small.ref}")
         assert "denied, so it can't be completed" in out[-1].text
@@ -77,7 +77,7 @@ async def test_text_transitions_reasons_search_and_waiting(tmp_path: Path) -> No
         assert big.ref in out[-1].text and small.ref not in out[-1].text
         out = await bot.say("sam", "search requests path:/project state:denied")
         assert small.ref in out[-1].text and big.ref not in out[-1].text
-        out = await bot.say("alice", "search requests type:quota")      # researchers: own only
+        out = await bot.say("alice", "search requests type:quota")  # researchers: own only
         assert small.ref in out[-1].text and big.ref not in out[-1].text
         out = await bot.say("alice", "list my open requests")
         assert "no open requests" in out[-1].text
@@ -95,7 +95,7 @@ async def test_assign_and_take_update_the_card_notify_and_are_searchable(tmp_pat
         refused = await bot.say("alice", f"assign {req.ref} to @hank")
         assert "needs one of the roles helpdesk, staff, management or operator" in refused[-1].text
         out = await bot.say("hank", f"assign {req.ref} to @sam")
-        assert out[0].text == f"{req.ref} is now assigned to @sam."          # answered first
+        assert out[0].text == f"{req.ref} is now assigned to @sam."  # answered first
         assert bot.dms_to("sam")[-1].text.startswith(f"hank assigned {req.ref}")
         card = next(s for s in bot.sent if s.channel == "helpdesk-storage")
         assert "Assigned to: @sam" in card.text and card.edits

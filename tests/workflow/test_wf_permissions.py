@@ -26,10 +26,11 @@ async def test_help_lists_stats_and_assign_only_to_those_who_may_use_them(tmp_pa
 
 
 async def test_a_researcher_asking_for_stats_is_refused_privately_and_audited(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     async with TestBot.create(tmp_path) as bot:
         out = await bot.say("alice", "request stats", channel="general")
-        assert len(out) == 1 and out[0].dm_to == "alice"          # not in the channel
+        assert len(out) == 1 and out[0].dm_to == "alice"  # not in the channel
         assert out[0].text.startswith(f"Sorry, `request stats [last 30 days]` {HANDLERS}")
         await bot.app.audit.flush()
         denied = await AuditEvent.filter(kind="denied").values_list("actor", "target")
@@ -40,8 +41,7 @@ async def test_a_researcher_asking_for_stats_is_refused_privately_and_audited(
 
 
 async def test_a_group_changed_in_the_configuration_changes_who_may(tmp_path: Path) -> None:
-    bot = TestBot.create(tmp_path, overrides={
-        "roles.groups": {"request_handlers": ["management"]}})
+    bot = TestBot.create(tmp_path, overrides={"roles.groups": {"request_handlers": ["management"]}})
     async with bot:
         await bot.grant("hank", "helpdesk")
         await bot.grant("mary", "management")
@@ -51,7 +51,7 @@ async def test_a_group_changed_in_the_configuration_changes_who_may(tmp_path: Pa
         assert "Requests filed" in out[-1].text
         (desk,) = await bot.say("hank", "help")
         assert "request stats" not in desk.text
-        await bot.grant("root", "admin")                        # admins pass every check
+        await bot.grant("root", "admin")  # admins pass every check
         out = await bot.say("root", "request stats")
         assert "Requests filed" in out[-1].text
 
@@ -69,7 +69,8 @@ def test_the_shipped_file_spells_out_the_default_groups() -> None:
 
 
 async def test_filing_for_someone_else_is_refused_privately_for_a_researcher(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     async with TestBot.create(tmp_path) as bot:
         out = await bot.say("alice", "request quota for @bob", channel="general")
         assert len(out) == 1 and out[0].dm_to == "alice"
@@ -87,7 +88,9 @@ async def test_commenting_on_someone_elses_request_is_permission_denied(tmp_path
         req = await Request.get()
         out = await bot.say("bob", f"comment {req.ref} looks fine", channel="general")
         assert len(out) == 1 and out[0].dm_to == "bob"
-        assert out[0].text.startswith(f"Commenting on {req.ref} is for its requester; anyone "
-                                      "else needs one of the roles helpdesk or staff")
+        assert out[0].text.startswith(
+            f"Commenting on {req.ref} is for its requester; anyone "
+            "else needs one of the roles helpdesk or staff"
+        )
         out = await bot.say("bob", f"edit {req.ref} size=3TB", channel="general")
         assert out[-1].dm_to == "bob" and "Only the requester or staff can edit" in out[-1].text

@@ -24,7 +24,8 @@ async def file_quota(bot: TestBot, user: str, size: str) -> Request:
 
 
 async def test_reminders_ping_responsible_people_once_even_after_a_restart(
-        tmp_path: Path, db_url: str) -> None:
+    tmp_path: Path, db_url: str
+) -> None:
     clock = FakeClock(datetime.now(UTC))
     async with TestBot.create(tmp_path, database_url=db_url, clock=clock) as bot:
         await bot.grant("mary", "management")
@@ -32,34 +33,36 @@ async def test_reminders_ping_responsible_people_once_even_after_a_restart(
         req = await file_quota(bot, "alice", "8TB")
         wf = service(bot.app)
         clock.advance(hours=47)
-        assert await remind_stalled(bot.app, wf) == 0                 # not yet (2 days)
+        assert await remind_stalled(bot.app, wf) == 0  # not yet (2 days)
         clock.advance(hours=2)
         assert await remind_stalled(bot.app, wf) == 1
         reminders = [s for s in bot.dms_to("mary") if s.text.startswith("Reminder")]
         assert len(reminders) == 1 and req.ref in reminders[0].text
         assert "for 2 days" in reminders[0].text
-        assert not [s for s in bot.dms_to("sam") if s.text.startswith("Reminder")]   # 8 TB
+        assert not [s for s in bot.dms_to("sam") if s.text.startswith("Reminder")]  # 8 TB
         clock.advance(hours=1)
         assert await remind_stalled(bot.app, wf) == 0
-    async with TestBot.create(tmp_path, database_url=db_url, clock=clock) as bot:   # restart
+    async with TestBot.create(tmp_path, database_url=db_url, clock=clock) as bot:  # restart
         wf = service(bot.app)
         clock.advance(hours=1)
         assert await remind_stalled(bot.app, wf) == 0
         assert not bot.dms_to("mary")
-        clock.advance(hours=47)                                        # the next interval
+        clock.advance(hours=47)  # the next interval
         assert await remind_stalled(bot.app, wf) == 1
         assert len(bot.dms_to("mary")) == 1
         assert await RequestEvent.filter(request_id=req.id, action="reminded").count() == 2
 
 
 async def test_an_abandoned_draft_expires_politely_when_the_clock_passes_the_timeout(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     clock = FakeClock(datetime.now(UTC))
-    async with TestBot.create(tmp_path, clock=clock,
-                              overrides={"conversations.timeout_minutes": 30}) as bot:
+    async with TestBot.create(
+        tmp_path, clock=clock, overrides={"conversations.timeout_minutes": 30}
+    ) as bot:
         await bot.say("dave", "request quota", channel="general")
         clock.advance(minutes=29)
-        assert await expire_drafts(bot.app) == 0                      # still within 30 minutes
+        assert await expire_drafts(bot.app) == 0  # still within 30 minutes
         clock.advance(minutes=2)
         start = len(bot.sent)
         assert await expire_drafts(bot.app) == 1
@@ -67,4 +70,4 @@ async def test_an_abandoned_draft_expires_politely_when_the_clock_passes_the_tim
         assert len(notice) == 1 and notice[0].channel == "general"
         assert "set aside your unfinished quota request" in notice[0].text
         assert "no answer for 30 minutes" in notice[0].text
-        assert await expire_drafts(bot.app) == 0                     # told once
+        assert await expire_drafts(bot.app) == 0  # told once

@@ -39,8 +39,9 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def test_shipped_examples_load_with_the_default_roles() -> None:
     types = load_types(SHIPPED, DEFAULT_ROLES)
-    assert {"quota", "quota_buyin", "software_install", "walltime_extension",
-            "account"} <= set(types)
+    assert {"quota", "quota_buyin", "software_install", "walltime_extension", "account"} <= set(
+        types
+    )
     quota = types["quota"]
     assert quota.intent == "request_quota"
     assert quota.test("size <= 5TB", {"size": 5 * TB})
@@ -52,9 +53,9 @@ def test_shipped_examples_load_with_the_default_roles() -> None:
 def test_inheritance_merges_fields_and_overrides_rules() -> None:
     types = load_types(SHIPPED, DEFAULT_ROLES)
     quota, buyin = types["quota"], types["quota_buyin"]
-    assert list(buyin.fields) == list(quota.fields)            # inherited, same order
-    assert buyin.fields["purchase_ref"].required is True        # overridden key
-    assert buyin.fields["purchase_ref"].label == "Purchase reference"   # kept from parent
+    assert list(buyin.fields) == list(quota.fields)  # inherited, same order
+    assert buyin.fields["purchase_ref"].required is True  # overridden key
+    assert buyin.fields["purchase_ref"].label == "Purchase reference"  # kept from parent
     assert buyin.fields["size"].question == quota.fields["size"].question
     assert buyin.fields["size"].max_value == 2 * 10**15
     assert [r.roles for r in buyin.transitions["approve"].allow] == [["management"]]
@@ -71,27 +72,49 @@ def test_a_child_can_remove_an_inherited_field(tmp_path: Path) -> None:
     assert list(types["base"].fields) == ["size", "path"]
 
 
-@pytest.mark.parametrize(("change", "where", "what"), [
-    (("type: size, question", "type: bytes, question"), "fields.size.type", "Input should be"),
-    (("when: size <= 5TB", "when: sise <= 5TB"), "transitions.finish.allow[0].when",
-     "unknown field 'sise'"),
-    (("when: size <= 5TB", "when: size.real > 1"), "transitions.finish.allow[0].when",
-     "attribute access"),
-    (("roles: [staff]", "roles: [wizard]"), "transitions.finish.allow[0].roles",
-     "unknown role 'wizard'"),
-    (("to: done", "to: finished"), "transitions.finish.to", "no state 'finished'"),
-    (("from: submitted", "from: waiting"), "transitions.finish.from", "no state 'waiting'"),
-    (("completed: done", "completed: closed"), "completed", "no state 'closed'"),
-    (("  submitted: {}", "  submitted: {remind_after: soonish}"),
-     "states.submitted.remind_after", "not a duration"),
-    (("  path: {type: path}", "  path: {type: choice}"), "fields.path", "choices"),
-    (("  path: {type: path}", "  path: {type: path, colour: red}"), "fields.path.colour",
-     "Extra inputs"),
-    (("allow: [{roles: [staff], when: size <= 5TB}]", "allow: []"), "transitions.finish.allow",
-     "say who may take it"),
-])
-def test_errors_name_the_file_and_the_key(tmp_path: Path, change: tuple[str, str], where: str,
-                                          what: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "where", "what"),
+    [
+        (("type: size, question", "type: bytes, question"), "fields.size.type", "Input should be"),
+        (
+            ("when: size <= 5TB", "when: sise <= 5TB"),
+            "transitions.finish.allow[0].when",
+            "unknown field 'sise'",
+        ),
+        (
+            ("when: size <= 5TB", "when: size.real > 1"),
+            "transitions.finish.allow[0].when",
+            "attribute access",
+        ),
+        (
+            ("roles: [staff]", "roles: [wizard]"),
+            "transitions.finish.allow[0].roles",
+            "unknown role 'wizard'",
+        ),
+        (("to: done", "to: finished"), "transitions.finish.to", "no state 'finished'"),
+        (("from: submitted", "from: waiting"), "transitions.finish.from", "no state 'waiting'"),
+        (("completed: done", "completed: closed"), "completed", "no state 'closed'"),
+        (
+            ("  submitted: {}", "  submitted: {remind_after: soonish}"),
+            "states.submitted.remind_after",
+            "not a duration",
+        ),
+        (("  path: {type: path}", "  path: {type: choice}"), "fields.path", "choices"),
+        (
+            ("  path: {type: path}", "  path: {type: path, colour: red}"),
+            "fields.path.colour",
+            "Extra inputs",
+        ),
+        (
+            ("allow: [{roles: [staff], when: size <= 5TB}]", "allow: []"),
+            "transitions.finish.allow",
+            "say who may take it",
+        ),
+    ],
+)
+def test_errors_name_the_file_and_the_key(
+    tmp_path: Path, change: tuple[str, str], where: str, what: str
+) -> None:
     old, new = change
     assert old in BASE
     path = write(tmp_path, "thing", BASE.replace(old, new))

@@ -26,8 +26,12 @@ def signature(secret: str, channel: str, action: str, value: str, thread: str) -
 
 def context_for(secret: str, channel: str, choice: Choice, thread: str | None) -> dict[str, str]:
     thread = thread or ""
-    return {"action": choice.action, "value": choice.value, "thread": thread,
-            "sig": signature(secret, channel, choice.action, choice.value, thread)}
+    return {
+        "action": choice.action,
+        "value": choice.value,
+        "thread": thread,
+        "sig": signature(secret, channel, choice.action, choice.value, thread),
+    }
 
 
 def verify(secret: str, channel: str, context: Any) -> bool:
@@ -35,23 +39,31 @@ def verify(secret: str, channel: str, context: Any) -> bool:
     if not isinstance(context, dict):
         return False
     action, value, thread, sig = (context.get(k) for k in ("action", "value", "thread", "sig"))
-    if not (isinstance(action, str) and isinstance(value, str) and isinstance(thread, str)
-            and isinstance(sig, str)):
+    if not (
+        isinstance(action, str)
+        and isinstance(value, str)
+        and isinstance(thread, str)
+        and isinstance(sig, str)
+    ):
         return False
     expected = signature(secret, channel, action, value, thread)
     return hmac.compare_digest(expected, sig)
 
 
-def attachments(choices: Sequence[Choice], url: str, secret: str, channel: str,
-                thread: str | None) -> list[dict[str, Any]]:
+def attachments(
+    choices: Sequence[Choice], url: str, secret: str, channel: str, thread: str | None
+) -> list[dict[str, Any]]:
     """``props.attachments`` with one button per choice; action ids must be alphanumeric."""
     if not choices:
         return []
-    actions = [{
-        "id": f"qm{index}",
-        "type": "button",
-        "name": choice.label,
-        "style": _STYLES.get(choice.style, "default"),
-        "integration": {"url": url, "context": context_for(secret, channel, choice, thread)},
-    } for index, choice in enumerate(choices)]
+    actions = [
+        {
+            "id": f"qm{index}",
+            "type": "button",
+            "name": choice.label,
+            "style": _STYLES.get(choice.style, "default"),
+            "integration": {"url": url, "context": context_for(secret, channel, choice, thread)},
+        }
+        for index, choice in enumerate(choices)
+    ]
     return [{"text": "", "actions": actions}]

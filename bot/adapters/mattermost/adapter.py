@@ -74,24 +74,29 @@ class MattermostAdapter(MattermostInbound):
             _TOKENS.add(token)
             logs.add_redactor(_redact_tokens)
         if host.http is None:
-            raise ConfigError("adapters.mattermost: buttons need the bot's HTTP server; set "
-                              "http.enabled: true (and http.public_url or "
-                              "adapters.mattermost.actions_url to an address the Mattermost "
-                              "server can reach)")
+            raise ConfigError(
+                "adapters.mattermost: buttons need the bot's HTTP server; set "
+                "http.enabled: true (and http.public_url or "
+                "adapters.mattermost.actions_url to an address the Mattermost "
+                "server can reach)"
+            )
         self._secret = action_secret(self.cfg)
         host.http.add_route("POST", self.cfg.actions_path, self._on_action)
         self.url = safe_url(self.cfg)
         self.driver = AsyncTypedDriver(driver_options(self.cfg))
-        self.outbox = Outbox(min_interval=self.cfg.min_post_interval)   # posts, per channel
-        self.reads = Outbox()                                            # look-ups, catch-up
-        self.retry = RetryPolicy(self.cfg.retries, self.cfg.retry_base_seconds,
-                                 self.cfg.retry_max_seconds)
-        self.max_post_size = self.cfg.max_post_size     # the server's MaxPostSize once known
+        self.outbox = Outbox(min_interval=self.cfg.min_post_interval)  # posts, per channel
+        self.reads = Outbox()  # look-ups, catch-up
+        self.retry = RetryPolicy(
+            self.cfg.retries, self.cfg.retry_base_seconds, self.cfg.retry_max_seconds
+        )
+        self.max_post_size = self.cfg.max_post_size  # the server's MaxPostSize once known
         self.parts = PartIndex(host.kv, self.platform)
-        self.cursors = Cursors(host.kv.namespace(NAMESPACE),
-                               max_age_minutes=self.cfg.restart_catchup_minutes)
-        self.backoff = Backoff(base=self.cfg.reconnect_base_seconds,
-                               cap=self.cfg.reconnect_max_seconds)
+        self.cursors = Cursors(
+            host.kv.namespace(NAMESPACE), max_age_minutes=self.cfg.restart_catchup_minutes
+        )
+        self.backoff = Backoff(
+            base=self.cfg.reconnect_base_seconds, cap=self.cfg.reconnect_max_seconds
+        )
         self.bot_id = ""
         self.bot_name = ""
         self.team_ids: list[str] = []
@@ -114,18 +119,24 @@ class MattermostAdapter(MattermostInbound):
         await self._pick_teams()
         await self._read_post_limit()
         if not (self.cfg.actions_url or self.host.settings.http.public_url):
-            log.warning("mattermost: neither adapters.mattermost.actions_url nor "
-                        "http.public_url is set; buttons call back %s", self.actions_url)
+            log.warning(
+                "mattermost: neither adapters.mattermost.actions_url nor "
+                "http.public_url is set; buttons call back %s",
+                self.actions_url,
+            )
         self._closing = False
         self._synced = await self.cursors.restore(self.bot_id)
         self._keeper = asyncio.create_task(
-            self.cursors.keep(self.bot_id, self.cfg.cursor_save_seconds),
-            name="mattermost-cursors")
+            self.cursors.keep(self.bot_id, self.cfg.cursor_save_seconds), name="mattermost-cursors"
+        )
         self._task = asyncio.create_task(self._run(), name="mattermost-websocket")
         ready = asyncio.create_task(self._ready.wait())
         try:
-            done, _ = await asyncio.wait({ready, self._task}, timeout=self.cfg.connect_timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {ready, self._task},
+                timeout=self.cfg.connect_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
             ready.cancel()
         if self._task in done:
@@ -136,7 +147,8 @@ class MattermostAdapter(MattermostInbound):
             await self.disconnect()
             raise MattermostStartupError(
                 f"mattermost: no websocket 'hello' from {self.url} within "
-                f"{self.cfg.connect_timeout:.0f} s (does a proxy block websockets?)")
+                f"{self.cfg.connect_timeout:.0f} s (does a proxy block websockets?)"
+            )
         log.info("mattermost: connected to %s as @%s", self.url, self.bot_name)
 
     async def _login(self) -> None:
@@ -148,24 +160,27 @@ class MattermostAdapter(MattermostInbound):
             raise MattermostStartupError(
                 f"mattermost: {self.url} rejected the bot token (HTTP {exc.status_code} on "
                 "/api/v4/users/me); create a new access token for the bot account and set "
-                "adapters.mattermost.token") from None
+                "adapters.mattermost.token"
+            ) from None
         except (httpx.HTTPError, MattermostError, InvalidMattermostError, OSError) as exc:
             await self._close_clients()
             raise MattermostStartupError(
-                f"mattermost: cannot reach {where}: {describe(exc)} "
-                "(check adapters.mattermost.url)") from None
+                f"mattermost: cannot reach {where}: {describe(exc)} (check adapters.mattermost.url)"
+            ) from None
         if not isinstance(me, dict) or not me.get("id"):
             await self._close_clients()
             raise MattermostStartupError(
                 f"mattermost: {where} did not answer with a user as JSON; is "
-                "adapters.mattermost.url a Mattermost server?")
+                "adapters.mattermost.url a Mattermost server?"
+            )
         self.bot_id, self.bot_name = me["id"], me.get("username") or me["id"]
         self._mention = ev.mention_pattern(self.bot_name)
 
     async def _pick_teams(self) -> None:
         try:
-            teams = await self._read(lambda: self.driver.teams.get_teams_for_user("me"),
-                                     what="GET /users/me/teams")
+            teams = await self._read(
+                lambda: self.driver.teams.get_teams_for_user("me"), what="GET /users/me/teams"
+            )
         except (httpx.HTTPError, MattermostError, InvalidMattermostError) as exc:
             await self._close_clients()
             raise MattermostStartupError(
@@ -178,26 +193,34 @@ class MattermostAdapter(MattermostInbound):
                 await self._close_clients()
                 raise MattermostStartupError(
                     f"mattermost: the bot @{self.bot_name} is not a member of team "
-                    f"{wanted!r}; add it to the team or fix adapters.mattermost.team")
+                    f"{wanted!r}; add it to the team or fix adapters.mattermost.team"
+                )
         self.team_ids = [t["id"] for t in teams]
 
     async def _read_post_limit(self) -> None:
         """``MaxPostSize`` from the client config (any logged-in user may read it; only with
         ``format=old``); the ``max_post_size`` setting when the server does not say."""
         try:
-            config = await self._read(lambda: self.driver.client.get(
-                "/api/v4/config/client", params={"format": "old"}), what="GET /config/client")
+            config = await self._read(
+                lambda: self.driver.client.get("/api/v4/config/client", params={"format": "old"}),
+                what="GET /config/client",
+            )
             size = int(config["MaxPostSize"])
-        except (httpx.HTTPError, InvalidMattermostError, LookupError, TypeError,
-                ValueError) as exc:
-            reason = describe(exc) if isinstance(exc, httpx.HTTPError | InvalidMattermostError) \
+        except (httpx.HTTPError, InvalidMattermostError, LookupError, TypeError, ValueError) as exc:
+            reason = (
+                describe(exc)
+                if isinstance(exc, httpx.HTTPError | InvalidMattermostError)
                 else "no MaxPostSize in the client config"
-            log.info("mattermost: post size limit not read from the server (%s); splitting "
-                     "replies at %d characters", reason, self.max_post_size)
+            )
+            log.info(
+                "mattermost: post size limit not read from the server (%s); splitting "
+                "replies at %d characters",
+                reason,
+                self.max_post_size,
+            )
             return
         if size >= MIN_LIMIT:
             self.max_post_size = size
-
 
     async def disconnect(self) -> None:
         self._closing = True
@@ -223,12 +246,16 @@ class MattermostAdapter(MattermostInbound):
 
     # -- the websocket and its reconnect loop --------------------------------------------------
     async def _run(self) -> None:
-        url = websocket_url(self.cfg.scheme, self.driver.options["url"], self.cfg.port,
-                            self.cfg.base_path)
+        url = websocket_url(
+            self.cfg.scheme, self.driver.options["url"], self.cfg.port, self.cfg.base_path
+        )
         while not self._closing:
-            self._session = SessionWebsocket(self.driver.options,
-                                             self.cfg.token.get_secret_value(), url,
-                                             heartbeat=self.cfg.heartbeat_seconds)
+            self._session = SessionWebsocket(
+                self.driver.options,
+                self.cfg.token.get_secret_value(),
+                url,
+                heartbeat=self.cfg.heartbeat_seconds,
+            )
             try:
                 await self._session.connect(self._on_ws)
                 reason = "the server closed the connection"
@@ -247,4 +274,3 @@ class MattermostAdapter(MattermostInbound):
             self.reconnects += 1
             log.warning("mattermost: websocket lost (%s); reconnecting in %.1f s", reason, delay)
             await asyncio.sleep(delay)
-

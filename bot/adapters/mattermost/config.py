@@ -39,8 +39,9 @@ class MattermostSettings(BaseModel):
     actions_url: str | None = Field(None, description="public base URL of the bot's HTTP server")
     actions_path: str = "/mattermost/actions"
     ignore_bots: bool = True
-    listen_channels: list[str] = Field(default_factory=list,
-                                       description="channels read without a mention")
+    listen_channels: list[str] = Field(
+        default_factory=list, description="channels read without a mention"
+    )
     verify_tls: bool = True
     request_timeout: float = Field(30.0, gt=0)
     heartbeat_seconds: float = Field(30.0, gt=0)
@@ -50,13 +51,19 @@ class MattermostSettings(BaseModel):
     min_post_interval: float = Field(0.2, ge=0, description="seconds between posts per channel")
     catchup_overlap_ms: int = Field(2000, ge=0)
     restart_catchup_minutes: float = Field(
-        60.0, ge=0, description="after a restart, handle posts missed while the bot was down "
-                                "if it stopped at most this long ago (0 = never)")
+        60.0,
+        ge=0,
+        description="after a restart, handle posts missed while the bot was down "
+        "if it stopped at most this long ago (0 = never)",
+    )
     cursor_save_seconds: float = Field(30.0, gt=0)
     user_cache_seconds: float = Field(600.0, ge=0)
     max_post_size: int = Field(
-        16383, ge=MIN_LIMIT, description="characters per post when the server does not report "
-                                         "its MaxPostSize; longer replies are split")
+        16383,
+        ge=MIN_LIMIT,
+        description="characters per post when the server does not report "
+        "its MaxPostSize; longer replies are split",
+    )
     retries: int = Field(3, ge=0, description="retries of a 5xx or connection failure")
     retry_base_seconds: float = Field(0.5, gt=0)
     retry_max_seconds: float = Field(8.0, gt=0)
@@ -121,7 +128,7 @@ def _format(err: ValidationError) -> str:
         elif problem["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see docs/mattermost.md)"
         elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         lines.append(f"{PREFIX}.{key}: {msg}" if key else f"{PREFIX}: {msg}")
     return "\n".join(lines)
 
@@ -152,7 +159,7 @@ def action_secret(cfg: MattermostSettings, directory: Path | None = None) -> str
     value = secrets.token_urlsafe(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:       # another process won the race: use its secret
+    except FileExistsError:  # another process won the race: use its secret
         return path.read_text(encoding="utf-8").strip()
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(value + "\n")

@@ -68,5 +68,4 @@ class Cursors:
             try:
                 await self.save(bot_id)
             except Exception as exc:
-                log.warning("mattermost: could not save catch-up positions: %s",
-                            type(exc).__name__)
+                log.warning("mattermost: could not save catch-up positions: %s", type(exc).__name__)

@@ -24,8 +24,9 @@ def decode(value: Any, default: Any = None) -> Any:
 
 def mention_pattern(username: str) -> re.Pattern[str]:
     """``@name`` as a whole username: not ``@name.other``, ``@name-x`` or ``x@name``."""
-    return re.compile(rf"(?<![\w@.-])@{re.escape(username)}(?![\w-]|\.[\w-])[:,]?\s*",
-                      re.IGNORECASE)
+    return re.compile(
+        rf"(?<![\w@.-])@{re.escape(username)}(?![\w-]|\.[\w-])[:,]?\s*", re.IGNORECASE
+    )
 
 
 def strip_mention(pattern: re.Pattern[str], text: str) -> str:

@@ -79,8 +79,14 @@ class MattermostInbound(MattermostOutbound):
         if isinstance(post, dict) and post.get("id") and post.get("edit_at"):
             await self._handle_post(post, edited=True)
 
-    async def _handle_post(self, post: dict[str, Any], *, mentioned: bool = False,
-                           sender: str = "", edited: bool = False) -> None:
+    async def _handle_post(
+        self,
+        post: dict[str, Any],
+        *,
+        mentioned: bool = False,
+        sender: str = "",
+        edited: bool = False,
+    ) -> None:
         self.cursors.advance(post)
         user_id = post.get("user_id") or ""
         own = user_id == self.bot_id
@@ -97,12 +103,27 @@ class MattermostInbound(MattermostOutbound):
             text = ev.strip_mention(self._mention, text)
         listened = bool({channel_id, channel.get("name")} & set(self.cfg.listen_channels))
         name = sender or (self.bot_name if own else await self._username(user_id))
-        delivery = (f"mattermost:edit:{post['id']}:{post.get('edit_at')}" if edited
-                    else f"mattermost:post:{post['id']}")
-        message = Message(self.platform, user_id, name, channel_id, text, direct=direct,
-                          mentioned=mentioned or listened, thread=ev.thread_of(post, direct),
-                          id=post["id"], time=ev.post_time(post), edited=edited, raw=post,
-                          delivery_ids=(delivery,), from_self=own)
+        delivery = (
+            f"mattermost:edit:{post['id']}:{post.get('edit_at')}"
+            if edited
+            else f"mattermost:post:{post['id']}"
+        )
+        message = Message(
+            self.platform,
+            user_id,
+            name,
+            channel_id,
+            text,
+            direct=direct,
+            mentioned=mentioned or listened,
+            thread=ev.thread_of(post, direct),
+            id=post["id"],
+            time=ev.post_time(post),
+            edited=edited,
+            raw=post,
+            delivery_ids=(delivery,),
+            from_self=own,
+        )
         await self.host.receive(message)
 
     async def _catch_up(self) -> None:
@@ -116,21 +137,23 @@ class MattermostInbound(MattermostOutbound):
                 self.cursors.at_least(cid, last_post)
                 continue
             cursor = self.cursors.get(cid)
-            if cursor is None:             # a channel (or DM) opened during the gap
+            if cursor is None:  # a channel (or DM) opened during the gap
                 cursor = max(int(channel.get("create_at") or 1) - 1, 1)
             if last_post <= cursor:
                 continue
             since = max(cursor - overlap, 1)
             result = await self._posts_since(cid, since)
-            posts = sorted((result or {}).get("posts", {}).values(),
-                           key=lambda p: p.get("create_at", 0))
+            posts = sorted(
+                (result or {}).get("posts", {}).values(), key=lambda p: p.get("create_at", 0)
+            )
             for post in posts:
                 if int(post.get("create_at") or 0) >= since:
                     await self._handle_post(post)
                 elif int(post.get("edit_at") or 0) >= since:
                     await self._handle_post(post, edited=True)
-            log.info("mattermost: caught up %d post(s) in %s", len(posts),
-                     channel.get("name") or cid)
+            log.info(
+                "mattermost: caught up %d post(s) in %s", len(posts), channel.get("name") or cid
+            )
         self._synced = True
 
     async def _channel(self, channel_id: str) -> dict[str, Any]:
@@ -138,8 +161,9 @@ class MattermostInbound(MattermostOutbound):
         if known is not None and "type" in known:
             return known
         try:
-            info = await self._read(lambda: self.driver.channels.get_channel(channel_id),
-                                    what="GET /channels/{id}")
+            info = await self._read(
+                lambda: self.driver.channels.get_channel(channel_id), what="GET /channels/{id}"
+            )
         except MattermostError as exc:
             log.warning("mattermost: channel %s look-up failed: %s", channel_id, describe(exc))
             return known or {"id": channel_id}
@@ -156,20 +180,38 @@ class MattermostInbound(MattermostOutbound):
             return web.json_response({"error": {"message": "not a JSON object"}}, status=400)
         channel_id, user_id = str(body.get("channel_id") or ""), str(body.get("user_id") or "")
         context = body.get("context")
-        if not user_id or not actions.verify(self._secret, channel_id, context) \
-                or not isinstance(context, dict):
-            log.warning("mattermost: rejected a button click that failed the signature check "
-                        "(user %s, channel %s)", user_id or "?", channel_id or "?")
+        if (
+            not user_id
+            or not actions.verify(self._secret, channel_id, context)
+            or not isinstance(context, dict)
+        ):
+            log.warning(
+                "mattermost: rejected a button click that failed the signature check "
+                "(user %s, channel %s)",
+                user_id or "?",
+                channel_id or "?",
+            )
             text = "This button was not issued by this bot; the click was ignored."
-            return web.json_response({"error": {"message": text}, "ephemeral_text": text},
-                                     status=403)
+            return web.json_response(
+                {"error": {"message": text}, "ephemeral_text": text}, status=403
+            )
         channel = await self._channel(channel_id)
         direct = channel.get("type") == "D"
         post_id = str(body.get("post_id") or "") or None
         thread = context["thread"] or (None if direct else post_id)
         name = str(body.get("user_name") or "") or await self._username(user_id)
-        await self.host.interact(Interaction(
-            self.platform, user_id, name, channel_id, context["action"], context["value"],
-            message_id=post_id, thread=thread, direct=direct, raw=body))
+        await self.host.interact(
+            Interaction(
+                self.platform,
+                user_id,
+                name,
+                channel_id,
+                context["action"],
+                context["value"],
+                message_id=post_id,
+                thread=thread,
+                direct=direct,
+                raw=body,
+            )
+        )
         return web.json_response({})
-

@@ -68,12 +68,16 @@ class MattermostOutbound(Adapter):
             base = f"http://{http.host}:{port}"
         return base.rstrip("/") + self.cfg.actions_path
 
-    def _props(self, channel: str, thread: str | None,
-               choices: Sequence[Choice]) -> dict[str, Any] | None:
+    def _props(
+        self, channel: str, thread: str | None, choices: Sequence[Choice]
+    ) -> dict[str, Any] | None:
         if not choices:
             return None
-        return {"attachments": actions.attachments(choices, self.actions_url, self._secret,
-                                                   channel, thread)}
+        return {
+            "attachments": actions.attachments(
+                choices, self.actions_url, self._secret, channel, thread
+            )
+        }
 
     # -- posts out -----------------------------------------------------------------------------
     async def _channel_id(self, channel: str) -> str:
@@ -87,12 +91,15 @@ class MattermostOutbound(Adapter):
                 self._by_name[str(info.get("name"))] = str(info["id"])
             cid = self._by_name.get(name)
         if cid is None:
-            raise LookupError(f"mattermost: the bot is not a member of a channel named {name!r}; "
-                              "add it to the channel (or use the channel id)")
+            raise LookupError(
+                f"mattermost: the bot is not a member of a channel named {name!r}; "
+                "add it to the channel (or use the channel id)"
+            )
         return cid
 
-    async def send(self, channel: str, text: str, *, thread: str | None = None,
-                   choices: Sequence[Choice] = ()) -> PostedRef:
+    async def send(
+        self, channel: str, text: str, *, thread: str | None = None, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         """Post ``text``; longer than the server's limit, it goes out as several posts, in order,
         in the same thread, buttons on the last. The ref names the first post and stands for
         all of them in ``update`` and ``delete``."""
@@ -104,15 +111,16 @@ class MattermostOutbound(Adapter):
         except InvalidOrMissingParameters as exc:
             if thread is None or exc.error_id != ROOT_ID_ERROR:
                 raise
-            root = await self._root_of(thread)           # we were handed a reply, not a root
+            root = await self._root_of(thread)  # we were handed a reply, not a root
             if root == thread:
                 raise
             thread = root
             first = await self._create(channel, chunks[0], thread, first_choices)
         ids = [str(first["id"])]
         for index, chunk in enumerate(chunks[1:], start=2):
-            post = await self._create(channel, chunk, thread,
-                                      choices if index == len(chunks) else ())
+            post = await self._create(
+                channel, chunk, thread, choices if index == len(chunks) else ()
+            )
             ids.append(str(post["id"]))
         await self.parts.remember(ids)
         return PostedRef(self.platform, channel, ids[0], first.get("root_id") or None)
@@ -124,28 +132,41 @@ class MattermostOutbound(Adapter):
         names = {uid: await self._username(uid) for uid in set(_PLACEHOLDER.findall(text))}
         return _PLACEHOLDER.sub(lambda m: f"@{names[m.group(1)]}", text)
 
-    async def _create(self, channel: str, text: str, thread: str | None,
-                      choices: Sequence[Choice]) -> dict[str, Any]:
+    async def _create(
+        self, channel: str, text: str, thread: str | None, choices: Sequence[Choice]
+    ) -> dict[str, Any]:
         """One post. Its ``pending_post_id`` lets the server drop a repeat (see ``rest``),
         which is what makes retrying a post after a 5xx safe."""
-        body = {"channel_id": channel, "message": text, "root_id": thread or None,
-                "props": self._props(channel, thread, choices),
-                "pending_post_id": f"{self.bot_id}:{uuid.uuid4().hex}"}
+        body = {
+            "channel_id": channel,
+            "message": text,
+            "root_id": thread or None,
+            "props": self._props(channel, thread, choices),
+            "pending_post_id": f"{self.bot_id}:{uuid.uuid4().hex}",
+        }
         result: dict[str, Any] = await call(
-            self.outbox, channel, lambda: self.driver.client.post("/api/v4/posts", options=body),
-            what="POST /posts", policy=self.retry, window=DEDUPE_WINDOW)
+            self.outbox,
+            channel,
+            lambda: self.driver.client.post("/api/v4/posts", options=body),
+            what="POST /posts",
+            policy=self.retry,
+            window=DEDUPE_WINDOW,
+        )
         return result
 
     async def _root_of(self, post_id: str) -> str:
         post = await self._read(lambda: self.driver.posts.get_post(post_id), what="GET /posts")
         return str(post.get("root_id") or post_id)
 
-    async def send_dm(self, user_id: str, text: str, *,
-                      choices: Sequence[Choice] = ()) -> PostedRef:
+    async def send_dm(
+        self, user_id: str, text: str, *, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         channel = self._dm_channels.get(user_id)
         if channel is None:
-            info = await self._read(lambda: self.driver.channels.create_direct_channel(
-                [self.bot_id, user_id]), what="POST /channels/direct")
+            info = await self._read(
+                lambda: self.driver.channels.create_direct_channel([self.bot_id, user_id]),
+                what="POST /channels/direct",
+            )
             channel = str(info["id"])
             self._dm_channels[user_id] = channel
             self._channels[channel] = {**info, "type": "D"}
@@ -160,18 +181,28 @@ class MattermostOutbound(Adapter):
         old = await self.parts.parts(ref.id)
 
         async def edit(post_id: str, chunk: str, last: bool) -> None:
-            props = (self._props(ref.channel, ref.thread, choices) if last else None) \
-                or {"attachments": []}
-            await call(self.outbox, ref.channel, lambda: self.driver.posts.patch_post(
-                post_id, message=chunk, props=props), what="PUT /posts/{id}/patch",
-                policy=self.retry)
+            props = (self._props(ref.channel, ref.thread, choices) if last else None) or {
+                "attachments": []
+            }
+            await call(
+                self.outbox,
+                ref.channel,
+                lambda: self.driver.posts.patch_post(post_id, message=chunk, props=props),
+                what="PUT /posts/{id}/patch",
+                policy=self.retry,
+            )
 
         async def create(chunk: str, last: bool) -> str:
             post = await self._create(ref.channel, chunk, ref.thread, choices if last else ())
             return str(post["id"])
 
-        ids = await rewrite(old, chunks, edit=edit, create=create,
-                            remove=lambda post_id: self._remove(ref.channel, post_id))
+        ids = await rewrite(
+            old,
+            chunks,
+            edit=edit,
+            create=create,
+            remove=lambda post_id: self._remove(ref.channel, post_id),
+        )
         await self.parts.remember(ids, old=old)
 
     async def delete(self, ref: PostedRef) -> None:
@@ -185,8 +216,13 @@ class MattermostOutbound(Adapter):
         """Delete one post; one already gone counts as deleted (a retry whose first attempt
         landed but lost its answer, or someone who deleted it first)."""
         try:
-            await call(self.outbox, channel, lambda: self.driver.posts.delete_post(post_id),
-                       what="DELETE /posts/{id}", policy=self.retry)
+            await call(
+                self.outbox,
+                channel,
+                lambda: self.driver.posts.delete_post(post_id),
+                what="DELETE /posts/{id}",
+                policy=self.retry,
+            )
         except ResourceNotFound:
             log.debug("mattermost: post %s was already deleted", post_id)
 
@@ -196,10 +232,13 @@ class MattermostOutbound(Adapter):
         now = time.monotonic()
         if cached is not None and now - cached[0] < self.cfg.user_cache_seconds:
             return cached[1], cached[2]
-        user = await self._read(lambda: self.driver.users.get_user(user_id),
-                                what="GET /users/{id}")
-        info = UserInfo(id=user_id, name=ev.display_name(user), email=user.get("email") or None,
-                        is_bot=bool(user.get("is_bot")))
+        user = await self._read(lambda: self.driver.users.get_user(user_id), what="GET /users/{id}")
+        info = UserInfo(
+            id=user_id,
+            name=ev.display_name(user),
+            email=user.get("email") or None,
+            is_bot=bool(user.get("is_bot")),
+        )
         username = str(user.get("username") or user_id)
         self._users[user_id] = (now, info, username)
         return info, username
@@ -231,17 +270,17 @@ class MattermostOutbound(Adapter):
 
     async def _posts_since(self, channel_id: str, since: int) -> dict[str, Any]:
         result: dict[str, Any] = await self._read(
-            lambda: self.driver.posts.get_posts_for_channel(channel_id, since=since,
-                                                            per_page=200),
-            what="GET /channels/{id}/posts")
+            lambda: self.driver.posts.get_posts_for_channel(channel_id, since=since, per_page=200),
+            what="GET /channels/{id}/posts",
+        )
         return result
 
     async def _team_channels(self, team_id: str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self._read(
             lambda: self.driver.channels.get_channels_for_team_for_user("me", team_id),
-            what="GET /users/me/teams/{id}/channels")
+            what="GET /users/me/teams/{id}/channels",
+        )
         return result
 
     async def _read(self, request: Callable[[], Awaitable[T]], what: str = "REST read") -> T:
         return await call(self.reads, "reads", request, what=what, policy=self.retry)
-

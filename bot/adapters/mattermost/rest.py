@@ -117,9 +117,15 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
 
 
-async def call(outbox: Outbox, key: str, request: Callable[[], Awaitable[T]], *,
-               what: str = "REST call", policy: RetryPolicy | None = None,
-               window: float | None = None) -> T:
+async def call(
+    outbox: Outbox,
+    key: str,
+    request: Callable[[], Awaitable[T]],
+    *,
+    what: str = "REST call",
+    policy: RetryPolicy | None = None,
+    window: float | None = None,
+) -> T:
     """Run one driver call through ``outbox``: a 429 waits its Retry-After, then retries; a
     transient failure is retried with back-off (``policy``), only within ``window`` seconds of
     the first attempt when one is given (for posts: see the module docstring)."""
@@ -132,18 +138,27 @@ async def call(outbox: Outbox, key: str, request: Callable[[], Awaitable[T]], *,
             try:
                 return await request()
             except TooManyRequests as exc:
-                raise RateLimited(exc.retry_after if exc.retry_after is not None
-                                  else 1.0) from None
+                raise RateLimited(exc.retry_after if exc.retry_after is not None else 1.0) from None
             except Exception as exc:
                 if tries == policy.retries or not transient(exc):
                     raise
                 delay = backoff.next_delay()
                 if window is not None and time.monotonic() + delay - started >= window:
-                    log.warning("mattermost: %s failed (%s); not retried, it may have been "
-                                "done already", what, describe(exc))
+                    log.warning(
+                        "mattermost: %s failed (%s); not retried, it may have been done already",
+                        what,
+                        describe(exc),
+                    )
                     raise
-                log.warning("mattermost: %s failed (%s); retry %d of %d in %.1f s", what,
-                            describe(exc), tries + 1, policy.retries, delay)
+                log.warning(
+                    "mattermost: %s failed (%s); retry %d of %d in %.1f s",
+                    what,
+                    describe(exc),
+                    tries + 1,
+                    policy.retries,
+                    delay,
+                )
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
     return await outbox.call(key, attempt)

@@ -34,8 +34,7 @@ def websocket_url(scheme: str, host: str, port: int, base_path: str) -> str:
 class SessionWebsocket(Websocket):  # type: ignore[misc]  # the driver ships no types
     """``await connect(handler)`` runs one session and returns when the connection ends."""
 
-    def __init__(self, options: dict[str, Any], token: str, url: str, *,
-                 heartbeat: float) -> None:
+    def __init__(self, options: dict[str, Any], token: str, url: str, *, heartbeat: float) -> None:
         super().__init__(options, token)
         self.url = url
         self.heartbeat = heartbeat
@@ -43,7 +42,7 @@ class SessionWebsocket(Websocket):  # type: ignore[misc]  # the driver ships no 
 
     def _ssl(self) -> ssl.SSLContext | bool:
         if not self.url.startswith("wss:"):
-            return True          # aiohttp's default; unused for ws://
+            return True  # aiohttp's default; unused for ws://
         context = ssl.create_default_context(purpose=ssl.Purpose.SERVER_AUTH)
         if not self.options["verify"]:
             context.check_hostname = False
@@ -53,10 +52,16 @@ class SessionWebsocket(Websocket):  # type: ignore[misc]  # the driver ships no 
     async def connect(self, event_handler: EventHandler) -> None:
         self._alive = True
         timeout = aiohttp.ClientWSTimeout(ws_close=5.0)
-        async with aiohttp.ClientSession() as session, session.ws_connect(
-            self.url, ssl=self._ssl(), proxy=self.options["proxy"], heartbeat=self.heartbeat,
-            timeout=timeout,
-        ) as ws:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                self.url,
+                ssl=self._ssl(),
+                proxy=self.options["proxy"],
+                heartbeat=self.heartbeat,
+                timeout=timeout,
+            ) as ws,
+        ):
             self._ws = ws
             try:
                 await self._authenticate_websocket(ws, event_handler)
@@ -67,10 +72,8 @@ class SessionWebsocket(Websocket):  # type: ignore[misc]  # the driver ships no 
             finally:
                 self._ws = None
 
-    async def _authenticate_websocket(self, websocket: Any, event_handler: EventHandler
-                                      ) -> bool:
-        challenge = {"seq": 1, "action": "authentication_challenge",
-                     "data": {"token": self._token}}
+    async def _authenticate_websocket(self, websocket: Any, event_handler: EventHandler) -> bool:
+        challenge = {"seq": 1, "action": "authentication_challenge", "data": {"token": self._token}}
         await websocket.send_str(json.dumps(challenge))
         while True:
             raw = await websocket.receive_str()

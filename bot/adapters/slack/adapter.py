@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NAME_LOOKUP_TIMEOUT = 1.5   # seconds a click waits for a user's name before using the payload's
+NAME_LOOKUP_TIMEOUT = 1.5  # seconds a click waits for a user's name before using the payload's
 HELLO_TIMEOUT = 10.0
 
 
@@ -68,23 +68,32 @@ class SlackAdapter(SlackOutbound):
     def __init__(self, host: Host) -> None:
         super().__init__(host)
         self.settings: SlackSettings = load_slack_settings(
-            host.settings.adapters.slack, http_enabled=host.settings.http.enabled)
+            host.settings.adapters.slack, http_enabled=host.settings.http.enabled
+        )
         cfg = self.settings
         assert cfg.bot_token is not None
         self.client = AsyncWebClient(
-            token=cfg.bot_token.get_secret_value(), base_url=cfg.api_url,
-            retry_handlers=[AsyncConnectionErrorRetryHandler(),
-                            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-                            ServerErrorRetryHandler()])
+            token=cfg.bot_token.get_secret_value(),
+            base_url=cfg.api_url,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+                ServerErrorRetryHandler(),
+            ],
+        )
         self.bolt = AsyncApp(
-            client=self.client, name=host.name, process_before_response=True,
-            signing_secret=(cfg.signing_secret.get_secret_value()
-                            if cfg.signing_secret is not None else ""),
-            request_verification_enabled=cfg.mode == "http")
+            client=self.client,
+            name=host.name,
+            process_before_response=True,
+            signing_secret=(
+                cfg.signing_secret.get_secret_value() if cfg.signing_secret is not None else ""
+            ),
+            request_verification_enabled=cfg.mode == "http",
+        )
         self.bolt.event("app_mention")(self._on_event)
         self.bolt.event("message")(self._on_event)
         self.bolt.action(re.compile(".*"))(ack=_ack, lazy=[self._on_action])
-        self.bolt.event(re.compile(".*"))(_ignore)       # ack whatever else is subscribed
+        self.bolt.event(re.compile(".*"))(_ignore)  # ack whatever else is subscribed
         self.outbox = Outbox(min_interval=cfg.pace_seconds)
         self.parts = PartIndex(host.kv, PLATFORM)
         self.backoff = Backoff(base=cfg.reconnect_base, cap=cfg.reconnect_cap)
@@ -144,7 +153,9 @@ class SlackAdapter(SlackOutbound):
         client = BackoffSocketModeClient(
             self.settings.app_token.get_secret_value(),
             web_client=AsyncWebClient(base_url=self.settings.api_url),
-            ping_interval=self.settings.ping_interval, backoff=self.backoff)
+            ping_interval=self.settings.ping_interval,
+            backoff=self.backoff,
+        )
         self.socket = SocketModeHandler(self.bolt, client)
         try:
             await client.connect_once()
@@ -169,8 +180,7 @@ class SlackAdapter(SlackOutbound):
     async def _on_event(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         """Runs before the ack: translate and queue, nothing slow (no look-ups)."""
         me = await self._wait_ready()
-        inner = ((event.get("message") or {}) if event.get("subtype") == "message_changed"
-                 else event)
+        inner = (event.get("message") or {}) if event.get("subtype") == "message_changed" else event
         own = is_self(inner, me)
         if self.settings.ignore_bots and is_bot(inner) and not own:
             return
@@ -189,8 +199,9 @@ class SlackAdapter(SlackOutbound):
             if interaction is None:
                 continue
             interaction.delivery_ids = tuple(interaction_keys(body, action))
-            interaction.user_name = await self._name_quickly(interaction.user_id,
-                                                             interaction.user_name)
+            interaction.user_name = await self._name_quickly(
+                interaction.user_id, interaction.user_name
+            )
             await self.host.interact(interaction)
 
     async def _name_quickly(self, user_id: str, default: str) -> str:

@@ -14,16 +14,18 @@ from typing import Any
 from bot.events import Choice
 from bot.textsplit import split
 
-SECTION_LIMIT = 3000        # characters of mrkdwn per section block
-BUTTON_LABEL_LIMIT = 75     # plain_text of a button
-VALUE_LIMIT = 2000          # a button's value
+SECTION_LIMIT = 3000  # characters of mrkdwn per section block
+BUTTON_LABEL_LIMIT = 75  # plain_text of a button
+VALUE_LIMIT = 2000  # a button's value
 ACTION_PREFIX = "qm-choice-"
-BUTTONS_PER_BLOCK = 25      # an actions block holds at most 25 elements
+BUTTONS_PER_BLOCK = 25  # an actions block holds at most 25 elements
 
 
 # our own control sequences survive escaping: mentions, channel links, specials, URLs with labels
-_CONTROL = re.compile(r"<(?:[@#][A-Z0-9]+(?:\|[^<>]*)?|![a-z^]+(?:\|[^<>]*)?|"
-                      r"(?:https?|mailto):[^<>\s]+(?:\|[^<>]*)?)>")
+_CONTROL = re.compile(
+    r"<(?:[@#][A-Z0-9]+(?:\|[^<>]*)?|![a-z^]+(?:\|[^<>]*)?|"
+    r"(?:https?|mailto):[^<>\s]+(?:\|[^<>]*)?)>"
+)
 
 
 #: what a split of escaped text must not cut: our control sequences and the escapes themselves
@@ -37,7 +39,7 @@ def escape(text: str) -> str:
         return text
     out, last = [], 0
     for m in _CONTROL.finditer(text):
-        out.append(_escape_plain(text[last:m.start()]))
+        out.append(_escape_plain(text[last : m.start()]))
         out.append(m.group(0))
         last = m.end()
     out.append(_escape_plain(text[last:]))
@@ -51,8 +53,10 @@ def _escape_plain(text: str) -> str:
 def encode_value(choice: Choice) -> str:
     value = json.dumps({"a": choice.action, "v": choice.value}, separators=(",", ":"))
     if len(value) > VALUE_LIMIT:
-        raise ValueError(f"choice {choice.label!r}: action and value exceed Slack's "
-                         f"{VALUE_LIMIT}-character button value")
+        raise ValueError(
+            f"choice {choice.label!r}: action and value exceed Slack's "
+            f"{VALUE_LIMIT}-character button value"
+        )
     return value
 
 
@@ -75,8 +79,11 @@ def _sections(text: str) -> list[dict[str, Any]]:
 
 
 def _button(index: int, choice: Choice) -> dict[str, Any]:
-    label = choice.label if len(choice.label) <= BUTTON_LABEL_LIMIT else (
-        choice.label[:BUTTON_LABEL_LIMIT - 1] + "…")
+    label = (
+        choice.label
+        if len(choice.label) <= BUTTON_LABEL_LIMIT
+        else (choice.label[: BUTTON_LABEL_LIMIT - 1] + "…")
+    )
     button: dict[str, Any] = {
         "type": "button",
         "action_id": f"{ACTION_PREFIX}{index}",
@@ -95,6 +102,11 @@ def render(text: str, choices: Sequence[Choice]) -> list[dict[str, Any]] | None:
     blocks = _sections(text)
     buttons = [_button(i, c) for i, c in enumerate(choices)]
     for start in range(0, len(buttons), BUTTONS_PER_BLOCK):
-        blocks.append({"type": "actions", "block_id": f"qm-choices-{start // BUTTONS_PER_BLOCK}",
-                       "elements": buttons[start:start + BUTTONS_PER_BLOCK]})
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"qm-choices-{start // BUTTONS_PER_BLOCK}",
+                "elements": buttons[start : start + BUTTONS_PER_BLOCK],
+            }
+        )
     return blocks

@@ -50,14 +50,18 @@ class SlackSettings(BaseModel):
             problems.append("bot_token: must be a bot token starting with xoxb-")
         if self.mode == "socket":
             if self.app_token is None or not self.app_token.get_secret_value():
-                problems.append("app_token: required in socket mode (an xapp-… app-level "
-                                "token with connections:write)")
+                problems.append(
+                    "app_token: required in socket mode (an xapp-… app-level "
+                    "token with connections:write)"
+                )
             elif not self.app_token.get_secret_value().startswith("xapp-"):
                 problems.append("app_token: must be an app-level token starting with xapp-")
-        if self.mode == "http" and (self.signing_secret is None
-                                    or not self.signing_secret.get_secret_value()):
-            problems.append("signing_secret: required in http mode (Basic Information → "
-                            "Signing Secret)")
+        if self.mode == "http" and (
+            self.signing_secret is None or not self.signing_secret.get_secret_value()
+        ):
+            problems.append(
+                "signing_secret: required in http mode (Basic Information → Signing Secret)"
+            )
         if not self.api_url.startswith(("http://", "https://")):
             problems.append("api_url: must be an http:// or https:// URL ending in /api/")
         elif not self.api_url.endswith("/api/"):
@@ -75,7 +79,7 @@ def load_slack_settings(raw: Any, *, http_enabled: bool) -> SlackSettings:
     data = raw.model_dump() if isinstance(raw, BaseModel) else dict(raw or {})
     api_url = data.get("api_url")
     if isinstance(api_url, str) and api_url.endswith("/api"):
-        data["api_url"] = api_url + "/"      # slack_sdk joins paths with urljoin
+        data["api_url"] = api_url + "/"  # slack_sdk joins paths with urljoin
     try:
         settings = SlackSettings.model_validate(data)
     except ValidationError as exc:
@@ -92,6 +96,7 @@ def load_slack_settings(raw: Any, *, http_enabled: bool) -> SlackSettings:
             lines.append(f"{PREFIX}.{loc}: {msg}")
         raise ConfigError("\n".join(lines)) from None
     if settings.mode == "http" and not http_enabled:
-        raise ConfigError(f"{PREFIX}.mode: http mode needs the bot's HTTP server "
-                          "(set http.enabled: true)")
+        raise ConfigError(
+            f"{PREFIX}.mode: http mode needs the bot's HTTP server (set http.enabled: true)"
+        )
     return settings

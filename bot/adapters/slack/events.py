@@ -38,7 +38,7 @@ def strip_mention(text: str, me: Identity) -> tuple[str, bool]:
     """The text without the bot's mention (unescaped), and whether the bot was mentioned."""
     pattern = mention_pattern(me.user_id)
     mentioned = bool(pattern.search(text))
-    text = re.sub(pattern.pattern + r"[,:]?", " ", text)     # "@bot: ping", "hey @bot, ping"
+    text = re.sub(pattern.pattern + r"[,:]?", " ", text)  # "@bot: ping", "hey @bot, ping"
     text = re.sub(r"\s+", " ", text).strip()
     return html.unescape(text), mentioned
 
@@ -62,12 +62,18 @@ def is_bot(message: dict[str, Any]) -> bool:
 
 
 def is_self(message: dict[str, Any], me: Identity) -> bool:
-    return (message.get("user") == me.user_id
-            or (me.bot_id is not None and message.get("bot_id") == me.bot_id))
+    return message.get("user") == me.user_id or (
+        me.bot_id is not None and message.get("bot_id") == me.bot_id
+    )
 
 
-def to_message(event: dict[str, Any], me: Identity, *, user_name: str,
-               listen_channels: frozenset[str] = frozenset()) -> Message | None:
+def to_message(
+    event: dict[str, Any],
+    me: Identity,
+    *,
+    user_name: str,
+    listen_channels: frozenset[str] = frozenset(),
+) -> Message | None:
     """A ``Message`` for an ``app_mention`` or ``message`` event; None for what is not one.
 
     Edits (``message_changed``) become ``Message(edited=True)`` when the text really changed:
@@ -102,9 +108,20 @@ def to_message(event: dict[str, Any], me: Identity, *, user_name: str,
         mentioned = True
     if not direct and channel in listen_channels:
         mentioned = True
-    return Message(PLATFORM, str(user), user_name, channel, text, direct=direct,
-                   mentioned=mentioned, thread=thread, id=ts,
-                   time=slack_time(ts), edited=edited, raw=event)
+    return Message(
+        PLATFORM,
+        str(user),
+        user_name,
+        channel,
+        text,
+        direct=direct,
+        mentioned=mentioned,
+        thread=thread,
+        id=ts,
+        time=slack_time(ts),
+        edited=edited,
+        raw=event,
+    )
 
 
 def private_thread(event: Event) -> str | None:
@@ -145,11 +162,21 @@ def to_interaction(body: dict[str, Any], action: dict[str, Any]) -> Interaction 
     direct = channel.startswith("D")
     thread = container.get("thread_ts") or message.get("thread_ts")
     if thread is None and not direct:
-        thread = ts               # answers go in the thread of the message with the buttons
+        thread = ts  # answers go in the thread of the message with the buttons
     user_name = user.get("name") or user.get("username") or str(user.get("id", ""))
-    return Interaction(PLATFORM, str(user.get("id", "")), user_name, channel, name, value,
-                       message_id=ts, thread=thread, direct=direct,
-                       time=slack_time(action.get("action_ts")), raw=body)
+    return Interaction(
+        PLATFORM,
+        str(user.get("id", "")),
+        user_name,
+        channel,
+        name,
+        value,
+        message_id=ts,
+        thread=thread,
+        direct=direct,
+        time=slack_time(action.get("action_ts")),
+        raw=body,
+    )
 
 
 def interaction_keys(body: dict[str, Any], action: dict[str, Any]) -> list[str]:

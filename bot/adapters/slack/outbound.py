@@ -32,9 +32,10 @@ T = TypeVar("T")
 
 #: chat.postEphemeral errors after which a private reply goes by DM instead: the user left the
 #: channel, or the bot is not in it (or cannot see it)
-EPHEMERAL_FALLBACK_ERRORS = frozenset({"user_not_in_channel", "channel_not_found",
-                                       "not_in_channel"})
-TEXT_LIMIT = 40_000         # Slack truncates a message's text beyond this
+EPHEMERAL_FALLBACK_ERRORS = frozenset(
+    {"user_not_in_channel", "channel_not_found", "not_in_channel"}
+)
+TEXT_LIMIT = 40_000  # Slack truncates a message's text beyond this
 BLOCKS_TEXT_LIMIT = 12_000  # text of a message with buttons: a few sections, well under 50 blocks
 
 
@@ -50,6 +51,7 @@ class SlackOutbound(Adapter):
 
     async def _call(self, key: str, request: Callable[[], Awaitable[T]]) -> T:
         """Through the outbox: paced per channel; a 429 the client gave up on is waited out."""
+
         async def attempt() -> T:
             try:
                 return await request()
@@ -57,10 +59,12 @@ class SlackOutbound(Adapter):
                 if exc.response.status_code == 429:
                     raise RateLimited(retry_after(exc.response.headers)) from None
                 raise
+
         return await self.outbox.call(key, attempt)
 
-    async def send(self, channel: str, text: str, *, thread: str | None = None,
-                   choices: Sequence[Choice] = ()) -> PostedRef:
+    async def send(
+        self, channel: str, text: str, *, thread: str | None = None, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         """Post ``text``; too long for one message, it goes out as several, in order, in the
         same thread, buttons on the last. The ref names the first and stands for all of them
         in ``update`` and ``delete``."""
@@ -73,16 +77,22 @@ class SlackOutbound(Adapter):
         await self.parts.remember(ids, scope=channel)
         return PostedRef(self.platform, channel, ids[0], thread)
 
-    async def _post(self, channel: str, text: str, thread: str | None,
-                    choices: Sequence[Choice]) -> tuple[str, str]:
+    async def _post(
+        self, channel: str, text: str, thread: str | None, choices: Sequence[Choice]
+    ) -> tuple[str, str]:
         """One message; (channel, ts) as Slack answers (a user id as channel becomes a DM)."""
         blocks = render(text, choices)
-        resp = await self._call(channel, lambda: self.client.chat_postMessage(
-            channel=channel, text=text, thread_ts=thread, blocks=blocks))
+        resp = await self._call(
+            channel,
+            lambda: self.client.chat_postMessage(
+                channel=channel, text=text, thread_ts=thread, blocks=blocks
+            ),
+        )
         return str(resp.get("channel") or channel), str(resp["ts"])
 
-    async def send_dm(self, user_id: str, text: str, *,
-                      choices: Sequence[Choice] = ()) -> PostedRef:
+    async def send_dm(
+        self, user_id: str, text: str, *, choices: Sequence[Choice] = ()
+    ) -> PostedRef:
         return await self.send(await self._dm_channel(user_id), text, choices=choices)
 
     async def reply_private(self, event: Event, text: str) -> PostedRef:
@@ -102,28 +112,41 @@ class SlackOutbound(Adapter):
             error = error_code(exc)
             if error not in EPHEMERAL_FALLBACK_ERRORS:
                 raise
-            log.info("Slack: private reply to %s goes by DM, chat.postEphemeral in %s said %s",
-                     event.user_id, event.channel, error)
+            log.info(
+                "Slack: private reply to %s goes by DM, chat.postEphemeral in %s said %s",
+                event.user_id,
+                event.channel,
+                error,
+            )
         return await self.send_dm(event.user_id, text)
 
-    async def _post_ephemeral(self, channel: str, user_id: str, text: str,
-                              thread: str | None) -> PostedRef:
+    async def _post_ephemeral(
+        self, channel: str, user_id: str, text: str, thread: str | None
+    ) -> PostedRef:
         """``chat.postEphemeral``, in parts like ``send`` (no buttons: a click on an ephemeral
         message carries no message we could update). The ref is marked ephemeral because Slack
         cannot edit or delete such a message."""
         ids: list[str] = []
         for part in chunk(text, ()):
-            resp = await self._call(channel, functools.partial(
-                self.client.chat_postEphemeral, channel=channel, user=user_id, text=part,
-                thread_ts=thread))
+            resp = await self._call(
+                channel,
+                functools.partial(
+                    self.client.chat_postEphemeral,
+                    channel=channel,
+                    user=user_id,
+                    text=part,
+                    thread_ts=thread,
+                ),
+            )
             ids.append(str(resp.get("message_ts") or ""))
         return PostedRef(self.platform, channel, ids[0], thread, ephemeral=True)
 
     async def _dm_channel(self, user_id: str) -> str:
         channel = self._dm_channels.get(user_id)
         if channel is None:
-            resp = await self._call("conversations.open",
-                                    lambda: self.client.conversations_open(users=user_id))
+            resp = await self._call(
+                "conversations.open", lambda: self.client.conversations_open(users=user_id)
+            )
             channel = str(resp["channel"]["id"])
             self._dm_channels[user_id] = channel
         return channel
@@ -132,30 +155,40 @@ class SlackOutbound(Adapter):
         """Edit the message (every part of one sent in parts: edited, added or deleted as the
         new text needs); buttons stay on the last part. An ephemeral message cannot be edited."""
         if ref.ephemeral:
-            log.debug("Slack: not updating ephemeral message %s in %s (Slack cannot)",
-                      ref.id, ref.channel)
+            log.debug(
+                "Slack: not updating ephemeral message %s in %s (Slack cannot)", ref.id, ref.channel
+            )
             return
         old = await self.parts.parts(ref.id, scope=ref.channel)
 
         async def edit(ts: str, part: str, last: bool) -> None:
-            blocks = (render(part, choices) if last else None) or []   # [] removes buttons
-            await self._call(ref.channel, lambda: self.client.chat_update(
-                channel=ref.channel, ts=ts, text=part, blocks=blocks))
+            blocks = (render(part, choices) if last else None) or []  # [] removes buttons
+            await self._call(
+                ref.channel,
+                lambda: self.client.chat_update(
+                    channel=ref.channel, ts=ts, text=part, blocks=blocks
+                ),
+            )
 
         async def create(part: str, last: bool) -> str:
-            return (await self._post(ref.channel, part, ref.thread,
-                                     choices if last else ()))[1]
+            return (await self._post(ref.channel, part, ref.thread, choices if last else ()))[1]
 
-        ids = await rewrite(old, chunk(text, choices), edit=edit, create=create,
-                            remove=lambda ts: self._remove(ref.channel, ts))
+        ids = await rewrite(
+            old,
+            chunk(text, choices),
+            edit=edit,
+            create=create,
+            remove=lambda ts: self._remove(ref.channel, ts),
+        )
         await self.parts.remember(ids, old=old, scope=ref.channel)
 
     async def delete(self, ref: PostedRef) -> None:
         """Delete the message, and every other part of one that was sent in parts. An ephemeral
         message cannot be deleted (the user dismisses it, or it goes on reload)."""
         if ref.ephemeral:
-            log.debug("Slack: not deleting ephemeral message %s in %s (Slack cannot)",
-                      ref.id, ref.channel)
+            log.debug(
+                "Slack: not deleting ephemeral message %s in %s (Slack cannot)", ref.id, ref.channel
+            )
             return
         ids = await self.parts.parts(ref.id, scope=ref.channel)
         for ts in ids:
@@ -185,10 +218,16 @@ class SlackOutbound(Adapter):
             return UserInfo(id=user_id, name=user_id)
         user = resp.get("user") or {}
         profile = user.get("profile") or {}
-        name = (profile.get("display_name") or profile.get("real_name") or user.get("real_name")
-                or user.get("name") or user_id)
-        info = UserInfo(id=user_id, name=str(name), email=profile.get("email"),
-                        is_bot=bool(user.get("is_bot")))
+        name = (
+            profile.get("display_name")
+            or profile.get("real_name")
+            or user.get("real_name")
+            or user.get("name")
+            or user_id
+        )
+        info = UserInfo(
+            id=user_id, name=str(name), email=profile.get("email"), is_bot=bool(user.get("is_bot"))
+        )
         self._users[user_id] = (now, info)
         return info
 

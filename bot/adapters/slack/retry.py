@@ -19,8 +19,16 @@ from slack_sdk.http_retry.state import RetryState
 TRANSIENT = frozenset({500, 502, 503, 504})
 NOT_TAKEN = frozenset({503})
 # Methods whose repetition could post a second message.
-POSTS = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.meMessage",
-                   "chat.scheduleMessage", "files.upload", "files.completeUploadExternal"})
+POSTS = frozenset(
+    {
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.meMessage",
+        "chat.scheduleMessage",
+        "files.upload",
+        "files.completeUploadExternal",
+    }
+)
 
 
 def api_method(url: str) -> str:
@@ -35,7 +43,8 @@ class ServerErrorRetryHandler(AsyncRetryHandler):
         super().__init__(
             max_retry_count=max_retry_count,
             interval_calculator=BackoffRetryIntervalCalculator(
-                backoff_factor=backoff_factor, jitter=RandomJitter()),
+                backoff_factor=backoff_factor, jitter=RandomJitter()
+            ),
         )
 
     async def _can_retry_async(

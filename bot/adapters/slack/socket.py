@@ -30,17 +30,21 @@ log = logging.getLogger(__name__)
 class BackoffSocketModeClient(SocketModeClient):
     """slack_sdk's aiohttp Socket Mode client whose reconnects back off exponentially."""
 
-    def __init__(self, app_token: str, *, web_client: AsyncWebClient, ping_interval: float,
-                 backoff: Backoff) -> None:
-        super().__init__(app_token, web_client=web_client, ping_interval=ping_interval,
-                         logger=logging.getLogger("slack_sdk.socket_mode"))
+    def __init__(
+        self, app_token: str, *, web_client: AsyncWebClient, ping_interval: float, backoff: Backoff
+    ) -> None:
+        super().__init__(
+            app_token,
+            web_client=web_client,
+            ping_interval=ping_interval,
+            logger=logging.getLogger("slack_sdk.socket_mode"),
+        )
         self.backoff = backoff
-        self.connections = 0            # successful connects (for health and tests)
+        self.connections = 0  # successful connects (for health and tests)
         self.hello = asyncio.Event()
         self.message_listeners.append(self._on_message)
 
-    async def _on_message(self, client: Any, message: dict[str, Any],
-                          raw: str | None) -> None:
+    async def _on_message(self, client: Any, message: dict[str, Any], raw: str | None) -> None:
         if message.get("type") == "hello":
             self.backoff.reset()
             self.hello.set()
@@ -54,7 +58,8 @@ class BackoffSocketModeClient(SocketModeClient):
             with contextlib.suppress(Exception):
                 await old.close()
         self.current_session = await self.aiohttp_client_session.ws_connect(
-            self.wss_uri, autoping=False, heartbeat=self.ping_interval)
+            self.wss_uri, autoping=False, heartbeat=self.ping_interval
+        )
         self.auto_reconnect_enabled = self.default_auto_reconnect_enabled
         self.stale = False
         self.last_ping_pong_time = None
@@ -77,8 +82,11 @@ class BackoffSocketModeClient(SocketModeClient):
                 if self.closed:
                     return
                 delay = self.backoff.next_delay()
-                log.warning("Slack Socket Mode connection failed (%s); retrying in %.2f s",
-                            _describe(exc), delay)
+                log.warning(
+                    "Slack Socket Mode connection failed (%s); retrying in %.2f s",
+                    _describe(exc),
+                    delay,
+                )
                 await asyncio.sleep(delay)
 
     async def connect_to_new_endpoint(self, force: bool = False) -> None:

@@ -20,12 +20,21 @@ from bot.logs import redact
 log = logging.getLogger(__name__)
 
 #: scopes without which the bot cannot do its job (checked at start from X-OAuth-Scopes)
-REQUIRED_SCOPES = frozenset({"app_mentions:read", "chat:write", "im:history", "im:write",
-                             "users:read"})
+REQUIRED_SCOPES = frozenset(
+    {"app_mentions:read", "chat:write", "im:history", "im:write", "users:read"}
+)
 #: scopes whose absence only disables something (e-mails, thread replies without a mention)
 RECOMMENDED_SCOPES = frozenset({"users:read.email", "channels:history", "groups:history"})
-BAD_TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked",
-                              "token_expired", "not_allowed_token_type"})
+BAD_TOKEN_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+    }
+)
 
 
 class SlackStartupError(QuartermasterError):
@@ -41,23 +50,28 @@ async def check_auth(client: AsyncWebClient, api_url: str) -> Identity:
         if error in BAD_TOKEN_ERRORS:
             raise SlackStartupError(
                 f"Slack rejected adapters.slack.bot_token ({error}): use the Bot User OAuth "
-                "Token (xoxb-…) of the installed app") from None
+                "Token (xoxb-…) of the installed app"
+            ) from None
         raise SlackStartupError(f"Slack auth.test failed ({error})") from None
     except (ClientError, OSError, TimeoutError) as exc:
         raise SlackStartupError(
-            f"cannot reach the Slack Web API at {redact(api_url)} "
-            f"({type(exc).__name__})") from None
+            f"cannot reach the Slack Web API at {redact(api_url)} ({type(exc).__name__})"
+        ) from None
     granted = scopes(resp.headers)
     if granted is not None:
         missing = REQUIRED_SCOPES - granted
         if missing:
             raise SlackStartupError(
-                "the Slack bot token lacks the scopes " + ", ".join(sorted(missing))
+                "the Slack bot token lacks the scopes "
+                + ", ".join(sorted(missing))
                 + ": add them under OAuth & Permissions (see config/slack-app-manifest.yml)"
-                " and reinstall the app")
+                " and reinstall the app"
+            )
         if RECOMMENDED_SCOPES - granted:
-            log.warning("Slack bot token lacks %s; some features are off (see docs/slack.md)",
-                        ", ".join(sorted(RECOMMENDED_SCOPES - granted)))
+            log.warning(
+                "Slack bot token lacks %s; some features are off (see docs/slack.md)",
+                ", ".join(sorted(RECOMMENDED_SCOPES - granted)),
+            )
     return Identity(str(resp.get("user_id")), resp.get("bot_id"), resp.get("team_id"))
 
 
@@ -68,10 +82,10 @@ def socket_error(exc: BaseException) -> SlackStartupError:
         if error in BAD_TOKEN_ERRORS:
             return SlackStartupError(
                 f"Slack rejected adapters.slack.app_token ({error}): use an app-level "
-                "token (xapp-…) with the connections:write scope")
+                "token (xapp-…) with the connections:write scope"
+            )
         return SlackStartupError(f"Slack apps.connections.open failed ({error})")
-    return SlackStartupError(
-        f"cannot open the Slack Socket Mode connection ({type(exc).__name__})")
+    return SlackStartupError(f"cannot open the Slack Socket Mode connection ({type(exc).__name__})")
 
 
 def error_code(exc: BaseException) -> str:
