@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.adapters.memory import MemoryAdapter, Sent, dm_channel
+from bot.conversations import ConversationKey
 from bot.events import Choice, Interaction, Message, PostedRef
 from bot.logs import redact
 from bot.transcript import Said, TranscriptError, format_message, parse_line
@@ -178,7 +179,7 @@ class ShellAdapter(MemoryAdapter):
         if redact(line) != line:
             return False
         state = self.app.conversations.peek(
-            Message(self.platform, self.user, self.user, dm_channel(self.user), "").conversation_key
+            ConversationKey(self.platform, dm_channel(self.user), None, self.user)
         )
         return not (state and str(state.get("followup", "")).startswith("vault."))
 

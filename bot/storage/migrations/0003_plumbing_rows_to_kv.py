@@ -9,6 +9,7 @@ updated through its first part only). Either way no such row stays among the con
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -22,7 +23,7 @@ TTLS = {"mattermost.parts": timedelta(days=90), "shell.choices": timedelta(days=
         "mattermost.cursors": timedelta(hours=1)}
 
 
-def _moved(key: str, state: dict) -> tuple[str, str, object] | None:
+def _moved(key: str, state: dict[str, Any]) -> tuple[str, str, object] | None:
     """(namespace, key, value) in the new store for an old row, or None to drop it."""
     if key == CURSORS and state.get("bot"):
         return "mattermost.cursors", str(state["bot"]), {
