@@ -28,7 +28,7 @@ from credentials.errors import (
     SecretUnreadable,
 )
 from credentials.keys import Keyring
-from credentials.models import DataKey, Rotation, SealedSecret, SecretUse
+from credentials.models import DataKey, SealedSecret, SecretUse
 from credentials.secret import Secret
 from credentials.settings import VaultSettings
 
@@ -336,59 +336,6 @@ class Vault:
                 report.opened += 1
             except SecretUnreadable as exc:
                 report.failures.append((row.owner, row.name, str(exc)))
-        return report
-
-    async def rotate_master(self, progress: Progress | None = None) -> RotationReport:
-        """Re-wrap every data key under the primary master key, one committed row at a time.
-
-        Secrets are not touched (they stay sealed by their data keys); an interrupted run leaves
-        some rows under the old key and some under the new one, both configured, and re-running
-        finishes the job.
-        """
-        target = self.keyring.primary
-        report = RotationReport(target.key_id)
-        rotation = await Rotation.filter(finished_at=None, target_key_id=target.key_id).first()
-        report.resumed = rotation is not None
-        todo = await (
-            DataKey.exclude(master_key_id=target.key_id).order_by("id").values_list("id", flat=True)
-        )
-        report.already = await DataKey.filter(master_key_id=target.key_id).count()
-        if rotation is None:
-            rotation = await Rotation.create(target_key_id=target.key_id, total=len(todo))
-        else:
-            rotation.total = rotation.done + len(todo)
-            await rotation.save(update_fields=["total"])
-        for n, key_row_id in enumerate(todo, start=1):
-            async with in_transaction() as conn:
-                row = await DataKey.filter(id=key_row_id).using_db(conn).select_for_update().first()
-                if row is None or row.master_key_id == target.key_id:
-                    continue
-                try:
-                    plain_key = self._unwrap(row)
-                except (SecretUnreadable, MasterKeyMissing) as exc:
-                    report.failures.append((row.owner, row.version, str(exc)))
-                    continue
-                key_id, wrapped = self._wrap(row.owner, row.version, plain_key)
-                await (
-                    DataKey.filter(id=row.id, master_key_id=row.master_key_id)
-                    .using_db(conn)
-                    .update(master_key_id=key_id, wrapped=wrapped, rewrapped_at=datetime.now(UTC))
-                )
-                await Rotation.filter(id=rotation.id).using_db(conn).update(done=rotation.done + n)
-            report.rewrapped += 1
-            if progress is not None:
-                progress(n, len(todo))
-        if report.ok:
-            await Rotation.filter(id=rotation.id).update(finished_at=datetime.now(UTC))
-            await Rotation.filter(finished_at=None).update(finished_at=datetime.now(UTC))
-        self._record(
-            "cli",
-            "vault.rotate-master",
-            target.key_id,
-            "ok" if report.ok else "partial",
-            rewrapped=report.rewrapped,
-            failed=len(report.failures),
-        )
         return report
 
     async def rotate_user(self, owner: str) -> int:

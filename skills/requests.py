@@ -19,7 +19,7 @@ from bot.errors import PermissionDenied, UserError
 from bot.scope import SkillScope
 from bot.skill import Skill
 from bot.storage.models import RequestEvent
-from bot.workflow import chat, dialogue
+from bot.workflow import chat, copies, dialogue
 from bot.workflow.chat import COMMENT_FOLLOWUP, PAIR, REF
 from bot.workflow.engine import WORKFLOWS, Workflows, parse_ref, service
 from bot.workflow.fields import FieldError, display, parse_answer
@@ -191,7 +191,7 @@ async def comment(ctx: Context) -> None:
         to_state=req.state,
         comment=ctx.match.group("comment"),
     )
-    await wf.refresh(req)
+    await copies.refresh(wf, req)
     await ctx.reply(f"Noted on {req.ref} ({spec.state_label(req.state)}).")
 
 

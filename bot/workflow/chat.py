@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bot.checks import in_group
 from bot.errors import PermissionDenied, UserError
 from bot.storage.models import Request, RequestEvent
-from bot.workflow import dialogue
+from bot.workflow import copies, dialogue
 from bot.workflow.draft import Draft, Requester
 from bot.workflow.engine import Workflows, service
 from bot.workflow.fields import FieldError, parse_answer
@@ -144,7 +144,7 @@ async def line(wf: Workflows, req: Request) -> str:
 async def show_status(ctx: Context, ref: str) -> None:
     wf = service(ctx.app)
     req = await wf.get(ref)
-    text, _ = await wf.render(req)
+    text, _ = await copies.render(wf, req)
     lines = [text, "History:"]
     for ev in await RequestEvent.filter(request_id=req.id).order_by("id").prefetch_related("actor"):
         who = ev.actor.name if ev.actor else "the bot"

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.events import Choice
-from bot.workflow import render
+from bot.workflow import copies, render
 from bot.workflow.draft import Draft, Requester
 from bot.workflow.fields import FieldError, coerce_entity, display, parse_answer
 from bot.workflow.spec import FieldSpec, RequestType
@@ -271,13 +271,13 @@ async def confirm(ctx: Context, wf: Workflows, spec: RequestType, draft: Draft) 
         await ctx.reply(str(exc))  # the draft stays, so "yes" tries again
         return
     await ctx.done()
-    posted = await wf.publish(req)
+    posted = await copies.publish(wf, req)
     where = f" and posted it to #{spec.channel}" if posted is not None else ""
     whom = "you" if requester.key == filer.key else requester.name
     await ctx.reply(f"Thanks — I filed {req.ref}{where}. I'll let {whom} know when it moves.")
-    text, choices = await wf.render(req, requester_copy=True)
+    text, choices = await copies.render(wf, req, requester_copy=True)
     ref = await ctx.reply(text, choices=choices)
-    await wf.remember(req, ref)
+    await copies.remember(req, ref)
     if requester.key != filer.key:
         await wf.notifier.tell(
             requester,

@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any
 from tortoise.transactions import in_transaction
 
 from bot.errors import PermissionDenied, UserError
-from bot.events import PostedRef
 from bot.services import ServiceKey
-from bot.storage.models import PostedCopy, Request, RequestEvent, User
-from bot.workflow import copies, render
+from bot.storage.models import Request, RequestEvent, User
+from bot.workflow import copies
 from bot.workflow.fields import display
 from bot.workflow.hooks import schedule_on_enter, warn_unknown_actions
 from bot.workflow.loader import load_types
@@ -294,86 +293,6 @@ class Workflows:
             if data.get(n) is not None
         ]
         return ", ".join([(spec.title or spec.name).lower(), *parts])
-
-    # -- posting -------------------------------------------------------------------------------
-    async def render(self, req: Request, *, requester_copy: bool = False) -> tuple[str, list[Any]]:
-        spec = self.spec_of(req)
-        requester = req.requester
-        if not isinstance(requester, User):
-            await req.fetch_related("requester")
-            requester = req.requester
-        tagged = [self.mention(k) for k in self.responsible(req, spec)]
-        last_event = (
-            await RequestEvent.filter(request_id=req.id)
-            .exclude(action__startswith="hook:")
-            .order_by("-id")
-            .first()
-        )
-        last = None
-        if last_event is not None and last_event.action != "submitted":
-            await last_event.fetch_related("actor")
-            who = last_event.actor.name if last_event.actor else "someone"
-            tr = spec.transitions.get(last_event.action)
-            verb = tr.past if tr else last_event.action
-            last = f"{verb} by {who}" + (f": {last_event.comment}" if last_event.comment else "")
-        text = render.card(
-            req,
-            spec,
-            requester=self.mention(requester.key),
-            tagged=tagged,
-            last=last,
-            assignee=self.mention(req.assignee) if req.assignee else None,
-        )
-        return text, render.transition_choices(req, spec, requester_only=requester_copy)
-
-    async def publish(self, req: Request) -> PostedRef | None:
-        """Post the card to the type's channel (on the requester's platform) and remember it."""
-        spec = self.spec_of(req)
-        requester = req.requester
-        assert isinstance(requester, User)
-        text, choices = await self.render(req)
-        try:
-            ref = await self.app.post(requester.platform, spec.channel, text, choices=choices)
-        except Exception:
-            log.warning("could not post %s to %s", req.ref, spec.channel, exc_info=True)
-            return None
-        if ref is not None:
-            await self.remember(req, ref)
-        return ref
-
-    async def remember(self, req: Request, ref: PostedRef) -> None:
-        await PostedCopy.create(
-            request=req,
-            platform=ref.platform,
-            channel=ref.channel,
-            message_id=ref.id,
-            thread=ref.thread,
-        )
-
-    async def refresh(self, req: Request, *, strict: bool = False) -> int:
-        """Update every posted copy; returns how many were updated. With ``strict`` a copy
-        that could not be updated raises afterwards (so background work tries again)."""
-        spec = self.spec_of(req)
-        count = 0
-        failed = 0
-        for copy in await PostedCopy.filter(request_id=req.id):
-            adapter = self.app.adapters.get(copy.platform)
-            if adapter is None:
-                continue
-            requester_copy = copy.channel != spec.channel
-            text, choices = await self.render(req, requester_copy=requester_copy)
-            ref = PostedRef(copy.platform, copy.channel, copy.message_id, copy.thread)
-            try:
-                await adapter.update(ref, self.app.outbound(text), choices=choices)
-                count += 1
-            except Exception:
-                log.warning(
-                    "could not update copy %s of %s", copy.message_id, req.ref, exc_info=True
-                )
-                failed += 1
-        if strict and failed:
-            raise copies.CopiesNotUpdated(f"{failed} copies of {req.ref} were not updated")
-        return count
 
     async def assign(self, req: Request, assignee: str, actor: User) -> None:
         """Record who works on a request (``platform:id``), update every copy, tell them."""
