@@ -150,11 +150,18 @@ async def edit(ctx: Context) -> None:
             raise UserError(str(exc)) from None
     if not changes:
         raise UserError("Say what to change, for example `edit REQ-12 size=8TB`.")
+    before = req.state
     await wf.edit(req, changes, await ctx.db_user())
     shown = ", ".join(
         f"{spec.fields[k].label} = {display(spec.fields[k], v)}" for k, v in changes.items()
     )
-    await ctx.reply(f"Updated {req.ref}: {shown}.")
+    text = f"Updated {req.ref}: {shown}."
+    if req.state != before:
+        text += (
+            f" It was {spec.state_label(before)}, so it goes back for approval: it is now "
+            f"{spec.state_label(req.state)} and the approvers are told what changed."
+        )
+    await ctx.reply(text)
 
 
 @skill.command(
@@ -214,6 +221,24 @@ async def assign(ctx: Context) -> None:
     await wf.assign(req, subject, await ctx.db_user())
     shown = "you" if subject == ctx.user_key else wf.mention(subject)
     await ctx.reply(f"{req.ref} is now assigned to {shown}.")
+
+
+@skill.command(
+    r"override\s+(?P<verb>[a-z][\w-]*)\s+" + REF + r"\s*[:,-]?\s+(?P<comment>\S.*)",
+    role="admin",
+    help="override approve REQ-12 REASON — take a step on your own request (admins; audited)",
+    examples=("override approve REQ-12 PI away, disk full tonight",),
+)
+async def override(ctx: Context) -> None:
+    """Separation of duties has one exception: an admin who says so, with a reason."""
+    assert ctx.match is not None
+    await chat.transition(
+        ctx,
+        ctx.match.group("ref"),
+        ctx.match.group("verb"),
+        ctx.match.group("comment"),
+        override=True,
+    )
 
 
 @skill.command(

@@ -38,8 +38,11 @@ def user_id_of(word: str) -> str:
     return m.group(1) if m else word.lstrip("@")
 
 
-async def transition(ctx: Context, ref: str | int, word: str, comment: str = "") -> None:
-    """Move a request by a verb ("approve"); ask for the reason when the step needs one."""
+async def transition(
+    ctx: Context, ref: str | int, word: str, comment: str = "", *, override: bool = False
+) -> None:
+    """Move a request by a verb ("approve"); ask for the reason when the step needs one.
+    ``override`` is an admin's explicit exception to separation of duties (with a reason)."""
     wf = service(ctx.app)
     req = await wf.get(ref)
     spec = wf.spec_of(req)
@@ -58,7 +61,7 @@ async def transition(ctx: Context, ref: str | int, word: str, comment: str = "")
             "(or say `cancel`)."
         )
         return
-    await wf.transition(req, name, await ctx.db_user(), comment.strip())
+    await wf.transition(req, name, await ctx.db_user(), comment.strip(), override=override)
     await ctx.reply(f"{req.ref} is now {spec.state_label(req.state)} ({tr.past} by you).")
 
 
@@ -175,7 +178,7 @@ async def waiting_for(ctx: Context, quiet: bool = False) -> None:
         await Request.filter(deleted=False, closed_at=None)
         .order_by("id")
         .limit(1000)
-        .prefetch_related("requester")
+        .prefetch_related("requester", "filed_by")
     ):
         spec = wf.types.get(req.type)
         if spec is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from bot.workflow.fields import display
 from bot.workflow.hooks import schedule_on_enter, warn_unknown_actions
 from bot.workflow.loader import load_types
 from bot.workflow.notify import Notifier
+from bot.workflow.permissions import Decision, decide
 from bot.workflow.spec import RequestType, TransitionSpec
 
 if TYPE_CHECKING:
@@ -39,12 +39,6 @@ EDIT_ANY = "edit_any_request"  # the role group that may edit and delete anyone'
 
 class FilingFailed(UserError):
     """The request could not be stored; nothing was saved and the user is told so."""
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    reason: str = ""
 
 
 def parse_ref(text: str) -> int | None:
@@ -110,7 +104,7 @@ class Workflows:
                 f"There is no request {ref if isinstance(ref, str) else f'REQ-{ref}'}"
                 ". Say `list my open requests` to see yours."
             )
-        await req.fetch_related("requester")
+        await req.fetch_related("requester", "filed_by")
         return req
 
     # -- filing --------------------------------------------------------------------------------
@@ -180,48 +174,26 @@ class Workflows:
         return adapter.mention(user_id) if adapter is not None else key
 
     # -- permission ----------------------------------------------------------------------------
-    def decide(self, req: Request, spec: RequestType, name: str, user_key: str) -> Decision:
-        """May ``user_key`` take transition ``name`` now? If not, say why in plain words."""
-        tr = spec.transitions.get(name)
-        if tr is None:
-            names = ", ".join(n for n, _ in spec.transitions_from(req.state)) or "none"
-            return Decision(False, f"{req.ref} has no step {name!r} (possible now: {names}).")
-        if tr.from_ and req.state not in tr.from_:
-            return Decision(
-                False, f"{req.ref} is {spec.state_label(req.state)}, so it can't be {tr.past} now."
-            )
-        data = dict(req.fields_data)
-        requester_key = req.requester.key if isinstance(req.requester, User) else ""
-        conditions: list[str] = []
-        roles: list[str] = []
-        for rule in tr.allow:
-            holds = (
-                any(self.app.roles.has(user_key, r) for r in rule.roles)
-                or user_key in rule.users
-                or (rule.requester and user_key == requester_key)
-            )
-            roles += rule.roles
-            if not holds:
-                continue
-            if spec.test(rule.when, data):
-                return Decision(True)
-            conditions.append(rule.because or f"it needs {rule.when}")
-        if conditions:
-            return Decision(False, f"You can't {name} {req.ref}: {'; '.join(conditions)}.")
-        who = " or ".join(dict.fromkeys(roles)) or "a specific person"
-        if any(rule.requester for rule in tr.allow):
-            who = f"the requester or {who}" if roles else "the requester"
-        have = ", ".join(sorted(self.app.roles.roles_of(user_key)))
-        return Decision(
-            False, f"You can't {name} {req.ref}: that needs {who}, and you have: {have}."
-        )
+    def decide(
+        self,
+        req: Request,
+        spec: RequestType,
+        name: str,
+        user_key: str,
+        *,
+        override: bool = False,
+    ) -> Decision:
+        """May ``user_key`` take transition ``name`` now? (see ``bot.workflow.permissions``)"""
+        return decide(self.app.roles, req, spec, name, user_key, override=override)
 
     # -- moving --------------------------------------------------------------------------------
-    async def transition(self, req: Request, name: str, actor: User, comment: str = "") -> Request:
+    async def transition(
+        self, req: Request, name: str, actor: User, comment: str = "", *, override: bool = False
+    ) -> Request:
         """Check, record, then publish and notify. Raises ``UserError`` with the reason if not
-        allowed."""
+        allowed. ``override`` (an admin's, with a comment) lifts separation of duties only."""
         spec = self.spec_of(req)
-        decision = self.decide(req, spec, name, actor.key)
+        decision = self.decide(req, spec, name, actor.key, override=override)
         if not decision.allowed:
             self.app.audit.record(
                 actor.key,
@@ -251,13 +223,18 @@ class Workflows:
                 action=name,
                 from_state=before,
                 to_state=tr.to,
-                comment=comment,
+                comment=f"[override] {comment}" if override else comment,
+                data={"override": True} if override else {},
             )
         await req.refresh_from_db()
-        await req.fetch_related("requester")
+        await req.fetch_related("requester", "filed_by")
         self.app.audit.record(
             actor.key, f"request.{name}", req.ref, from_state=before, to_state=tr.to
         )
+        if override:
+            self.app.audit.record(
+                actor.key, "request.override", req.ref, transition=name, reason=comment
+            )
         copies.refresh_later(self, req)
         self._announce(req, spec, tr, actor, comment)
         if tr.to != before:
@@ -342,19 +319,44 @@ class Workflows:
         diff = {k: [old.get(k), v] for k, v in changes.items() if old.get(k) != v}
         if not diff:
             raise UserError(f"{req.ref} already has those values.")
+        # an approved request that changes goes back through the approvals its new values need
+        before = req.state
+        state = spec.initial if before != spec.initial else before
+        changed = "; ".join(
+            f"{spec.fields[k].label if k in spec.fields else k}: "
+            f"{_shown(spec, k, was)} → {_shown(spec, k, now)}"
+            for k, (was, now) in diff.items()
+        )
         async with in_transaction():
-            await Request.filter(id=req.id).update(fields_data=new, updated_at=datetime.now(UTC))
+            await Request.filter(id=req.id).update(
+                fields_data=new, state=state, updated_at=datetime.now(UTC)
+            )
             await RequestEvent.create(
                 request=req,
                 actor=actor,
                 action="edited",
-                from_state=req.state,
-                to_state=req.state,
-                data={"changes": diff},
+                from_state=before,
+                to_state=state,
+                comment=changed,
+                data={"changes": diff, "reopened": state != before},
             )
         req.fields_data = new
-        self.app.audit.record(actor.key, "request.edited", req.ref, changes=list(diff))
+        req.state = state
+        self.app.audit.record(
+            actor.key, "request.edited", req.ref, changes=list(diff), reopened=state != before
+        )
         copies.refresh_later(self, req)
+        if state != before:
+            what = self.describe(req, spec)
+            for key in self.responsible(req, spec):
+                if key != actor.key:
+                    self.notifier.dm_later(
+                        key,
+                        f"{req.ref} ({what}) changed after it was "
+                        f"{spec.state_label(before)} and needs your approval again. "
+                        f"Changed by {actor.name}: {changed}.",
+                        key=req.ref,
+                    )
         return req
 
     async def delete(self, req: Request, actor: User, comment: str = "") -> None:
@@ -380,6 +382,11 @@ class Workflows:
 
 #: the running workflow service, shared by the skills that file and move requests
 WORKFLOWS: ServiceKey[Workflows] = ServiceKey("workflows", Workflows)
+
+
+def _shown(spec: RequestType, name: str, value: Any) -> str:
+    field = spec.fields.get(name)
+    return display(field, value) if field is not None and value is not None else str(value)
 
 
 def service(app: Application) -> Workflows:

@@ -142,6 +142,11 @@ class RequestType(_Model):
     on_enter: dict[str, list[str]] = Field(
         default_factory=dict, description="state -> actions run when a request enters it"
     )
+    self_approval: bool = Field(
+        False,
+        description="may the person a request is for, or who filed it, also approve or "
+        "complete it through their role (separation of duties when false)",
+    )
     source: str = Field("", exclude=True)
     _exprs: dict[str, Expr] = PrivateAttr(default_factory=dict)
 

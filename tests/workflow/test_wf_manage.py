@@ -47,7 +47,7 @@ async def test_edit_and_delete_update_every_copy_and_keep_history(tmp_path: Path
         actions = [e.action for e in await RequestEvent.filter(request_id=req.id)]
         assert actions == ["submitted", "edited", "deleted"]
         edited = await RequestEvent.get(request_id=req.id, action="edited")
-        assert edited.data == {"changes": {"size": [8 * TB, 3 * TB]}}
+        assert edited.data == {"changes": {"size": [8 * TB, 3 * TB]}, "reopened": False}
         out = await bot.say("alice", f"status of {req.ref}")
         assert f"There is no request {req.ref}" in out[-1].text
 

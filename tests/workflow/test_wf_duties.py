@@ -1,0 +1,107 @@
+"""Separation of duties and edits after approval (issue #12 item 2), through the message path,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.storage.models import AuditEvent, Request, RequestEvent
+from bot.testing import TestBot
+
+
+async def file_quota(bot: TestBot, user: str, size: str, path: str = "/project/astro") -> Request:
+    await bot.say(user, "request quota")
+    await bot.say(user, size)
+    await bot.say(user, path)
+    await bot.say(user, "for the new survey data")
+    await bot.say(user, "yes")
+    return await Request.filter().order_by("-id").first()  # type: ignore[return-value]
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, db_url: str):
+    async with TestBot.create(tmp_path, database_url=db_url) as bot:
+        for user, role in (
+            ("sam", "staff"),
+            ("olga", "operator"),
+            ("hana", "helpdesk"),
+            ("root", "admin"),
+            ("mary", "management"),
+        ):
+            await bot.grant(user, role)
+        yield bot
+
+
+async def test_nobody_approves_or_completes_their_own_request(bot: TestBot) -> None:
+    req = await file_quota(bot, "sam", "4TB")
+    out = await bot.say("sam", f"approve {req.ref}")
+    assert "it is for you, so someone else has to approve it (separation of duties)" in out[0].text
+    assert (await Request.get(id=req.id)).state == "submitted"
+    out = await bot.say("mary", f"approve {req.ref}")
+    assert "is now approved" in out[0].text
+    out = await bot.say("sam", f"complete {req.ref}")
+    assert "someone else has to complete it" in out[0].text
+    out = await bot.say("olga", f"complete {req.ref}")
+    assert "is now done" in out[0].text
+    await bot.app.audit.flush()
+    refused = await AuditEvent.filter(kind="request.refused", actor="test:sam").count()
+    assert refused == 2
+
+
+async def test_whoever_filed_it_for_someone_else_cannot_approve_it_either(bot: TestBot) -> None:
+    await bot.grant("hana", "staff")
+    await bot.say("hana", "request quota for @alice")
+    for answer in ("2TB", "/project/alice", "thesis data", "yes"):
+        await bot.say("hana", answer)
+    req = await Request.filter().order_by("-id").first()
+    assert req is not None
+    await req.fetch_related("requester")
+    assert req.requester.platform_id == "alice"
+    out = await bot.say("hana", f"approve {req.ref}")
+    assert "you filed it, so someone else has to approve it" in out[0].text
+    # the requester may still withdraw it: a requester rule, not a role
+    out = await bot.say("alice", f"cancel {req.ref}")
+    assert "is now cancelled" in out[0].text
+
+
+async def test_an_admin_override_is_explicit_and_audited(bot: TestBot) -> None:
+    await bot.grant("root", "staff")
+    req = await file_quota(bot, "root", "1TB")
+    out = await bot.say("root", f"approve {req.ref}")
+    assert "separation of duties" in out[0].text
+    out = await bot.say("root", f"override approve {req.ref} PI away, disk full tonight")
+    assert "is now approved" in out[0].text
+    event = await RequestEvent.get(request_id=req.id, action="approve")
+    assert event.comment == "[override] PI away, disk full tonight"
+    await bot.app.audit.flush()
+    audit = await AuditEvent.get(kind="request.override")
+    assert audit.detail["reason"] == "PI away, disk full tonight"
+    out = await bot.say("sam", f"override approve {req.ref} because")
+    assert "needs the admin role" in out[0].text
+
+
+async def test_an_edit_after_approval_goes_back_for_the_approvals_its_values_need(
+    bot: TestBot,
+) -> None:
+    req = await file_quota(bot, "alice", "2TB")
+    await bot.say("sam", f"approve {req.ref}")
+    out = await bot.say("alice", f"edit {req.ref} size=100TB")
+    assert "goes back for approval: it is now waiting for approval" in out[0].text
+    row = await Request.get(id=req.id)
+    assert row.state == "submitted"
+    # the approvers of the new values (management above 5 TB) see what changed
+    told = [s.text for s in bot.dms_to("mary") if req.ref in s.text and "again" in s.text]
+    assert told and "Size: 2 TB → 100 TB" in told[-1]
+    # the operator can no longer complete it at 100 TB, and staff can no longer approve it
+    out = await bot.say("olga", f"complete {req.ref}")
+    assert "can't be completed now" in out[0].text
+    out = await bot.say("sam", f"approve {req.ref}")
+    assert (
+        "quotas above 10 TB need a purchase reference" in out[0].text
+        or "larger ones need management" in out[0].text
+    )
+    edited = await RequestEvent.get(request_id=req.id, action="edited")
+    assert (edited.from_state, edited.to_state) == ("approved", "submitted")
+    assert edited.comment == "Size: 2 TB → 100 TB"
