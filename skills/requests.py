@@ -15,11 +15,10 @@ from typing import Any
 from bot.app import Application
 from bot.checks import in_group
 from bot.context import Context
-from bot.errors import PermissionDenied, UserError
+from bot.errors import UserError
 from bot.scope import SkillScope
 from bot.skill import Skill
-from bot.storage.models import RequestEvent
-from bot.workflow import chat, copies, dialogue
+from bot.workflow import chat, dialogue
 from bot.workflow.chat import COMMENT_FOLLOWUP, PAIR, REF
 from bot.workflow.engine import WORKFLOWS, Workflows, parse_ref, service
 from bot.workflow.fields import FieldError, display, parse_answer
@@ -32,8 +31,6 @@ skill = Skill("requests", "Helpdesk requests: quota, software, walltime, account
 HANDLERS = in_group("request_handlers")
 #: searching everyone's requests (the others search their own)
 SEE_ALL = in_group("see_all_requests")
-#: commenting on requests one did not file
-COMMENT_ANY = in_group("comment_on_any_request")
 
 
 def wf_of(ctx: Context) -> Workflows:
@@ -58,6 +55,19 @@ async def setup(scope: SkillScope) -> None:
 async def status(ctx: Context) -> None:
     assert ctx.match is not None
     await chat.show_status(ctx, ctx.match.group("ref") or ctx.match.group("ref2"))
+
+
+@skill.command(
+    r"(?:show\s+(?:me\s+)?)?(?:the\s+)?(?:history|log|audit\s+trail)\s+(?:of\s+|for\s+|on\s+)?"
+    + REF
+    + r"\??",
+    help="history of REQ-12 — who did what and when, with comments",
+    examples=("history of REQ-12", "history REQ-12"),
+    audit=False,
+)
+async def history(ctx: Context) -> None:
+    assert ctx.match is not None
+    await chat.show_history(ctx, ctx.match.group("ref"))
 
 
 @skill.command(
@@ -182,24 +192,7 @@ async def delete(ctx: Context) -> None:
 )
 async def comment(ctx: Context) -> None:
     assert ctx.match is not None
-    wf = wf_of(ctx)
-    req = await wf.get(ctx.match.group("ref"))
-    spec = wf.spec_of(req)
-    if not wf.may_edit(req, ctx.user_key) and not COMMENT_ANY(ctx):
-        raise PermissionDenied(
-            f"Commenting on {req.ref} is for its requester; anyone else "
-            f"{COMMENT_ANY.describe(ctx)}."
-        )
-    await RequestEvent.create(
-        request=req,
-        actor=await ctx.db_user(),
-        action="commented",
-        from_state=req.state,
-        to_state=req.state,
-        comment=ctx.match.group("comment"),
-    )
-    await copies.refresh(wf, req)
-    await ctx.reply(f"Noted on {req.ref} ({spec.state_label(req.state)}).")
+    await chat.add_comment(ctx, ctx.match.group("ref"), ctx.match.group("comment"))
 
 
 @skill.command(

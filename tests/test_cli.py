@@ -1,5 +1,6 @@
 """The `quartermaster` command as a user runs it: real subprocesses, real files."""
 
+import json
 import os
 import subprocess
 import sys
@@ -220,3 +221,42 @@ def test_a_broken_cli_plugin_is_one_line_and_the_rest_still_works(home, tmp_path
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "'broken'" in result.stderr and "qm_site_missing" in result.stderr
     assert qm("vault", "new-key", home=home, env=env).returncode == 0
+
+
+# -- quartermaster audit (issue #12 item 8) -------------------------------------------------
+AUDIT_SCRIPT = """\
+alice> request quota
+alice> 2TB
+alice> /project/alice
+alice> thesis data
+alice> yes
+sam> approve REQ-1 looks fine
+"""
+
+
+def test_audit_filters_by_request_user_kind_and_prints_json(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"QUARTERMASTER__ROLES__GRANTS__STAFF": '["shell:sam"]'}
+    chat = qm("chat", "--script", "-", "--no-admin", home=home, stdin=AUDIT_SCRIPT, env=env)
+    assert chat.returncode == 0, chat.stderr
+    assert "REQ-1 is now approved" in chat.stdout
+
+    out = qm("audit", "--request", "REQ-1", home=home)
+    assert out.returncode == 0, out.stderr
+    kinds = [line.split("  ")[2] for line in out.stdout.splitlines()]
+    assert kinds[:2] == ["request.filed", "request.approve"]
+
+    out = qm("audit", "--user", "sam", "--kind", "request.*", "--json", home=home)
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [(r["actor"], r["kind"], r["target"]) for r in records] == [
+        ("shell:sam", "request.approve", "REQ-1")
+    ]
+    assert records[0]["detail"] == {"from_state": "submitted", "to_state": "approved"}
+
+    out = qm("audit", "--since", "2999-01-01", home=home)
+    assert out.returncode == 0 and out.stdout == ""
+    assert "No audit records since 2999-01-01" in out.stderr
+
+    out = qm("audit", "--since", "sometime", home=home)
+    assert out.returncode == 2
+    assert out.stderr.startswith("quartermaster: error: --since: 'sometime' is neither")

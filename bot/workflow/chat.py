@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bot.checks import in_group
 from bot.errors import PermissionDenied, UserError
 from bot.storage.models import Request, RequestEvent
-from bot.workflow import copies, dialogue
+from bot.workflow import copies, dialogue, permissions
 from bot.workflow.draft import Draft, Requester
 from bot.workflow.engine import Workflows, service
 from bot.workflow.fields import FieldError, parse_answer
@@ -144,16 +144,38 @@ async def line(wf: Workflows, req: Request) -> str:
     return f"• {req.ref} {wf.describe(req, spec)} — {spec.state_label(req.state)}"
 
 
+HISTORY_SHOWN = 30  # entries of a history shown in chat (the newest); the CLI has them all
+
+
 async def show_status(ctx: Context, ref: str) -> None:
     wf = service(ctx.app)
-    req = await wf.get(ref)
+    req = await permissions.visible(wf, ref, ctx.user_key)
     text, _ = await copies.render(wf, req)
-    lines = [text, "History:"]
-    for ev in await RequestEvent.filter(request_id=req.id).order_by("id").prefetch_related("actor"):
+    await ctx.reply("\n".join([text, "History:", *await history_lines(req)]))
+
+
+async def show_history(ctx: Context, ref: str) -> None:
+    wf = service(ctx.app)
+    req = await permissions.visible(wf, ref, ctx.user_key)
+    spec = wf.spec_of(req)
+    head = f"History of {req.ref} ({wf.describe(req, spec)}, {spec.state_label(req.state)}):"
+    await ctx.reply("\n".join([head, *await history_lines(req)]))
+
+
+async def history_lines(req: Request) -> list[str]:
+    """Who did what, when, with which comment: the newest ``HISTORY_SHOWN`` entries."""
+    events = await RequestEvent.filter(request_id=req.id).order_by("-id").limit(HISTORY_SHOWN + 1)
+    lines = []
+    if len(events) > HISTORY_SHOWN:
+        earlier = await RequestEvent.filter(request_id=req.id).count() - HISTORY_SHOWN
+        lines.append(f"  … {earlier} earlier entries (`quartermaster audit --request {req.ref}`)")
+        events = events[:HISTORY_SHOWN]
+    for ev in reversed(events):
+        await ev.fetch_related("actor")
         who = ev.actor.name if ev.actor else "the bot"
         when = ev.created_at.strftime("%Y-%m-%d %H:%M") if ev.created_at else ""
         lines.append(f"  {when} {ev.action} by {who}" + (f": {ev.comment}" if ev.comment else ""))
-    await ctx.reply("\n".join(lines))
+    return lines
 
 
 async def mine(ctx: Context, open_only: bool) -> None:
@@ -221,3 +243,28 @@ def takes_answer(ctx: Context) -> bool:
     wf = service(ctx.app)
     spec = wf.types.get(draft.type)
     return spec is not None and dialogue.fits(spec, draft, ctx.text, ctx.event.time)
+
+
+COMMENT_ANY = in_group("comment_on_any_request")
+
+
+async def add_comment(ctx: Context, ref: str, comment: str) -> None:
+    """A note in a request's history, by its requester or the ``comment_on_any_request`` group."""
+    wf = service(ctx.app)
+    req = await wf.get(ref)
+    spec = wf.spec_of(req)
+    if not wf.may_edit(req, ctx.user_key) and not COMMENT_ANY(ctx):
+        raise PermissionDenied(
+            f"Commenting on {req.ref} is for its requester; anyone else "
+            f"{COMMENT_ANY.describe(ctx)}."
+        )
+    await RequestEvent.create(
+        request=req,
+        actor=await ctx.db_user(),
+        action="commented",
+        from_state=req.state,
+        to_state=req.state,
+        comment=comment,
+    )
+    await copies.refresh(wf, req)
+    await ctx.reply(f"Noted on {req.ref} ({spec.state_label(req.state)}).")

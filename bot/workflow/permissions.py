@@ -13,10 +13,12 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.errors import PermissionDenied
 from bot.storage.models import Request, User
 
 if TYPE_CHECKING:
     from bot.roles import RoleService
+    from bot.workflow.engine import Workflows
     from bot.workflow.spec import RequestType
 
 log = logging.getLogger(__name__)
@@ -96,3 +98,31 @@ def party_of(req: Request, user_key: str) -> str | None:
         return None
     log.warning("%s: who filed it was not loaded; treating %s as a party", req.ref, user_key)
     return "you may have filed it"
+
+
+def may_see(wf: Workflows, req: Request, user_key: str) -> bool:
+    """Who may read a request in chat: the people it is for or by, whoever it waits on or is
+    assigned to, and the ``see_all_requests`` group (the command line is for admins)."""
+    if wf.app.roles.in_group(user_key, "see_all_requests"):
+        return True
+    if party_of(req, user_key) is not None or req.assignee == user_key:
+        return True
+    spec = wf.types.get(req.type)
+    if spec is None:
+        return False
+    if user_key in wf.responsible(req, spec):
+        return True
+    return any(
+        wf.decide(req, spec, name, user_key).allowed for name, _ in spec.transitions_from(req.state)
+    )
+
+
+async def visible(wf: Workflows, ref: str | int, user_key: str) -> Request:
+    """``wf.get``, refused (privately, without the content) to someone who may not see it."""
+    req = await wf.get(ref)
+    if not may_see(wf, req, user_key):
+        raise PermissionDenied(
+            f"You can't see {req.ref}: a request is shown to the people it is for or by, "
+            "whoever it waits on, and the helpdesk."
+        )
+    return req

@@ -105,3 +105,33 @@ async def test_an_edit_after_approval_goes_back_for_the_approvals_its_values_nee
     edited = await RequestEvent.get(request_id=req.id, action="edited")
     assert (edited.from_state, edited.to_state) == ("approved", "submitted")
     assert edited.comment == "Size: 2 TB → 100 TB"
+
+
+async def test_a_researcher_sees_only_requests_that_concern_them(bot: TestBot) -> None:
+    """Item 3: Bob cannot read Alice's card or history; Alice, the approver it waits on, and the
+    helpdesk can, in full."""
+    req = await file_quota(bot, "alice", "2TB")
+    for command in (f"status of {req.ref}", f"history of {req.ref}", f"{req.ref}"):
+        out = await bot.say("bob", command)
+        assert [s.text for s in out] == [
+            f"You can't see {req.ref}: a request is shown to the people it is for or by, "
+            "whoever it waits on, and the helpdesk."
+        ], command
+    for user in ("alice", "sam", "hana"):
+        out = await bot.say(user, f"status of {req.ref}")
+        assert "/project/astro" in out[0].text and "History:" in out[0].text, user
+
+
+async def test_history_shows_who_did_what_and_when_with_comments(bot: TestBot) -> None:
+    req = await file_quota(bot, "alice", "2TB")
+    await bot.say("sam", f"approve {req.ref}")
+    await bot.say("alice", f"comment {req.ref} thanks, please hurry")
+    out = await bot.say("alice", f"history of {req.ref}")
+    text = out[0].text
+    assert text.startswith(f"History of {req.ref} (storage quota, 2 TB")
+    lines = text.splitlines()[1:]
+    assert [line.strip().split(" ", 2)[2] for line in lines] == [
+        "submitted by alice",
+        "approve by sam",
+        "commented by alice: thanks, please hurry",
+    ]
