@@ -260,3 +260,19 @@ def test_audit_filters_by_request_user_kind_and_prints_json(tmp_path: Path) -> N
     out = qm("audit", "--since", "sometime", home=home)
     assert out.returncode == 2
     assert out.stderr.startswith("quartermaster: error: --since: 'sometime' is neither")
+
+
+def test_an_admin_sets_and_clears_an_email_address_from_the_server(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    out = qm("users", "set-email", "slack:U1", "Alice@Uni.EDU", home=home)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "slack:U1: e-mail Alice@uni.edu"
+    out = qm("users", "show", "slack:U1", home=home)
+    assert "email=Alice@uni.edu" in out.stdout
+    out = qm("users", "set-email", "slack:U1", "not an address", home=home)
+    assert out.returncode == 2
+    assert out.stderr.startswith("quartermaster: error: 'not an address' isn't an e-mail")
+    out = qm("users", "set-email", "slack:U1", "", home=home)
+    assert "cleared" in out.stdout
+    out = qm("audit", "--kind", "user.email", "--json", home=home)
+    assert [json.loads(line)["target"] for line in out.stdout.splitlines()] == ["slack:U1"] * 2

@@ -1,0 +1,109 @@
+"""Your profile: the e-mail address notices about your requests go to.
+
+A person sets their own (``my email is alice@uni.edu``), confirmed before it is saved; admins set
+anyone's from the server (``quartermaster users set-email``). Without one, the address the chat
+platform reports for them is used.
+"""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.emails import normalise_email
+from bot.events import Choice
+from bot.skill import Skill
+
+skill = Skill("profile", "Your e-mail address for notices about your requests.")
+
+CONFIRM = "profile.email"
+_ADDRESS = r"(?P<email><mailto:[^>\s]{1,400}>|[^\s<>]{1,320})"
+YES = frozenset({"yes", "y", "yep", "yup", "sure", "ok", "okay", "confirm"})
+NO = frozenset({"no", "n", "nope", "cancel"})
+
+
+@skill.command(
+    r"(?:my\s+)?e-?mail(?:\s+address)?\s+is\s+"
+    + _ADDRESS
+    + r"|set\s+my\s+e-?mail(?:\s+address)?\s+to\s+"
+    + _ADDRESS.replace("email", "email2"),
+    help="my email is ADDRESS — where I send e-mail about your requests (I ask first)",
+    examples=("my email is alice@uni.edu", "set my email to alice@uni.edu"),
+)
+async def set_email(ctx: Context) -> None:
+    assert ctx.match is not None
+    address = normalise_email(ctx.match.group("email") or ctx.match.group("email2"))
+    await ctx.expect(CONFIRM, {"email": address})
+    await ctx.reply(
+        f"Set your e-mail address to {address}? Notices about your requests will go there.",
+        choices=[
+            Choice("Yes", f"{CONFIRM}.yes", style="primary"),
+            Choice("No", f"{CONFIRM}.no"),
+        ],
+    )
+
+
+def _is_answer(ctx: Context) -> bool:
+    return ctx.text.strip().lower().rstrip(".!") in YES | NO
+
+
+@skill.followup(CONFIRM, accepts=_is_answer)
+async def answer(ctx: Context) -> None:
+    if ctx.text.strip().lower().rstrip(".!") in YES:
+        await _save(ctx)
+    else:
+        await _keep(ctx)
+
+
+@skill.action(f"{CONFIRM}.yes")
+async def yes_click(ctx: Context) -> None:
+    await _save(ctx)
+
+
+@skill.action(f"{CONFIRM}.no")
+async def no_click(ctx: Context) -> None:
+    await _keep(ctx)
+
+
+async def _pending(ctx: Context) -> str | None:
+    state = ctx.state
+    if not state or state.get("followup") != CONFIRM:
+        await ctx.reply_private("That question has expired; say `my email is …` again.")
+        return None
+    return str((state.get("data") or {}).get("email", "")) or None
+
+
+async def _save(ctx: Context) -> None:
+    address = await _pending(ctx)
+    if address is None:
+        return
+    await ctx.done()
+    user = await ctx.db_user()
+    previous = user.email
+    user.email = address
+    await user.save(update_fields=["email"])
+    ctx.app.audit.record(ctx.user_key, "user.email", ctx.user_key, changed=previous != address)
+    await ctx.reply(f"Done: I'll send e-mail about your requests to {address}.")
+
+
+async def _keep(ctx: Context) -> None:
+    if await _pending(ctx) is None:
+        return
+    await ctx.done()
+    user = await ctx.db_user()
+    kept = user.email or "none set (I use what the chat platform knows, if anything)"
+    await ctx.reply(f"OK, I left your e-mail address as it was: {kept}.")
+
+
+@skill.command(
+    r"(?:what(?:'|’)?s|what\s+is|show)\s+my\s+e-?mail(?:\s+address)?\??",
+    help="what's my email — the address I send notices to",
+    audit=False,
+)
+async def show_email(ctx: Context) -> None:
+    user = await ctx.db_user()
+    if user.email:
+        await ctx.reply(f"I send e-mail about your requests to {user.email}.")
+        return
+    await ctx.reply(
+        "You haven't given me an e-mail address; I use what the chat platform knows about you, "
+        "if anything. Say `my email is you@example.org` to set one."
+    )
