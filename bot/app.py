@@ -155,10 +155,12 @@ class Application:
         await self.stop()
 
     async def start(self) -> None:
+        from bot.private import secure_storage
         from bot.storage.db import close_database, open_database
 
         stack = self._stack
         try:
+            secure_storage(self.settings.database.resolved_url())
             await open_database(self.settings.database.resolved_url())
             stack.push_async_callback(close_database)
             if self.settings.redis.url:

@@ -155,11 +155,27 @@ class SkillsSettings(_Section):
     disabled: list[str] = Field(default_factory=list)
 
 
+class HealthSettings(_Section):
+    """``http.health``: where ``/healthz`` and ``/metrics`` are served and who may read them.
+
+    Unset, they share the main listener, open, as a local ``make run`` expects.
+    """
+
+    host: str | None = Field(None, description="their own listener's address; default http.host")
+    port: int | None = Field(
+        None, ge=0, le=65535, description="a separate listener for them; unset: the main one"
+    )
+    token: str | None = Field(
+        None, min_length=16, description="bearer token required to read them (set from env)"
+    )
+
+
 class HttpSettings(_Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
+    health: HealthSettings = HealthSettings()
 
 
 class RateLimitSettings(_Section):

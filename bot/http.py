@@ -1,10 +1,15 @@
-"""The bot's own HTTP server: health, Prometheus metrics, adapters' callbacks, skills' webhooks."""
+"""The bot's own HTTP server: health, Prometheus metrics, adapters' callbacks, skills' webhooks.
+
+Health and metrics can move to their own listener and/or require a bearer token (issue #13).
+"""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -16,6 +21,8 @@ if TYPE_CHECKING:
     from bot.app import Application
 
 log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 APP_KEY: web.AppKey[Application] = web.AppKey("quartermaster", object)  # type: ignore[arg-type]
 
@@ -104,19 +111,50 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if healthy else 503)
 
 
+def bearer_guard(token: str | None, handler: Handler) -> Handler:
+    """``handler`` answering only requests with ``Authorization: Bearer <token>`` (constant-time
+    comparison); without a token, ``handler`` itself."""
+    if not token:
+        return handler
+    expected = token.encode()
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+            return web.json_response(
+                {"error": "a bearer token is required"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="quartermaster"'},
+            )
+        return await handler(request)
+
+    return guarded
+
+
 class HttpServer:
+    """The main listener (platform callbacks, skills' webhooks) and, with ``http.health.port``,
+    a second one for ``/healthz`` and ``/metrics`` so they can stay on an internal address while
+    the callbacks face the platform."""
+
     def __init__(self, app: Application) -> None:
         self.app = app
         self.web = web.Application()
         self.web[APP_KEY] = app
         self.registry = CollectorRegistry()
         self.registry.register(StatsCollector(app))
-        self.web.router.add_get("/healthz", healthz)
-        self.web.router.add_get("/metrics", self.metrics)
+        health = app.settings.http.health
+        self.health_web = self.web
+        if health.port is not None:
+            self.health_web = web.Application()
+            self.health_web[APP_KEY] = app
+        self.health_web.router.add_get("/healthz", bearer_guard(health.token, healthz))
+        self.health_web.router.add_get("/metrics", bearer_guard(health.token, self.metrics))
         # one route for every skill's webhooks, looked up per request (reloads change them)
         self.web.router.add_route("*", "/hooks/{skill}/{name}", app.webhooks.dispatch)
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
         self.port: int | None = None
+        #: where /healthz and /metrics answer: ``port`` unless ``http.health.port`` is set
+        self.health_port: int | None = None
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(
@@ -131,16 +169,38 @@ class HttpServer:
 
     async def start(self) -> None:
         cfg = self.app.settings.http
-        self._runner = web.AppRunner(self.web, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, cfg.host, cfg.port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else cfg.port
+        self.port = await self._listen(self.web, cfg.host, cfg.port)
         log.info("HTTP server on http://%s:%s", cfg.host, self.port)
+        self.health_port = self.port
+        if self.health_web is not self.web:
+            host = cfg.health.host or cfg.host
+            assert cfg.health.port is not None
+            self.health_port = await self._listen(self.health_web, host, cfg.health.port)
+            log.info("health and metrics on http://%s:%s", host, self.health_port)
+        elif not cfg.health.token and not _is_loopback(cfg.host):
+            log.warning(
+                "/healthz and /metrics are open to anyone reaching %s:%s; set http.health.token "
+                "or http.health.port (docs/configuration.md)",
+                cfg.host,
+                self.port,
+            )
+
+    async def _listen(self, app: web.Application, host: str, port: int) -> int:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        self._runners.append(runner)
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None) or []
+        return int(sockets[0].getsockname()[1]) if sockets else port
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        while self._runners:
+            await self._runners.pop().cleanup()
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

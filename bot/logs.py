@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.private import private_file
+
 Redactor = Callable[[str], str]
 
 _redactors: list[Redactor] = []
@@ -64,7 +66,7 @@ def setup_logging(level: str = "INFO", file: Path | None = None, *, stream: bool
             root.removeHandler(handler)
     handlers: list[logging.Handler] = []
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
+        private_file(file)  # conversations and names end up in the log: 0600 in a 0700 folder
         handlers.append(logging.FileHandler(file, encoding="utf-8"))
     elif stream:
         handlers.append(logging.StreamHandler())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bot.private import private_dir
+
 APP_NAME = "quartermaster"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +25,7 @@ def data_dir(create: bool = True) -> Path:
 
         path = Path(user_data_dir(APP_NAME, appauthor=False))
     if create:
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path)  # 0700: requests, audit and conversations are nobody else's business
     return path
 
 

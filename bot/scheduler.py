@@ -7,10 +7,11 @@ the skills' schedules and leaves those alone. Time slots for the Redis claim com
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: how long ``stop`` waits for cancelled jobs to end (one that swallows cancellation is left)
+STOP_TIMEOUT = 5.0
+
 
 class Scheduler:
     def __init__(self, app: Application) -> None:
@@ -31,13 +35,45 @@ class Scheduler:
         self._specs: dict[str, HandlerSpec] = {}
         self.runs: dict[str, int] = {}
         self.skipped: dict[str, int] = {}  # firings another bot process claimed first
+        self._running: set[asyncio.Task[Any]] = set()
+        self._stopping = False
 
     def start(self) -> None:
         self._scheduler.start()
 
     async def stop(self) -> None:
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+        """Stop firing, then cancel the jobs still running and wait for them.
+
+        Left to APScheduler, a running job is cancelled by its shutdown and logged as an error
+        with a traceback; cancelled here, each stops quietly with one info line.
+        """
+        if not self._scheduler.running:
+            return
+        self._stopping = True
+        self._scheduler.pause()
+        running = set(self._running)
+        for task in running:
+            task.cancel()
+        if running:
+            _, stuck = await asyncio.wait(running, timeout=STOP_TIMEOUT)
+            if stuck:
+                log.warning("%d scheduled job(s) ignored cancellation at stop", len(stuck))
+        self._scheduler.shutdown(wait=False)
+
+    async def _quietly(self, job_id: str, job: Callable[[], Awaitable[object]]) -> None:
+        """Run ``job``; cancelled by ``stop``, it ends with an info line instead of an error."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            await job()
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            task.uncancel()
+            log.info("scheduled job %s stopped: the bot is shutting down", job_id)
+        finally:
+            self._running.discard(task)
 
     async def _claim(self, job_id: str, spec: HandlerSpec) -> bool:
         assert spec.schedule is not None
@@ -63,8 +99,12 @@ class Scheduler:
         """A job that is not a skill schedule (e.g. ``observer:idle``); ``sync`` keeps it."""
         if job_id in self._specs:
             raise ValueError(f"job {job_id} is a skill schedule")
+
+        async def quietly() -> None:
+            await self._quietly(job_id, func)
+
         self._scheduler.add_job(
-            func,
+            quietly,
             IntervalTrigger(seconds=max(1.0, every.total_seconds()), timezone="UTC"),
             id=job_id,
             name=job_id,
@@ -120,6 +160,9 @@ class Scheduler:
         spec = self._specs.get(job_id)
         if spec is None:
             raise KeyError(job_id)
+        await self._quietly(job_id, lambda: self._run(job_id, spec))
+
+    async def _run(self, job_id: str, spec: HandlerSpec) -> None:
         if not await self._claim(job_id, spec):
             self.skipped[job_id] = self.skipped.get(job_id, 0) + 1
             return

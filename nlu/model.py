@@ -134,7 +134,7 @@ class NLUModel:
     # ------------------------------------------------------------------ persistence
     def save(self, model_dir: Path) -> None:
         """Write the model atomically to ``model_dir/current``."""
-        model_dir.mkdir(parents=True, exist_ok=True)
+        model_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # trained on the site's phrases
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=model_dir))
         try:
             meta = dict(self.meta)

@@ -131,3 +131,64 @@ async def test_job_slots_follow_the_apps_clock(tmp_path, skill_pkg, redis_client
         clock.advance(minutes=1)
         await scheduler.run("ticker.nightly")
         assert scheduler.runs["ticker.nightly"] == 2
+
+
+BLOCKER = """
+import asyncio
+from bot.skill import Skill
+from tests.service_keys import JOB_STARTED
+skill = Skill("blocker", "")
+
+@skill.schedule(seconds=0.05)
+async def wait_forever(app):
+    app.services[JOB_STARTED].set()
+    await asyncio.Event().wait()
+"""
+
+
+async def test_a_job_running_at_stop_is_cancelled_quietly(tmp_path, skill_pkg, caplog):
+    """Stopping while a job runs (APScheduler started it) logs no error, no traceback, and no
+    APScheduler complaint while stopping; one info line says what was stopped."""
+    import logging
+
+    from tests.service_keys import JOB_STARTED
+
+    skill_pkg.write("blocker", BLOCKER)
+    caplog.set_level(logging.INFO)
+    bot = TestBot.create(tmp_path, overrides={"skills.packages": ["skills", skill_pkg.name]})
+    started = bot.app.services[JOB_STARTED] = asyncio.Event()
+    async with bot:
+        await asyncio.wait_for(started.wait(), timeout=30)
+        before_stop = len(caplog.records)
+    records = caplog.records
+    assert not [r for r in records if r.levelno >= logging.ERROR or r.exc_info], [
+        r.getMessage() for r in records if r.levelno >= logging.ERROR
+    ]
+    assert not [
+        r
+        for r in records[before_stop:]
+        if r.name.startswith("apscheduler") and r.levelno >= logging.WARNING
+    ]
+    stopped = [
+        r
+        for r in records[before_stop:]
+        if r.name == "bot.scheduler" and "blocker.wait_forever" in r.getMessage()
+    ]
+    assert len(stopped) == 1 and stopped[0].levelno == logging.INFO
+
+
+async def test_a_periodic_job_running_at_stop_is_cancelled_quietly(tmp_path, caplog):
+    import logging
+    from datetime import timedelta
+
+    caplog.set_level(logging.INFO)
+    started = asyncio.Event()
+
+    async def wait_forever() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    async with TestBot.create(tmp_path) as bot:
+        bot.app.scheduler.add_periodic("observer:test", wait_forever, timedelta(seconds=1))
+        await asyncio.wait_for(started.wait(), timeout=30)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

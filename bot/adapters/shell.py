@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.adapters.memory import MemoryAdapter, Sent, dm_channel
@@ -32,8 +33,13 @@ _NUMBER = re.compile(r"^\s*(\d{1,2})\s*$")
 
 
 def guarded_history(path: str, keep: Callable[[str], bool]) -> Any:
-    """prompt_toolkit's FileHistory that writes a line to disk only if ``keep(line)``."""
+    """prompt_toolkit's FileHistory that writes a line to disk only if ``keep(line)``, into a
+    file created 0600 (what the local user typed is nobody else's business)."""
     from prompt_toolkit.history import FileHistory
+
+    from bot.private import private_file
+
+    private_file(Path(path))
 
     class GuardedHistory(FileHistory):
         def store_string(self, string: str) -> None:
