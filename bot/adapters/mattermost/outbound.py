@@ -8,6 +8,7 @@ store (``bot.textsplit.PartIndex``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -53,6 +54,7 @@ class MattermostOutbound(Adapter):
     bot_name: str
     team_ids: list[str]
     _secret: str
+    _click_lock: asyncio.Lock
     _users: dict[str, tuple[float, UserInfo, str]]
     _channels: dict[str, dict[str, Any]]
     _dm_channels: dict[str, str]
@@ -75,7 +77,12 @@ class MattermostOutbound(Adapter):
             return None
         return {
             "attachments": actions.attachments(
-                choices, self.actions_url, self._secret, channel, thread
+                choices,
+                self.actions_url,
+                self._secret,
+                channel,
+                thread,
+                issued=int(self.host.kv.clock().timestamp()),
             )
         }
 
