@@ -95,6 +95,9 @@ class Call:
     body: Any = None
 
 
+#: the server's at-mention rule (``\B@[[:alnum:]][[:alnum:]\.\-_:]*``, ASCII classes)
+AT_MENTION = re.compile(r"(?<![A-Za-z0-9_])@([A-Za-z0-9][A-Za-z0-9.\-_:]*)")
+
 #: status of a fault that closes the connection without any answer
 DROP = 0
 LENGTH_ERROR = "model.post.is_valid.message_length.app_error"
@@ -339,6 +342,27 @@ class MattermostPeer:
                 return result
 
         return await asyncio.wait_for(waiter(), timeout)
+
+    def notified(self, post: dict[str, Any]) -> set[str]:
+        """Who the server notifies for ``post``'s mentions, by its rule ``\\B@[[:alnum:]]…``
+        (ASCII): ``@name`` of a member, every member for ``@channel``, ``@all``, ``@here``."""
+        members = self.members[post["channel_id"]] - {post["user_id"]}
+        by_name = {u["username"]: uid for uid, u in self.users.items()}
+        out: set[str] = set()
+        for word in AT_MENTION.findall(post["message"]):
+            word = word.rstrip(".-_:").lower()
+            if word in ("channel", "all", "here"):
+                out |= members
+            elif by_name.get(word) in members:
+                out.add(by_name[word])
+        return out
+
+    @staticmethod
+    def links(post: dict[str, Any]) -> list[tuple[str, str]]:
+        """Markdown links whose label hides the address: ``[label](url)``, ``[label][ref]``."""
+        return re.findall(r"\[([^\]\n]*)\]\(([^)\s]*)\)", post["message"]) + re.findall(
+            r"\[([^\]\n]*)\]\[([^\]\n]*)\]", post["message"]
+        )
 
     def bot_posts(self, channel_id: str | None = None) -> list[dict[str, Any]]:
         return [

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from mattermostautodriver.exceptions import MattermostError
 
+from bot import markup
 from bot.adapters.mattermost import actions, clicks
 from bot.adapters.mattermost import events as ev
 from bot.adapters.mattermost.cursors import Cursors
@@ -71,7 +72,7 @@ class MattermostInbound(MattermostOutbound):
         if data.get("channel_name"):
             known["name"] = data["channel_name"]
         mentions = ev.decode(data.get("mentions"), []) or []
-        sender = str(data.get("sender_name") or "").lstrip("@")
+        sender = markup.strip(str(data.get("sender_name") or "").lstrip("@"))
         await self._handle_post(post, mentioned=self.bot_id in mentions, sender=sender)
 
     async def _on_edited(self, data: dict[str, Any]) -> None:
@@ -98,7 +99,8 @@ class MattermostInbound(MattermostOutbound):
         channel_id = post["channel_id"]
         channel = await self._channel(channel_id)
         direct = channel.get("type") == "D"
-        text = post.get("message") or ""
+        # marker characters cannot come from a user; "@\u200b" is our own defused "@" pasted back
+        text = markup.strip(post.get("message") or "").replace("@\u200b", "@")
         if self._mention.search(text):
             mentioned = True
             text = ev.strip_mention(self._mention, text)
