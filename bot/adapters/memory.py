@@ -9,6 +9,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot import markup
 from bot.adapter import Adapter, Host
 from bot.events import Choice, PostedRef
 
@@ -68,7 +69,7 @@ class MemoryAdapter(Adapter):
         dm_to: str | None,
     ) -> Sent:
         ref = PostedRef(self.platform, channel, f"m{next(self._ids)}", thread)
-        sent = Sent(ref, text, tuple(choices), dm_to)
+        sent = Sent(ref, markup.plain(text), tuple(choices), dm_to)
         self.sent.append(sent)
         self.by_id[ref.id] = sent
         self.on_sent(sent)
@@ -96,7 +97,7 @@ class MemoryAdapter(Adapter):
         if sent is None or sent.deleted:
             raise LookupError(f"no posted message {ref.id}")
         sent.edits.append(sent.text)
-        sent.text = text
+        sent.text = markup.plain(text)  # another platform's mention markers read as names
         sent.choices = tuple(choices)
         self.on_changed(sent)
 

@@ -147,7 +147,7 @@ async def test_own_and_other_bots_posts_are_ignored(
     async with make_app(peer, tmp_path, skills_pkg) as app:
         adapter = app.adapters["mattermost"]
         # the bot's own post mentioning itself (a loop waiting to happen) is not handled
-        await adapter.send(town, "@quartermaster ping")
+        await adapter.send(town, adapter.mention(peer.bot_id) + " ping")
         await peer.post_as(robot, town, "@quartermaster ping")
         await peer.post_as(alice, dm, "ping")  # a sentinel that is answered
         await peer.wait_for(lambda: peer.bot_posts(dm))

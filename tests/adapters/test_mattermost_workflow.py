@@ -58,3 +58,29 @@ async def test_quota_request_needs_management_and_is_approved_by_button(
         await app.background.idle()  # the DMs follow the answer
         assert peer.calls_to("PUT", rf"/posts/{card['id']}/patch$")
         assert any("approved by mary" in m for m in bot_said(dm))
+
+
+async def test_forged_approval_as_a_manager_outside_the_channel_is_refused(
+    peer: MattermostPeer, tmp_path: Path
+) -> None:
+    """The issue's scenario: staff in the channel POST the card's click as a manager."""
+    alice, sam, mary = (peer.add_user(n) for n in ("alice", "sam", "mary"))
+    desk = peer.add_channel("helpdesk-storage", members=[sam, peer.bot_id])
+    dm = peer.dm_channel(alice, peer.bot_id)
+    raw = bot_settings(peer, f"sqlite://{tmp_path / 'bot.sqlite3'}", ["skills"])
+    raw["roles"] = {
+        "grants": {"staff": [f"mattermost:{sam}"], "management": [f"mattermost:{mary}"]}
+    }
+    app = Application(Settings.model_validate(raw), adapters=[MattermostAdapter], load_nlu=False)
+    async with app:
+        for n, text in enumerate(
+            ["request quota 8TB", "/scratch/group/neuro", "simulation output", "yes"], start=1
+        ):
+            await peer.post_as(alice, dm, text)
+            await peer.wait_for(lambda n=n: len(peer.bot_posts(dm)) >= n)
+        card = (await peer.wait_for(lambda: peer.bot_posts(desk)))[0]
+        forged = await peer.click(sam, card["id"], "Approve", forge={"user_id": mary})
+        assert forged.status == 403
+        await app.dispatcher.join()
+        await app.background.idle()
+    assert "waiting for approval" in peer.posts[card["id"]]["message"]

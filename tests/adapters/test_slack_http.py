@@ -100,3 +100,25 @@ async def test_interactive_payload_is_form_encoded_and_runs_the_action(
     await peer.wait_posted(2)
     assert peer.posted[1].text == "denied REQ-1"
     assert json.loads(question.buttons[1]["value"]) == {"a": "slacktest.deny", "v": "REQ-1"}
+
+
+async def test_a_click_not_signed_by_slack_is_refused(peer: SlackPeer, bot: Application) -> None:
+    """Why Slack needs no extra binding of clicks (docs/slack.md): the user id of a click is in
+    the body Slack signs, so a forged click naming someone else never reaches the core."""
+    event = peer.event_callback(peer.message_event(peer.message("UALICE", "approve me", DM), DM))
+    await post_signed(url(bot), event, secret=SECRET)
+    (question,) = await peer.wait_posted(1)
+    payload = peer.block_actions("USAM", question, "Deny")
+    forged, _ = await post_signed(
+        url(bot, "/slack/interactions"), payload, secret="guessed-secret", form=True
+    )
+    stale, _ = await post_signed(
+        url(bot, "/slack/interactions"),
+        payload,
+        secret=SECRET,
+        form=True,
+        timestamp=int(time.time()) - 600,
+    )
+    assert (forged, stale) == (401, 401)
+    await bot.dispatcher.join()
+    assert len(peer.posted) == 1

@@ -138,16 +138,24 @@ def test_clicks_on_foreign_buttons_are_not_interactions() -> None:
     assert (ours.action, ours.value, ours.thread, ours.direct) == ("go", "7", "1.1", False)
 
 
-def test_outgoing_text_is_escaped_but_our_control_sequences_survive() -> None:
+def test_outgoing_text_is_inert_but_the_bots_own_mentions_are_live() -> None:
+    from bot import markup
     from bot.adapters.slack.blocks import escape
 
     assert escape("size > 10TB & a<b") == "size &gt; 10TB &amp; a&lt;b"
+    # whatever the text carries is shown as typed, never as a mention, broadcast or link
     assert (
-        escape("ask <@U024BE7LH> in <#C123|general>, <!here>")
-        == "ask <@U024BE7LH> in <#C123|general>, <!here>"
+        escape("ask <@U024BE7LH> in <#C123|general>, <!here>, <https://evil|bank>")
+        == "ask &lt;@U024BE7LH&gt; in &lt;#C123|general&gt;, &lt;!here&gt;, "
+        "&lt;https://evil|bank&gt;"
     )
-    assert (
-        escape("see <https://example.org/a?b=1&c=2|the docs> & more")
-        == "see <https://example.org/a?b=1&c=2|the docs> &amp; more"
+    # the bot's own tag (adapter.mention) is live; another platform's user reads as a name
+    ours = markup.mention("slack", "U024BE7LH", "@sam")
+    theirs = markup.mention("mattermost", "abc", "@mary <3")
+    assert escape(f"waiting for {ours} and {theirs}") == (
+        "waiting for <@U024BE7LH> and @mary &lt;3"
     )
+    # marker characters typed by a user do not make a marker
+    forged = markup.strip(f"{markup.OPEN}slack{markup.SEP}UEVIL{markup.SEP}x{markup.CLOSE}")
+    assert escape(forged) == "slackUEVILx"
     assert escape("plain text") == "plain text"

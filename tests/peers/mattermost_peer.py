@@ -95,6 +95,9 @@ class Call:
     body: Any = None
 
 
+#: the server's at-mention rule (``\B@[[:alnum:]][[:alnum:]\.\-_:]*``, ASCII classes)
+AT_MENTION = re.compile(r"(?<![A-Za-z0-9_])@([A-Za-z0-9][A-Za-z0-9.\-_:]*)")
+
 #: status of a fault that closes the connection without any answer
 DROP = 0
 LENGTH_ERROR = "model.post.is_valid.message_length.app_error"
@@ -181,6 +184,7 @@ class MattermostPeer:
         r.add_post(f"{api}/channels/direct", self._direct)
         r.add_get(f"{api}/channels/{{channel_id}}", self._get_channel)
         r.add_get(f"{api}/channels/{{channel_id}}/posts", self._channel_posts)
+        r.add_get(f"{api}/channels/{{channel_id}}/members/{{user_id}}", self._channel_member)
         r.add_get(f"{api}/config/client", self._client_config)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -339,6 +343,27 @@ class MattermostPeer:
 
         return await asyncio.wait_for(waiter(), timeout)
 
+    def notified(self, post: dict[str, Any]) -> set[str]:
+        """Who the server notifies for ``post``'s mentions, by its rule ``\\B@[[:alnum:]]…``
+        (ASCII): ``@name`` of a member, every member for ``@channel``, ``@all``, ``@here``."""
+        members = self.members[post["channel_id"]] - {post["user_id"]}
+        by_name = {u["username"]: uid for uid, u in self.users.items()}
+        out: set[str] = set()
+        for word in AT_MENTION.findall(post["message"]):
+            word = word.rstrip(".-_:").lower()
+            if word in ("channel", "all", "here"):
+                out |= members
+            elif by_name.get(word) in members:
+                out.add(by_name[word])
+        return out
+
+    @staticmethod
+    def links(post: dict[str, Any]) -> list[tuple[str, str]]:
+        """Markdown links whose label hides the address: ``[label](url)``, ``[label][ref]``."""
+        return re.findall(r"\[([^\]\n]*)\]\(([^)\s]*)\)", post["message"]) + re.findall(
+            r"\[([^\]\n]*)\]\[([^\]\n]*)\]", post["message"]
+        )
+
     def bot_posts(self, channel_id: str | None = None) -> list[dict[str, Any]]:
         return [
             p
@@ -354,8 +379,11 @@ class MattermostPeer:
         *,
         context: dict[str, Any] | None = None,
         url: str | None = None,
+        forge: dict[str, Any] | None = None,
     ) -> Click:
-        """Click a button as Mattermost does: POST the stored integration context to its URL."""
+        """Click a button as Mattermost does: POST the stored integration context to its URL.
+
+        ``forge`` overrides fields of the body, as someone posting to the URL directly would."""
         post = self.posts[post_id]
         action = next(
             a
@@ -367,7 +395,7 @@ class MattermostPeer:
         channel = self.channels[post["channel_id"]]
         payload = {
             "user_id": user_id,
-            "user_name": self.users[user_id]["username"],
+            "user_name": self.users[user_id]["username"] if user_id in self.users else "",
             "channel_id": post["channel_id"],
             "channel_name": channel["name"],
             "team_id": channel["team_id"],
@@ -377,6 +405,7 @@ class MattermostPeer:
             "type": "",
             "data_source": "",
             "context": integration.get("context", {}) if context is None else context,
+            **(forge or {}),
         }
         async with (
             aiohttp.ClientSession() as session,
@@ -490,6 +519,32 @@ class MattermostPeer:
                 "You do not have the appropriate permissions.",
             )
         return reply(self.channels[cid])
+
+    async def _channel_member(self, request: web.Request) -> web.Response:
+        """A member's record; 404 for a user who is not in the channel (or does not exist)."""
+        cid, uid = request.match_info["channel_id"], self._user_param(request)
+        if cid not in self.channels or request[USER] not in self.members[cid]:
+            return error(
+                403,
+                "api.context.permissions.app_error",
+                "You do not have the appropriate permissions.",
+            )
+        if uid not in self.users or uid not in self.members[cid]:
+            return error(404, "app.channel.get_member.missing.app_error", "No channel member found")
+        return reply(
+            {
+                "channel_id": cid,
+                "user_id": uid,
+                "roles": "channel_user",
+                "last_viewed_at": 0,
+                "msg_count": 0,
+                "mention_count": 0,
+                "notify_props": {},
+                "last_update_at": now_ms(),
+                "scheme_user": True,
+                "scheme_admin": False,
+            }
+        )
 
     async def _direct(self, request: web.Request) -> web.Response:
         ids = request[BODY]

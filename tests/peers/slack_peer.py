@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -803,6 +804,16 @@ def write_skill_package(root: Any) -> str:
     (package / "__init__.py").write_text("")
     (package / "slacktest.py").write_text(SKILL_SOURCE)
     return name
+
+
+#: what Slack renders live in a message's text: ``<@U…>``, ``<!channel>``, ``<#C…>``, links
+_LIVE = re.compile(r"<([^<>]+)>")
+
+
+def live_markup(text: str) -> list[str]:
+    """The control sequences in ``text`` that Slack makes live (mentions, broadcasts, links);
+    an escaped ``&lt;!channel&gt;`` shows as typed and is not one."""
+    return _LIVE.findall(text)
 
 
 def settings_for(

@@ -81,6 +81,7 @@ class MattermostAdapter(MattermostInbound):
                 "server can reach)"
             )
         self._secret = action_secret(self.cfg)
+        self._click_lock = asyncio.Lock()
         host.http.add_route("POST", self.cfg.actions_path, self._on_action)
         self.url = safe_url(self.cfg)
         self.driver = AsyncTypedDriver(driver_options(self.cfg))

@@ -38,6 +38,11 @@ class MattermostSettings(BaseModel):
     action_secret: SecretStr | None = Field(None, description="signs button callbacks")
     actions_url: str | None = Field(None, description="public base URL of the bot's HTTP server")
     actions_path: str = "/mattermost/actions"
+    action_expiry_days: float = Field(
+        7.0,
+        gt=0,
+        description="a button older than this answers with where to ask for the current state",
+    )
     ignore_bots: bool = True
     listen_channels: list[str] = Field(
         default_factory=list, description="channels read without a mention"

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 from mattermostautodriver.exceptions import MattermostError
 
-from bot.adapters.mattermost import actions
+from bot import markup
+from bot.adapters.mattermost import actions, clicks
 from bot.adapters.mattermost import events as ev
 from bot.adapters.mattermost.cursors import Cursors
 from bot.adapters.mattermost.outbound import MattermostOutbound
@@ -70,7 +72,7 @@ class MattermostInbound(MattermostOutbound):
         if data.get("channel_name"):
             known["name"] = data["channel_name"]
         mentions = ev.decode(data.get("mentions"), []) or []
-        sender = str(data.get("sender_name") or "").lstrip("@")
+        sender = markup.strip(str(data.get("sender_name") or "").lstrip("@"))
         await self._handle_post(post, mentioned=self.bot_id in mentions, sender=sender)
 
     async def _on_edited(self, data: dict[str, Any]) -> None:
@@ -97,7 +99,8 @@ class MattermostInbound(MattermostOutbound):
         channel_id = post["channel_id"]
         channel = await self._channel(channel_id)
         direct = channel.get("type") == "D"
-        text = post.get("message") or ""
+        # marker characters cannot come from a user; "@\u200b" is our own defused "@" pasted back
+        text = markup.strip(post.get("message") or "").replace("@\u200b", "@")
         if self._mention.search(text):
             mentioned = True
             text = ev.strip_mention(self._mention, text)
@@ -179,35 +182,32 @@ class MattermostInbound(MattermostOutbound):
         if not isinstance(body, dict):
             return web.json_response({"error": {"message": "not a JSON object"}}, status=400)
         channel_id, user_id = str(body.get("channel_id") or ""), str(body.get("user_id") or "")
-        context = body.get("context")
-        if (
-            not user_id
-            or not actions.verify(self._secret, channel_id, context)
-            or not isinstance(context, dict)
-        ):
+        signed = actions.verify(self._secret, channel_id, body.get("context"))
+        if signed is None or not user_id:
             log.warning(
                 "mattermost: rejected a button click that failed the signature check "
                 "(user %s, channel %s)",
                 user_id or "?",
                 channel_id or "?",
             )
-            text = "This button was not issued by this bot; the click was ignored."
-            return web.json_response(
-                {"error": {"message": text}, "ephemeral_text": text}, status=403
-            )
+            return clicks.answer(clicks.NOT_OURS, 403)
+        expiry = timedelta(days=self.cfg.action_expiry_days)
+        refused = await clicks.refusal(self, body, signed, expiry)
+        if refused is not None:
+            return refused
         channel = await self._channel(channel_id)
         direct = channel.get("type") == "D"
         post_id = str(body.get("post_id") or "") or None
-        thread = context["thread"] or (None if direct else post_id)
-        name = str(body.get("user_name") or "") or await self._username(user_id)
+        thread = signed.thread or (None if direct else post_id)
+        name = await self._username(user_id)  # the server's name, not the body's
         await self.host.interact(
             Interaction(
                 self.platform,
                 user_id,
                 name,
                 channel_id,
-                context["action"],
-                context["value"],
+                signed.action,
+                signed.value,
                 message_id=post_id,
                 thread=thread,
                 direct=direct,

@@ -8,6 +8,7 @@ store (``bot.textsplit.PartIndex``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -23,6 +24,7 @@ from mattermostautodriver.exceptions import (
     ResourceNotFound,
 )
 
+from bot import markup
 from bot.adapter import Adapter
 from bot.adapters.mattermost import actions
 from bot.adapters.mattermost import events as ev
@@ -35,8 +37,12 @@ from bot.textsplit import PartIndex, rewrite, split
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ROOT_ID_ERROR = "api.post.create_post.root_id.app_error"
-_CHANNEL_ID = re.compile(r"[a-z0-9]{26}")
-_PLACEHOLDER = re.compile(r"<@([a-z0-9]{26})>")
+_CHANNEL_ID = _USER_ID = re.compile(r"[a-z0-9]{26}")
+#: an ``@`` that would start a mention (the server's rule: ``\B@[[:alnum:]]``, ASCII)
+_AT = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")
+#: ``]`` that closes a Markdown link text or reference: ``[label](url)``, ``[a][b]``, ``[a]: url``
+_LINK = re.compile(r"\](?=[(\[:])")
+_ZWSP = "\u200b"
 
 
 class MattermostOutbound(Adapter):
@@ -53,6 +59,7 @@ class MattermostOutbound(Adapter):
     bot_name: str
     team_ids: list[str]
     _secret: str
+    _click_lock: asyncio.Lock
     _users: dict[str, tuple[float, UserInfo, str]]
     _channels: dict[str, dict[str, Any]]
     _dm_channels: dict[str, str]
@@ -75,7 +82,12 @@ class MattermostOutbound(Adapter):
             return None
         return {
             "attachments": actions.attachments(
-                choices, self.actions_url, self._secret, channel, thread
+                choices,
+                self.actions_url,
+                self._secret,
+                channel,
+                thread,
+                issued=int(self.host.kv.clock().timestamp()),
             )
         }
 
@@ -104,7 +116,7 @@ class MattermostOutbound(Adapter):
         in the same thread, buttons on the last. The ref names the first post and stands for
         all of them in ``update`` and ``delete``."""
         channel = await self._channel_id(channel)
-        chunks = split(await self._mentions(text), self.max_post_size)
+        chunks = split(await self._render(text), self.max_post_size)
         first_choices = choices if len(chunks) == 1 else ()
         try:
             first = await self._create(channel, chunks[0], thread, first_choices)
@@ -125,12 +137,18 @@ class MattermostOutbound(Adapter):
         await self.parts.remember(ids)
         return PostedRef(self.platform, channel, ids[0], first.get("root_id") or None)
 
-    async def _mentions(self, text: str) -> str:
-        """``<@USERID>`` placeholders (from ``mention`` before the name was known) → ``@name``."""
-        if "<@" not in text:
-            return text
-        names = {uid: await self._username(uid) for uid in set(_PLACEHOLDER.findall(text))}
-        return _PLACEHOLDER.sub(lambda m: f"@{names[m.group(1)]}", text)
+    async def _render(self, text: str) -> str:
+        """Everything inert but the bot's own mention markers (``bot.markup``), which become
+        ``@username``: a user's ``@channel``, ``@name`` or ``[label](url)`` stays text."""
+        out = []
+        for part in markup.parts(text):
+            if isinstance(part, str):
+                out.append(defuse(part))
+            elif part.platform == self.platform and _USER_ID.fullmatch(part.user_id):
+                out.append(f"@{await self._username(part.user_id)}")
+            else:  # a user of another platform: their name as plain text
+                out.append(defuse(part.fallback))
+        return "".join(out)
 
     async def _create(
         self, channel: str, text: str, thread: str | None, choices: Sequence[Choice]
@@ -177,7 +195,7 @@ class MattermostOutbound(Adapter):
 
         A message sent in parts is rewritten part by part: parts are patched, added (after the
         last one) or deleted as the new text needs; buttons stay on the last part."""
-        chunks = split(await self._mentions(text), self.max_post_size)
+        chunks = split(await self._render(text), self.max_post_size)
         old = await self.parts.parts(ref.id)
 
         async def edit(post_id: str, chunk: str, last: bool) -> None:
@@ -235,7 +253,7 @@ class MattermostOutbound(Adapter):
         user = await self._read(lambda: self.driver.users.get_user(user_id), what="GET /users/{id}")
         info = UserInfo(
             id=user_id,
-            name=ev.display_name(user),
+            name=markup.strip(ev.display_name(user)),
             email=user.get("email") or None,
             is_bot=bool(user.get("is_bot")),
         )
@@ -255,9 +273,9 @@ class MattermostOutbound(Adapter):
             return user_id
 
     def mention(self, user_id: str) -> str:
-        """``@username``; a placeholder resolved when posting if the name is not cached yet."""
+        """A marker that ``_render`` turns into ``@username`` (looked up then if not cached)."""
         cached = self._users.get(user_id)
-        return f"@{cached[2]}" if cached else f"<@{user_id}>"
+        return markup.mention(self.platform, user_id, f"@{cached[2] if cached else user_id}")
 
     # -- channels and reads ----------------------------------------------------------------------
     async def _list_channels(self) -> list[dict[str, Any]]:
@@ -284,3 +302,14 @@ class MattermostOutbound(Adapter):
 
     async def _read(self, request: Callable[[], Awaitable[T]], what: str = "REST read") -> T:
         return await call(self.reads, "reads", request, what=what, policy=self.retry)
+
+
+def defuse(text: str) -> str:
+    """``text`` with no live mention or link: a zero-width space after each ``@`` that would
+    notify (``@channel``, ``@all``, ``@here``, ``@name``) and after each ``]`` that would make
+    a link; it reads the same."""
+    if "@" in text:
+        text = _AT.sub("@" + _ZWSP, text)
+    if "]" in text:
+        text = _LINK.sub("]" + _ZWSP, text)
+    return text

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from bot import markup
 from bot.events import Choice
 from bot.textsplit import split
 
@@ -18,14 +19,16 @@ SECTION_LIMIT = 3000  # characters of mrkdwn per section block
 BUTTON_LABEL_LIMIT = 75  # plain_text of a button
 VALUE_LIMIT = 2000  # a button's value
 ACTION_PREFIX = "qm-choice-"
+PLATFORM = "slack"
 BUTTONS_PER_BLOCK = 25  # an actions block holds at most 25 elements
 
 
-# our own control sequences survive escaping: mentions, channel links, specials, URLs with labels
+# control sequences a split must not cut (after ``escape`` only our own mentions remain)
 _CONTROL = re.compile(
     r"<(?:[@#][A-Z0-9]+(?:\|[^<>]*)?|![a-z^]+(?:\|[^<>]*)?|"
     r"(?:https?|mailto):[^<>\s]+(?:\|[^<>]*)?)>"
 )
+_USER_ID = re.compile(r"[UWB][A-Z0-9]{2,30}")
 
 
 #: what a split of escaped text must not cut: our control sequences and the escapes themselves
@@ -33,16 +36,17 @@ ATOMIC = re.compile(rf"{_CONTROL.pattern}|&(?:amp|lt|gt);")
 
 
 def escape(text: str) -> str:
-    """Slack's required escaping of ``&``, ``<`` and ``>`` in message text, leaving our own
-    ``<@U…>``, ``<#C…>``, ``<!here>`` and ``<https://…|label>`` sequences intact."""
-    if not any(c in text for c in "&<>"):
-        return text
-    out, last = [], 0
-    for m in _CONTROL.finditer(text):
-        out.append(_escape_plain(text[last : m.start()]))
-        out.append(m.group(0))
-        last = m.end()
-    out.append(_escape_plain(text[last:]))
+    """Slack's escaping of ``&``, ``<`` and ``>`` applied to the whole text, so nothing in it is
+    live (``<!channel>``, ``<@U…>``, ``<https://…|label>`` typed by a user show as typed); only
+    the bot's own mention markers (``bot.markup``) become ``<@U…>``."""
+    out = []
+    for part in markup.parts(text):
+        if isinstance(part, str):
+            out.append(_escape_plain(part))
+        elif part.platform == PLATFORM and _USER_ID.fullmatch(part.user_id):
+            out.append(f"<@{part.user_id}>")
+        else:  # a user of another platform: their name as plain text
+            out.append(_escape_plain(part.fallback))
     return "".join(out)
 
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot import markup
+from bot.adapters.slack.blocks import PLATFORM as PLATFORM
 from bot.adapters.slack.blocks import decode_value
 from bot.events import Event, Interaction, Message
 
-PLATFORM = "slack"
 #: message subtypes that are ordinary user messages (others are joins, topics, deletions …)
 USER_SUBTYPES = frozenset({None, "", "thread_broadcast", "file_share", "me_message"})
 
@@ -40,7 +41,7 @@ def strip_mention(text: str, me: Identity) -> tuple[str, bool]:
     mentioned = bool(pattern.search(text))
     text = re.sub(pattern.pattern + r"[,:]?", " ", text)  # "@bot: ping", "hey @bot, ping"
     text = re.sub(r"\s+", " ", text).strip()
-    return html.unescape(text), mentioned
+    return markup.strip(html.unescape(text)), mentioned
 
 
 def slack_time(ts: str | None) -> datetime:
@@ -163,7 +164,7 @@ def to_interaction(body: dict[str, Any], action: dict[str, Any]) -> Interaction 
     thread = container.get("thread_ts") or message.get("thread_ts")
     if thread is None and not direct:
         thread = ts  # answers go in the thread of the message with the buttons
-    user_name = user.get("name") or user.get("username") or str(user.get("id", ""))
+    user_name = markup.strip(str(user.get("name") or user.get("username") or user.get("id", "")))
     return Interaction(
         PLATFORM,
         str(user.get("id", "")),

@@ -18,6 +18,7 @@ from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import markup
 from bot.adapter import Adapter
 from bot.adapters.slack.blocks import ATOMIC, escape, render
 from bot.adapters.slack.config import SlackSettings
@@ -226,13 +227,18 @@ class SlackOutbound(Adapter):
             or user_id
         )
         info = UserInfo(
-            id=user_id, name=str(name), email=profile.get("email"), is_bot=bool(user.get("is_bot"))
+            id=user_id,
+            name=markup.strip(str(name)),
+            email=profile.get("email"),
+            is_bot=bool(user.get("is_bot")),
         )
         self._users[user_id] = (now, info)
         return info
 
     def mention(self, user_id: str) -> str:
-        return f"<@{user_id}>"
+        """A marker ``escape`` turns into ``<@U…>``: the only live tag in the bot's text."""
+        cached = self._users.get(user_id)
+        return markup.mention(self.platform, user_id, f"@{cached[1].name if cached else user_id}")
 
 
 def chunk(text: str, choices: Sequence[Choice]) -> list[str]:
