@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -219,7 +220,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in _extensions():
         register(sub, lambda: load_settings(_CONFIG_PATH))
+    _config_after_any_command(parser)
     return parser
+
+
+def _config_after_any_command(parser: argparse.ArgumentParser) -> None:
+    """``--config`` is accepted after every (sub)command too (``quartermaster run --config F``),
+    including those plug-ins add; given there, it wins over one given before the command."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for sub in action.choices.values():
+            if not any("--config" in a.option_strings for a in sub._actions):
+                sub.add_argument(
+                    "--config",
+                    "-c",
+                    metavar="FILE",
+                    default=argparse.SUPPRESS,
+                    help="configuration file (as before the command)",
+                )
+            _config_after_any_command(sub)
 
 
 Register = Callable[[Any, Callable[[], Settings]], None]
@@ -271,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         code = _fail(str(exc), EXIT_USAGE if exc.__class__.__name__ == "ConfigError" else 1)
     except ValueError as exc:  # settings of sub-packages (e.g. nlu.backend) name the key
         code = _fail(str(exc), EXIT_USAGE)
+    except BrokenPipeError:  # `quartermaster … | head`: the reader left; nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
     sys.exit(code) if argv is None else None
     return code
 

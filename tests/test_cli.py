@@ -276,3 +276,15 @@ def test_an_admin_sets_and_clears_an_email_address_from_the_server(tmp_path: Pat
     assert "cleared" in out.stdout
     out = qm("audit", "--kind", "user.email", "--json", home=home)
     assert [json.loads(line)["target"] for line in out.stdout.splitlines()] == ["slack:U1"] * 2
+
+
+def test_config_is_accepted_after_the_command_too(home: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "site.yml"
+    cfg.write_text("name: sitebot\nadapters:\n  shell:\n    enabled: true\n")
+    out = qm("config", "check", "--config", str(cfg), home=home)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"{cfg}: OK")
+    out = qm("--config", "/nonexistent.yml", "audit", "--config", str(cfg), home=home)
+    assert out.returncode == 0, out.stderr  # given after the command, it wins
+    out = qm("users", "show", "shell:x", "--config", str(tmp_path / "absent.yml"), home=home)
+    assert out.returncode == 2 and "absent.yml: no such file" in out.stderr
