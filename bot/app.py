@@ -208,6 +208,9 @@ class Application:
             for adapter in adapters:
                 await adapter.connect()
                 stack.push_async_callback(adapter.disconnect)
+            # at stop, running jobs are cancelled while the adapters they send through are still
+            # connected (the earlier registration covers a failed start; a second stop is a no-op)
+            stack.push_async_callback(self.scheduler.stop)
             if self._load_nlu:  # last: a bad platform token must fail fast, not after training
                 self.understanding.start()
                 stack.push_async_callback(self.understanding.stop)

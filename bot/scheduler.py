@@ -47,7 +47,7 @@ class Scheduler:
         Left to APScheduler, a running job is cancelled by its shutdown and logged as an error
         with a traceback; cancelled here, each stops quietly with one info line.
         """
-        if not self._scheduler.running:
+        if self._stopping or not self._scheduler.running:  # stop is registered twice (app)
             return
         self._stopping = True
         self._scheduler.pause()
