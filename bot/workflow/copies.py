@@ -74,16 +74,17 @@ async def render(
         await req.fetch_related("requester")
         requester = req.requester
     tagged = [wf.mention(k) for k in wf.responsible(req, spec)]
-    last_event = (
+    last_event = (  # the last thing a person did (the bot's reminders and hooks aren't news)
         await RequestEvent.filter(request_id=req.id)
         .exclude(action__startswith="hook:")
+        .exclude(action="reminded")
         .order_by("-id")
         .first()
     )
     last = None
     if last_event is not None and last_event.action != "submitted":
         await last_event.fetch_related("actor")
-        who = last_event.actor.name if last_event.actor else "someone"
+        who = last_event.actor.name if last_event.actor else "the bot"
         tr = spec.transitions.get(last_event.action)
         verb = tr.past if tr else last_event.action
         last = f"{verb} by {who}" + (f": {last_event.comment}" if last_event.comment else "")

@@ -248,7 +248,7 @@ class Workflows:
         assert isinstance(requester, User)
         what = self.describe(req, spec)
         text = f"Your request {req.ref} ({what}) was {tr.past} by {actor.name}"
-        text += f": {comment}" if comment else "."
+        text += f": {comment.rstrip().rstrip('.')}." if comment else "."
         if spec.is_open(req.state):
             text += f" It is now {spec.state_label(req.state)}."
         if requester.key != actor.key:

@@ -3,6 +3,7 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,26 @@ async def test_history_shows_who_did_what_and_when_with_comments(bot: TestBot) -
         "approve by sam",
         "commented by alice: thanks, please hurry",
     ]
+
+
+async def test_wording_the_requester_and_the_card_get(tmp_path: Path, db_url: str) -> None:
+    """Item 12: a full stop after a comment, and the bot's own reminders are not the card's
+    "last" line ("reminded by someone")."""
+    from bot.testing import FakeClock
+    from bot.workflow.engine import service
+    from bot.workflow.reminders import remind_stalled
+
+    clock = FakeClock(datetime.now(UTC))
+    async with TestBot.create(tmp_path, database_url=db_url, clock=clock) as bot:
+        await bot.grant("sam", "staff")
+        req = await file_quota(bot, "alice", "2TB")
+        card = next(s for s in bot.sent if s.channel == "helpdesk-storage")
+        clock.advance(days=3)
+        assert await remind_stalled(bot.app, service(bot.app)) == 1
+        (status,) = await bot.say("alice", f"status of {req.ref}")
+        card_part = status.text.split("History:")[0]
+        assert "reminded" not in card_part and "someone" not in card_part
+        await bot.say("sam", f"approve {req.ref} looks fine")
+        told = [s.text for s in bot.dms_to("alice") if "was approved by sam" in s.text]
+        assert told and "approved by sam: looks fine. It is now" in told[-1]
+        assert "approved by sam: looks fine" in card.text
