@@ -121,6 +121,38 @@ def _suggestions(ctx: Context) -> list[str]:
     return out[:3]
 
 
+#: what the model saw in a message, said back to the person when no skill here handles it
+_ENTITY_WORDS = ("node", "count", "size", "duration", "cluster_type", "software", "request_id")
+
+
+def _understood_but_not_handled(ctx: Context) -> str | None:
+    """The model is sure of an intent no skill of this site handles ("drain c[001-004]"):
+    say what was understood and that it isn't set up here, not "I didn't understand"."""
+    parse = ctx.parse
+    if parse is None or parse.is_fallback or parse.intent.name in ctx.app.registry.intents:
+        return None
+    what = INTENT_DESCRIPTIONS.get(parse.intent.name)
+    if what is None:
+        return None
+    details = [
+        f"{e.entity.replace('_', ' ')} {_shown(e.value)}"
+        for e in parse.entities
+        if e.entity in _ENTITY_WORDS
+    ]
+    seen = f" ({'; '.join(details[:4])})" if details else ""
+    return (
+        f"I understood that you want to {what.split(' (“')[0]}{seen}, but this site hasn't "
+        "set that up in me yet. Ask your helpdesk, or say `help` to see what I can do here."
+    )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, list):
+        items = [str(v) for v in value]
+        return ", ".join(items) if len(items) <= 4 else f"{items[0]} … {items[-1]} ({len(items)})"
+    return str(value)
+
+
 @skill.fallback
 async def fallback(ctx: Context) -> None:
     if ctx.app.nlu_enabled and ctx.parse is None and ctx.event.__class__.__name__ == "Message":
@@ -128,6 +160,10 @@ async def fallback(ctx: Context) -> None:
             "I can't understand free text right now (my language model is not "
             "available), but commands still work. Say `help` to see them."
         )
+        return
+    unhandled = _understood_but_not_handled(ctx)
+    if unhandled is not None:
+        await ctx.reply(unhandled)
         return
     hints = _suggestions(ctx)
     if hints:

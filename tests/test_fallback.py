@@ -40,3 +40,18 @@ async def test_when_the_model_cannot_answer_commands_still_work(
         assert "can't understand free text right now" in reply.text
         assert (await bot.say("alice", "ping"))[0].text == "pong"
         assert bot.app.stats.nlu_unavailable == 1
+
+
+async def test_understood_but_not_set_up_here_says_so(tmp_path: Path, nlu_model_dir: Path) -> None:
+    """Issue #12 item 7: a confident intent that no skill of this site handles is named back,
+    with what the model saw, instead of "I didn't understand"."""
+    async with nlu_bot(tmp_path, nlu_model_dir) as bot:
+        (drain,) = await bot.say("olga", "drain c[001-004] for maintenance")
+        assert drain.text.startswith(
+            "I understood that you want to drain, resume, reboot or check nodes (node "
+        )
+        assert "(node c001, c002, c003, c004)" in drain.text
+        assert "this site hasn't set that up in me yet" in drain.text
+        (vm,) = await bot.say("alice", "spin up a VM please")
+        assert vm.text.startswith("I understood that you want to get virtual machines")
+        assert "didn't understand" not in vm.text
