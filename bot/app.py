@@ -159,7 +159,8 @@ class Application:
 
         stack = self._stack
         try:
-            await open_database(self.settings.database.resolved_url())
+            database = self.settings.database
+            await open_database(database.resolved_url(), query_timeout=database.timeout_seconds)
             stack.push_async_callback(close_database)
             if self.settings.redis.url:
                 await self._open_redis(self.settings.redis.url)

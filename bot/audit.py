@@ -52,11 +52,13 @@ class AuditLog:
     async def flush(self) -> None:
         if not self._buffer:
             return
+        from bot.storage.db import answering
         from bot.storage.models import AuditEvent
 
         batch, self._buffer = self._buffer, []
         try:
-            await AuditEvent.bulk_create([AuditEvent(**row) for row in batch])
+            async with answering("the audit log"):  # a stalled database delays, never hangs
+                await AuditEvent.bulk_create([AuditEvent(**row) for row in batch])
         except Exception:
             self._buffer[:0] = batch  # keep it; the next flush tries again
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -83,14 +84,21 @@ class StatsCollector(Collector):
             )
 
 
+HEALTH_DB_SECONDS = 2.0  # /healthz answers within this even when the database stalls
+
+
 async def healthz(request: web.Request) -> web.Response:
+    """Readiness: 503 while the database does not answer within ``HEALTH_DB_SECONDS`` or a
+    platform is disconnected. Redis being away is reported but keeps it ready: messages are
+    still handled (de-duplicated locally, see ``bot.dedupe``)."""
     app = request.app[APP_KEY]
     adapters = {name: a.connected for name, a in app.adapters.items()}
     db_ok = True
     try:
         from tortoise import Tortoise
 
-        await Tortoise.get_connection("default").execute_query("SELECT 1")
+        async with asyncio.timeout(HEALTH_DB_SECONDS):
+            await Tortoise.get_connection("default").execute_query("SELECT 1")
     except Exception:
         db_ok = False
     healthy = db_ok and all(adapters.values())
@@ -101,6 +109,8 @@ async def healthz(request: web.Request) -> web.Response:
         "skills": sorted(app.registry.skills),
         "pending": app.dispatcher.pending,
     }
+    if app.dedupe.redis is not None:
+        body["redis"] = not app.dedupe.redis_down
     return web.json_response(body, status=200 if healthy else 503)
 
 
