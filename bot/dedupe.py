@@ -7,16 +7,19 @@ older than the TTL every few minutes (Redis expires its own).
 
 The platform has already been acked when a delivery gets here, so a store that fails must never
 cost the message: when Redis does not answer, claims fall back to the cache and the database
-(one warning per outage, Redis is asked again on the next delivery and takes over as soon as it
-answers); when the database does not answer either, the delivery counts as new. At worst a
-retry is answered twice; it is never dropped.
+(one warning per outage; Redis is asked again at most every ``retry_seconds``, so a stalled
+Redis does not slow every message, and takes over as soon as it answers); when the database
+does not answer either, the delivery counts as new. At worst a retry is answered twice; it is
+never dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from bot.periodic import Periodic
@@ -24,6 +27,7 @@ from bot.periodic import Periodic
 log = logging.getLogger(__name__)
 PRUNE_SECONDS = 900.0
 STORE_TIMEOUT = 2.0  # a claim waits this long for Redis or the database, then goes on locally
+RETRY_SECONDS = 5.0  # while Redis is down, it is asked again after this long
 
 
 class Deduplicator:
@@ -38,6 +42,8 @@ class Deduplicator:
         memory_size: int = 10_000,
         use_database: bool = True,
         timeout: float = STORE_TIMEOUT,
+        retry_seconds: float = RETRY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.redis = redis
         self.prefix = prefix
@@ -48,6 +54,10 @@ class Deduplicator:
         self.redis_down = False
         self.database_down = False
         self.local_claims = 0  # claims decided without Redis while it was down
+        self.redis_calls = 0
+        self.retry_seconds = retry_seconds
+        self.clock = clock
+        self._retry_at = 0.0
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._size = memory_size
         self._pruner = Periodic(self.prune, PRUNE_SECONDS, name="dedupe-prune")
@@ -84,13 +94,18 @@ class Deduplicator:
         return True
 
     async def _claim_in_redis(self, key: str) -> bool | None:
-        """Redis's answer, or None when it has none (down, refused, too slow)."""
+        """Redis's answer, or None when it has none (down, refused, too slow) or is not asked
+        (down, and not yet time to try again)."""
+        if self.redis_down and self.clock() < self._retry_at:
+            return None
+        self.redis_calls += 1
         try:
             async with asyncio.timeout(self.timeout):
                 claimed = await self.redis.set(
                     f"{self.prefix}seen:{key}", "1", nx=True, ex=self.ttl
                 )
         except Exception as exc:  # redis' ConnectionError/TimeoutError, OSError, our timeout
+            self._retry_at = self.clock() + self.retry_seconds
             if not self.redis_down:
                 self.redis_down = True
                 log.warning(

@@ -20,6 +20,7 @@ from peers.mattermost_peer import MattermostPeer, bot_settings, write_skill_pack
 from bot.adapters.mattermost import MattermostAdapter
 from bot.app import Application
 from bot.config import Settings
+from bot.dedupe import RETRY_SECONDS
 from bot.scheduler import Scheduler
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -148,6 +149,8 @@ async def test_redis_stopped_mid_run_loses_no_message_and_comes_back(
     alice = peer.add_user("alice")
     dm = peer.dm_channel(alice, peer.bot_id)
     async with make_app(peer, tmp_path, skills_pkg, private_redis.url) as app:
+        now = [0.0]  # the time de-duplication waits before asking a failed Redis again
+        app.dedupe.clock = lambda: now[0]
         first = await peer.post_as(alice, dm, "ping")
         await peer.wait_for(lambda: len(peer.bot_posts(dm)) == 1)
         assert await private_redis.exists(f"qm-outage:seen:mattermost:post:{first['id']}")
@@ -161,6 +164,7 @@ async def test_redis_stopped_mid_run_loses_no_message_and_comes_back(
         await peer.wait_for(lambda: len(peer.bot_posts(dm)) == 12, timeout=10)
         await app.dispatcher.join()
         assert app.dedupe.redis_down
+        assert app.dedupe.redis_calls == 2  # the first message; the others did not wait for it
         warnings = [r for r in caplog.records if "Redis is not answering" in r.getMessage()]
         assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
         assert seen(skills_pkg).count(during[0]["id"]) == 1
@@ -168,6 +172,7 @@ async def test_redis_stopped_mid_run_loses_no_message_and_comes_back(
         await private_redis.start()  # back, empty: claims go through it again
         answered = len(peer.bot_posts(dm))
         for _ in range(5):  # the client's first call may meet a stale connection
+            now[0] += RETRY_SECONDS
             post = await peer.post_as(alice, dm, "ping")
             answered += 1
             await peer.wait_for(lambda n=answered: len(peer.bot_posts(dm)) == n, timeout=10)

@@ -170,9 +170,13 @@ async def answering(what: str = "the database") -> AsyncIterator[None]:
     except DatabaseNotAnswering:
         raise
     except Exception as exc:
-        if isinstance(exc, TimeoutError) or is_outage(exc):
+        if isinstance(exc, TimeoutError):
             raise DatabaseNotAnswering(
-                f"{what} did not answer within {query_timeout:g} s ({type(exc).__name__})"
+                f"{what}: the database did not answer within {query_timeout:g} s"
+            ) from exc
+        if is_outage(exc):
+            raise DatabaseNotAnswering(
+                f"{what}: the database is not answering ({type(exc).__name__})"
             ) from exc
         raise
 
