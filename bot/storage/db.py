@@ -197,10 +197,16 @@ def is_outage(exc: BaseException) -> bool:
         import asyncpg
     except ImportError:  # pragma: no cover - asyncpg is a dependency
         asyncpg = None
-    if asyncpg is not None and isinstance(
-        exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError
-    ):
-        return True
+    if asyncpg is not None:
+        gone = (
+            asyncpg.PostgresConnectionError,  # cut, refused, rejected
+            asyncpg.exceptions.OperatorInterventionError,  # shutting down, cannot connect now
+            asyncpg.exceptions.TooManyConnectionsError,
+        )
+        if isinstance(exc, gone):
+            return True
+        if isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc):
+            return True  # other interface errors (bad data, misuse) are bugs
     if isinstance(exc, OSError):  # TimeoutError and ConnectionError included
         return _raised_in_driver(exc)
     return False
