@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 import redis.asyncio as aioredis
-from conftest import REDIS_HOST, REDIS_PORT, need_service
 from peers.tcp_proxy import PausableProxy
 
 from bot.dedupe import RETRY_SECONDS, Deduplicator
@@ -53,6 +53,7 @@ async def test_a_refused_connection_is_an_outage_and_a_bug_is_not(pg_url: str) -
         await close_database()
     assert not is_outage(TimeoutError())  # not raised inside a database driver
     assert not is_outage(ValueError("bad input"))
+    assert not is_outage(asyncpg.exceptions.DataError("invalid input for query argument"))
 
 
 async def test_answering_bounds_a_stalled_block(tmp_path: Path) -> None:
@@ -111,13 +112,14 @@ async def test_a_timeout_outside_the_database_is_still_an_apology(tmp_path: Path
 
 
 @pytest.mark.redis
-async def test_a_stalled_redis_is_asked_again_only_after_a_while() -> None:
-    need_service("Redis", REDIS_HOST, REDIS_PORT)
-    proxy = PausableProxy(REDIS_HOST, REDIS_PORT)
+async def test_a_stalled_redis_is_asked_again_only_after_a_while(redis_client: Any) -> None:
+    """The shared Redis behind a proxy the test pauses; ``redis_client`` removes the keys."""
+    kwargs = redis_client.connection_pool.connection_kwargs
+    proxy = PausableProxy(kwargs["host"], kwargs["port"])
     port = await proxy.start()
     client = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
     now = [0.0]
-    prefix = f"qm-test-{uuid.uuid4().hex[:10]}:"
+    prefix = redis_client.qm_prefix
     dedupe = Deduplicator(
         redis=client, prefix=prefix, use_database=False, timeout=0.2, clock=lambda: now[0]
     )
@@ -136,8 +138,5 @@ async def test_a_stalled_redis_is_asked_again_only_after_a_while() -> None:
         assert not dedupe.redis_down and dedupe.redis_calls == 4
         assert await client.exists(f"{prefix}seen:d")
     finally:
-        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
         await client.aclose()
         await proxy.close()
