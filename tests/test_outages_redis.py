@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from peers.mattermost_peer import MattermostPeer, bot_settings, write_skill_package
 
@@ -139,6 +140,12 @@ def make_app(peer: MattermostPeer, tmp_path: Path, pkg: str, redis_url: str) -> 
     return Application(Settings.model_validate(raw), adapters=[MattermostAdapter], load_nlu=False)
 
 
+async def health(app: Application) -> tuple[int, dict[str, Any]]:
+    url = f"http://127.0.0.1:{app.http.port}/healthz"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.json()
+
+
 async def test_redis_stopped_mid_run_loses_no_message_and_comes_back(
     peer: MattermostPeer,
     tmp_path: Path,
@@ -165,6 +172,8 @@ async def test_redis_stopped_mid_run_loses_no_message_and_comes_back(
         await app.dispatcher.join()
         assert app.dedupe.redis_down
         assert app.dedupe.redis_calls == 2  # the first message; the others did not wait for it
+        status, body = await health(app)
+        assert status == 200 and body["redis"] is False  # degraded, still serving
         warnings = [r for r in caplog.records if "Redis is not answering" in r.getMessage()]
         assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
         assert seen(skills_pkg).count(during[0]["id"]) == 1
@@ -179,6 +188,7 @@ async def test_redis_stopped_mid_run_loses_no_message_and_comes_back(
             if not app.dedupe.redis_down:
                 break
         assert not app.dedupe.redis_down
+        assert (await health(app))[1]["redis"] is True
         assert await private_redis.exists(f"qm-outage:seen:mattermost:post:{post['id']}")
         assert any("Redis answers again" in r.getMessage() for r in caplog.records)
 
