@@ -160,8 +160,9 @@ class Application:
 
         stack = self._stack
         try:
-            secure_storage(self.settings.database.resolved_url())
-            await open_database(self.settings.database.resolved_url())
+            database = self.settings.database
+            secure_storage(database.resolved_url())
+            await open_database(database.resolved_url(), query_timeout=database.timeout_seconds)
             stack.push_async_callback(close_database)
             if self.settings.redis.url:
                 await self._open_redis(self.settings.redis.url)

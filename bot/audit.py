@@ -11,6 +11,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.errors import DatabaseNotAnswering
+
 log = logging.getLogger(__name__)
 
 
@@ -23,6 +25,7 @@ class AuditLog:
         self._wake = asyncio.Event()
         self._stopping = False
         self.enabled = False
+        self.database_down = False  # the last flush met a database that did not answer
 
     def record(
         self, actor: str, kind: str, target: str = "", outcome: str = "ok", **detail: Any
@@ -52,11 +55,13 @@ class AuditLog:
     async def flush(self) -> None:
         if not self._buffer:
             return
+        from bot.storage.db import answering
         from bot.storage.models import AuditEvent
 
         batch, self._buffer = self._buffer, []
         try:
-            await AuditEvent.bulk_create([AuditEvent(**row) for row in batch])
+            async with answering("the audit log"):  # a stalled database delays, never hangs
+                await AuditEvent.bulk_create([AuditEvent(**row) for row in batch])
         except Exception:
             self._buffer[:0] = batch  # keep it; the next flush tries again
             raise
@@ -72,14 +77,24 @@ class AuditLog:
                 async with asyncio.timeout(self.flush_interval):
                     await self._wake.wait()
             self._wake.clear()
+            pending = bool(self._buffer)
             try:
                 await self.flush()
+            except DatabaseNotAnswering as exc:  # an outage: one warning, not one per try
+                if not self.database_down:
+                    self.database_down = True
+                    log.warning("audit records are kept in memory until it answers: %s", exc)
+                continue
             except Exception:
                 log.warning(
                     "audit flush failed; %d records kept for the next try",
                     len(self._buffer),
                     exc_info=True,
                 )
+                continue
+            if pending and self.database_down:
+                self.database_down = False
+                log.warning("the database answers again: audit records are written")
 
     async def stop(self) -> None:
         """Let a flush in progress finish (cancelling it would break its transaction)."""
@@ -90,5 +105,7 @@ class AuditLog:
             self._task = None
         try:
             await self.flush()
+        except DatabaseNotAnswering as exc:  # stopping during an outage: say what is lost
+            log.error("%d audit records were not written at stop: %s", len(self._buffer), exc)
         finally:
             self.enabled = False

@@ -92,6 +92,8 @@ class AdaptersSettings(_Section):
 
 class DatabaseSettings(_Section):
     url: str | None = Field(None, description="sqlite://PATH or postgres://USER:PW@HOST:PORT/DB")
+    #: every query's limit: a database that does not answer in time fails the turn clearly
+    timeout_seconds: float = Field(5.0, gt=0, le=300)
 
     def resolved_url(self) -> str:
         if self.url:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.backoff import Backoff
+from bot.storage.db import answering
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +176,10 @@ class ConversationStore:
         key = str(key)
         expires_at = datetime.now(UTC) + self.timeout if expires else None
         stamp = (time.time(), self.origin)
-        await Conversation.update_or_create(
-            key=key, defaults={"state": state, "expires_at": expires_at}
-        )
+        async with answering("the conversation store"):  # a stall fails the turn, clearly
+            await Conversation.update_or_create(
+                key=key, defaults={"state": state, "expires_at": expires_at}
+            )
         self._set(key, (state, expires_at), stamp)
         await self._publish(key, state, expires_at, stamp)
 
@@ -188,7 +190,8 @@ class ConversationStore:
         if key not in self._states:
             return
         stamp = (time.time(), self.origin)
-        await Conversation.filter(key=key).delete()
+        async with answering("the conversation store"):
+            await Conversation.filter(key=key).delete()
         self._set(key, None, stamp)
         await self._publish(key, None, None, stamp)
 

@@ -23,3 +23,12 @@ class ConfigError(QuartermasterError):
 
 class StorageUnavailable(QuartermasterError):
     """The database cannot be reached; the message says which one without credentials."""
+
+
+class DatabaseNotAnswering(StorageUnavailable):
+    """The database stalled or refused during a turn; users get ``USER_MESSAGE``."""
+
+    USER_MESSAGE = (
+        "The database is not answering right now, so I could not do that. "
+        "Nothing was lost: try again in a minute."
+    )

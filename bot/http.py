@@ -5,6 +5,7 @@ Health and metrics can move to their own listener and/or require a bearer token 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -90,14 +91,21 @@ class StatsCollector(Collector):
             )
 
 
+HEALTH_DB_SECONDS = 2.0  # /healthz answers within this even when the database stalls
+
+
 async def healthz(request: web.Request) -> web.Response:
+    """Readiness: 503 while the database does not answer within ``HEALTH_DB_SECONDS`` or a
+    platform is disconnected. Redis being away is reported but keeps it ready: messages are
+    still handled (de-duplicated locally, see ``bot.dedupe``)."""
     app = request.app[APP_KEY]
     adapters = {name: a.connected for name, a in app.adapters.items()}
     db_ok = True
     try:
         from tortoise import Tortoise
 
-        await Tortoise.get_connection("default").execute_query("SELECT 1")
+        async with asyncio.timeout(HEALTH_DB_SECONDS):
+            await Tortoise.get_connection("default").execute_query("SELECT 1")
     except Exception:
         db_ok = False
     healthy = db_ok and all(adapters.values())
@@ -108,6 +116,8 @@ async def healthz(request: web.Request) -> web.Response:
         "skills": sorted(app.registry.skills),
         "pending": app.dispatcher.pending,
     }
+    if app.dedupe.redis is not None:
+        body["redis"] = not app.dedupe.redis_down
     return web.json_response(body, status=200 if healthy else 503)
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.periodic import Periodic
+from bot.storage.db import answering
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +41,25 @@ class KeyValueStore:
     async def get(self, namespace: str, key: str, default: Any = None) -> Any:
         from bot.storage.models import KeyValue
 
-        row = await KeyValue.get_or_none(namespace=_ns(namespace), key=_key(key))
+        async with answering("the key-value store"):
+            row = await KeyValue.get_or_none(namespace=_ns(namespace), key=_key(key))
         if row is None or (row.expires_at is not None and row.expires_at <= self.clock()):
             return default
         return row.value.get("v", default) if isinstance(row.value, dict) else default
 
     async def set(self, namespace: str, key: str, value: Any, ttl: timedelta | None = None) -> None:
         """Store ``value`` (anything JSON can hold); with ``ttl`` it reads as absent after it."""
+        expires = self.clock() + ttl if ttl is not None else None
+        ns, key = _ns(namespace), _key(key)
+        value = {"v": value}  # wrapped: tortoise would take a bare str for encoded JSON
+        async with answering("the key-value store"):
+            await self._write(ns, key, value, expires)
+
+    async def _write(self, ns: str, key: str, value: Any, expires: datetime | None) -> None:
         from tortoise.exceptions import IntegrityError
 
         from bot.storage.models import KeyValue
 
-        expires = self.clock() + ttl if ttl is not None else None
-        ns, key = _ns(namespace), _key(key)
-        value = {"v": value}  # wrapped: tortoise would take a bare str for encoded JSON
         for _ in range(2):  # a concurrent first write of the same key: update it instead
             updated = await KeyValue.filter(namespace=ns, key=key).update(
                 value=value, expires_at=expires, updated_at=self.clock()
@@ -65,18 +71,20 @@ class KeyValueStore:
                 return
             except IntegrityError:
                 continue
-        raise RuntimeError(f"kv: could not write {namespace}/{key}")  # pragma: no cover
+        raise RuntimeError(f"kv: could not write {ns}/{key}")  # pragma: no cover
 
     async def delete(self, namespace: str, key: str) -> None:
         from bot.storage.models import KeyValue
 
-        await KeyValue.filter(namespace=_ns(namespace), key=_key(key)).delete()
+        async with answering("the key-value store"):
+            await KeyValue.filter(namespace=_ns(namespace), key=_key(key)).delete()
 
     async def sweep(self) -> int:
         """Delete expired rows (reads already ignore them; this keeps the table small)."""
         from bot.storage.models import KeyValue
 
-        return await KeyValue.filter(expires_at__lte=self.clock()).delete()
+        async with answering("the key-value store"):
+            return await KeyValue.filter(expires_at__lte=self.clock()).delete()
 
     async def start(self) -> None:
         """Sweep now, then every ``SWEEP_SECONDS`` until ``stop``."""

@@ -14,7 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from bot.checks import first_failing
-from bot.errors import PermissionDenied, UserError
+from bot.errors import DatabaseNotAnswering, PermissionDenied, UserError
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -39,27 +39,51 @@ def compose(middlewares: Sequence[Middleware], endpoint: Next) -> Next:
 
 
 async def guard_errors(ctx: Context, call_next: Next) -> None:
-    """A ``UserError`` is shown as is (a ``PermissionDenied`` only to the user); anything else
+    """A ``UserError`` is shown as is (a ``PermissionDenied`` only to the user); a database
+    that stalls or refuses is said in one sentence (nothing was lost, try again); anything else
     is an apology with a reference id."""
+    from bot.storage.db import is_outage
+
     try:
         await call_next(ctx)
     except PermissionDenied as exc:
         await ctx.reply_private(str(exc))
     except UserError as exc:
         await ctx.reply(str(exc))
-    except Exception:
-        ref = secrets.token_hex(3)
+    except Exception as exc:
+        if not is_outage(exc):
+            await _apologise(ctx, exc)
+            return
         ctx.app.stats.errors += 1
-        handler = ctx.spec.qualname if ctx.spec else "routing"
-        log.exception("handler %s failed for %s (ref %s)", handler, ctx.user_key, ref)
-        ctx.app.audit.record(ctx.user_key, "error", handler, "error", ref=ref)
+        log.warning("the database is not answering (%s) for %s", _describe(exc), ctx.user_key)
         try:
-            await ctx.reply(
-                f"Sorry, something went wrong on my side (ref `{ref}`). "
-                "An admin can find the details in my log under that reference."
-            )
+            await ctx.reply(DatabaseNotAnswering.USER_MESSAGE)
         except Exception:
-            log.exception("could not tell %s about error %s", ctx.user_key, ref)
+            log.exception("could not tell %s that the database is away", ctx.user_key)
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's type and first line: driver messages name hosts, never credentials."""
+    from bot.logs import redact_url
+
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {redact_url(first)}" if first else type(exc).__name__
+
+
+async def _apologise(ctx: Context, exc: BaseException) -> None:
+    """An unexpected error: a reference the user can quote, the traceback in the log."""
+    ref = secrets.token_hex(3)
+    ctx.app.stats.errors += 1
+    handler = ctx.spec.qualname if ctx.spec else "routing"
+    log.error("handler %s failed for %s (ref %s)", handler, ctx.user_key, ref, exc_info=exc)
+    ctx.app.audit.record(ctx.user_key, "error", handler, "error", ref=ref)
+    try:
+        await ctx.reply(
+            f"Sorry, something went wrong on my side (ref `{ref}`). "
+            "An admin can find the details in my log under that reference."
+        )
+    except Exception:
+        log.exception("could not tell %s about error %s", ctx.user_key, ref)
 
 
 class RateLimiter:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.skill import HandlerSpec
 
 log = logging.getLogger(__name__)
+CLAIM_SECONDS = 2.0  # a firing waits this long for Redis's claim, then runs here
 
 #: how long ``stop`` waits for cancelled jobs to end (one that swallows cancellation is left)
 STOP_TIMEOUT = 5.0
@@ -37,6 +38,7 @@ class Scheduler:
         self.skipped: dict[str, int] = {}  # firings another bot process claimed first
         self._running: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        self.unclaimed: dict[str, int] = {}  # firings run without a claim (Redis away)
 
     def start(self) -> None:
         self._scheduler.start()
@@ -83,7 +85,9 @@ class Scheduler:
         """With Redis, exactly one bot process runs each firing of a job.
 
         A firing is identified by its time slot (the interval, or the minute for cron jobs); the
-        first process to ``SET NX`` the slot's key runs it, the others skip it.
+        first process to ``SET NX`` the slot's key runs it, the others skip it. When Redis does
+        not answer, the firing runs here: with several processes it may run more than once,
+        which is better than every process skipping it (docs/decisions/0016).
         """
         redis = self.app.redis
         if redis is None:
@@ -91,7 +95,15 @@ class Scheduler:
         period = max(1.0, period)
         slot = int(self.app.clock.now().timestamp() // period)
         key = f"{self.app.settings.redis.prefix}job:{job_id}:{slot}"
-        return bool(await redis.set(key, "1", nx=True, ex=int(period * 2) + 1))
+        try:
+            async with asyncio.timeout(CLAIM_SECONDS):
+                return bool(await redis.set(key, "1", nx=True, ex=int(period * 2) + 1))
+        except Exception as exc:  # Redis down or slow
+            self.unclaimed[job_id] = self.unclaimed.get(job_id, 0) + 1
+            log.warning(
+                "could not claim job %s in Redis (%s); running it here", job_id, type(exc).__name__
+            )
+            return True
 
     def add_periodic(
         self, job_id: str, func: Callable[[], Awaitable[object]], every: timedelta
