@@ -52,6 +52,7 @@ def test_a_folder_that_cannot_be_created_is_one_line(tmp_path: Path, command: li
 def test_a_file_that_is_not_a_database_is_named(tmp_path: Path, command: list[str]) -> None:
     bogus = tmp_path / "notes.sqlite3"
     bogus.write_text("these are my notes, not a database\n" * 20)
+    bogus.chmod(0o600)  # private, so the only line is the error (an open one is also warned of)
     line = one_error_line(qm(*command, home=tmp_path / "home", database=f"sqlite://{bogus}"))
     assert f"{bogus} is not an SQLite database" in line
     assert "did not answer" not in line
