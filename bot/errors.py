@@ -23,3 +23,7 @@ class ConfigError(QuartermasterError):
 
 class StorageUnavailable(QuartermasterError):
     """The database cannot be reached; the message says which one without credentials."""
+
+
+class StartupRefused(QuartermasterError):
+    """A start-up check found a state the bot must not run in; the message says what to do."""
