@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
@@ -106,7 +107,7 @@ class _Lease:
     async def try_take(self) -> VaultLock | None:
         """None when taken; else the current holder's row."""
         now = _now()
-        mine = {
+        mine: dict[str, Any] = {
             "token": self.token,
             "purpose": self.purpose,
             "pid": os.getpid(),

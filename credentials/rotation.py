@@ -76,9 +76,9 @@ async def rotate_master_keys(
     """Run (or resume) a master-key rotation under the maintenance lock; returns what happened
     and the keyring now in use. Raises ``VaultBusy`` when another run holds the lock longer than
     ``wait`` seconds; when it finished a rotation meanwhile, this one does nothing more."""
-    before = await Rotation.all().order_by("-id").values_list("id", flat=True)
-    running = set(await Rotation.filter(finished_at=None).values_list("id", flat=True))
-    newest = before[0] if before else 0
+    latest = await Rotation.all().order_by("-id").first()
+    newest = latest.id if latest is not None else 0
+    running = {r.id for r in await Rotation.filter(finished_at=None)}
     folder = keyring.path.parent if keyring.path is not None else None
     async with maintenance_lock(folder, "rotation", wait=wait, on_wait=on_wait) as held:
         keyring = current(keyring)
