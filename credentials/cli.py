@@ -139,7 +139,7 @@ async def _rotate_master(settings: Settings, args: argparse.Namespace) -> int:
         await audit.stop()
     report = result.report
     if result.waited_for is not None:
-        print(f"waited for the other run to finish ({result.waited_for.split(';')[0]})")
+        print("the other run released the lock")
     if result.done_meanwhile:
         print(
             f"the rotation that ran meanwhile finished: all {report.already} data key(s) use "
@@ -194,7 +194,7 @@ async def _recover(settings: Settings, args: argparse.Namespace) -> int:
     path = key_file_path(vs)
     lost = path is not None and not path.exists()
     folder = path.parent if path is not None else None
-    async with maintenance_lock(folder, "recovery", wait=0):
+    async with maintenance_lock(folder, "recovery", wait=args.wait):
         configured = set() if lost else set(load_keyring(vs, create=False).ids)
         orphans = await find_orphans(configured)
         if not orphans:
@@ -292,6 +292,9 @@ def register(subparsers: Any, load_settings: Callable[[], Settings]) -> None:
         "--retire-orphaned",
         action="store_true",
         help="delete those data keys and secrets (audited); their owners are told at next start",
+    )
+    q.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS", help="wait for a running rotation"
     )
     q.set_defaults(func=bind(_recover))
     q = vsub.add_parser("rotate-user", help="give a user a new data key and re-seal their secrets")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import socket
 import time
@@ -32,6 +33,8 @@ from tortoise.exceptions import IntegrityError
 
 from credentials.errors import VaultBusy
 from credentials.models import VaultLock
+
+log = logging.getLogger(__name__)
 
 LOCK_FILE = ".vault-maintenance.lock"
 LEASE = timedelta(seconds=60)
@@ -141,7 +144,10 @@ class _Lease:
 async def _keep_renewing(lease: _Lease) -> None:
     while True:
         await asyncio.sleep(LEASE.total_seconds() / 3)
-        await lease.renew()
+        try:
+            await lease.renew()
+        except Exception as exc:  # the database blinked: the next renewal may still make it
+            log.warning("vault: could not renew the maintenance lease: %s", type(exc).__name__)
 
 
 @contextlib.asynccontextmanager
