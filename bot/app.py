@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +110,9 @@ class Application:
         self._deliver_now = self.inbound.chain(self._run_now)
         #: per-application extension points that skills and adapters may fill at setup
         self.services = Services()
+        #: run once at start after the skills' setup, before any adapter connects; one that
+        #: raises (``StartupRefused``) stops the start with its message
+        self.startup_checks: list[Callable[[], Awaitable[None]]] = []
 
     def _compose(self) -> mw.Next:
         chain = [*self._before, *self._extra, route, mw.authorize, mw.audit]
@@ -188,6 +191,8 @@ class Application:
             for name, why in report.failed.items():
                 log.error("skill %s failed to load: %s", name, why)
             stack.push_async_callback(self.skills.unload_all)
+            for check in list(self.startup_checks):
+                await check()
             from bot.scheduler import Scheduler
 
             self.scheduler = Scheduler(self)

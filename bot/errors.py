@@ -32,3 +32,7 @@ class DatabaseNotAnswering(StorageUnavailable):
         "The database is not answering right now, so I could not do that. "
         "Nothing was lost: try again in a minute."
     )
+
+
+class StartupRefused(QuartermasterError):
+    """A start-up check found a state the bot must not run in; the message says what to do."""

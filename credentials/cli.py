@@ -12,6 +12,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tortoise.exceptions import BaseORMException
+
 from bot.config import Settings
 from bot.errors import ConfigError, QuartermasterError, StorageUnavailable
 
@@ -54,6 +56,8 @@ def _run(
         return _fail(str(exc), EXIT_USAGE)
     except (StorageUnavailable, QuartermasterError) as exc:
         return _fail(str(exc), EXIT_FAILED)
+    except BaseORMException as exc:  # e.g. a locked or vanished table: one line, no traceback
+        return _fail(f"database error: {type(exc).__name__}: {exc}", EXIT_FAILED)
     except KeyboardInterrupt:
         return 130
 
@@ -125,10 +129,23 @@ async def _rotate_master(settings: Settings, args: argparse.Namespace) -> int:
             if args.progress:
                 print(f"re-wrapped {done}/{total}", flush=True)
 
-        result, keyring = await rotate_master_keys(keyring, vs, audit=audit, progress=progress)
+        def waiting(holder: str) -> None:
+            print(f"waiting: {holder} (up to {args.wait:.0f} s)", flush=True)
+
+        result, keyring = await rotate_master_keys(
+            keyring, vs, audit=audit, progress=progress, wait=args.wait, on_wait=waiting
+        )
     finally:
         await audit.stop()
     report = result.report
+    if result.waited_for is not None:
+        print("the other run released the lock")
+    if result.done_meanwhile:
+        print(
+            f"the rotation that ran meanwhile finished: all {report.already} data key(s) use "
+            f"master key {report.target}; nothing left to do"
+        )
+        return 0
     if result.generated:
         print(f"new master key {result.generated} written to {keyring.path} (back the file up now)")
     if report.resumed:
@@ -166,6 +183,51 @@ async def _rotate_master(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _recover(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.audit import AuditLog
+    from credentials.keys import generate, load_keyring, write_key_file
+    from credentials.lock import maintenance_lock
+    from credentials.recovery import RECOVER, find_orphans, key_file_path, retire_orphans
+    from credentials.settings import vault_settings
+
+    vs = vault_settings(settings.vault, settings.source)
+    path = key_file_path(vs)
+    lost = path is not None and not path.exists()
+    folder = path.parent if path is not None else None
+    async with maintenance_lock(folder, "recovery", wait=args.wait):
+        configured = set() if lost else set(load_keyring(vs, create=False).ids)
+        orphans = await find_orphans(configured)
+        if not orphans:
+            print("every data key is wrapped by a configured master key: nothing to recover")
+            return 0
+        users = len(orphans.secrets)
+        secrets = sum(len(v) for v in orphans.secrets.values())
+        print(
+            f"{orphans.data_keys} data key(s) ({secrets} secret(s) of {users} user(s)) are "
+            f"wrapped by master key(s) {', '.join(orphans.key_ids)}, which are not configured"
+        )
+        if not args.retire_orphaned:
+            print(
+                "Restore the key file from its backup if you can (then nothing is lost). "
+                f"Otherwise `{RECOVER}` deletes them and tells their owners."
+            )
+            return EXIT_FAILED
+        audit = AuditLog()
+        await audit.start()
+        try:
+            orphans = await retire_orphans(configured, audit)
+        finally:
+            await audit.stop()
+        print(
+            f"retired {orphans.data_keys} data key(s) and {secrets} secret(s); "
+            f"{len(orphans.secrets)} owner(s) will be told when the bot next runs"
+        )
+        if lost and path is not None:
+            write_key_file(path, (generate(),))
+            print(f"new master key written to {path}: back this file up now")
+    return 0
+
+
 async def _rotate_user(settings: Settings, args: argparse.Namespace) -> int:
     from bot.audit import AuditLog
     from credentials.vault import Vault
@@ -196,7 +258,7 @@ def _new_key(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any, load_settings: Callable[[], Settings]) -> None:
-    """Add ``quartermaster vault list|verify|rotate-master|rotate-user|new-key``."""
+    """Add ``quartermaster vault list|verify|rotate-master|recover|rotate-user|new-key``."""
     p = subparsers.add_parser("vault", help="the credential vault: list, verify, rotate keys")
     vsub = p.add_subparsers(dest="vault_command", metavar="ACTION")
     vsub.required = True
@@ -214,7 +276,27 @@ def register(subparsers: Any, load_settings: Callable[[], Settings]) -> None:
         "rotate-master", help="re-wrap every data key under a new master key (resumable)"
     )
     q.add_argument("--progress", action="store_true", help="print a line per re-wrapped key")
+    q.add_argument(
+        "--wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to wait for another rotation or recovery to finish (default 120; 0: refuse)",
+    )
     q.set_defaults(func=bind(_rotate_master))
+    q = vsub.add_parser(
+        "recover",
+        help="after a lost master key: list (or retire) the secrets nobody can open",
+    )
+    q.add_argument(
+        "--retire-orphaned",
+        action="store_true",
+        help="delete those data keys and secrets (audited); their owners are told at next start",
+    )
+    q.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS", help="wait for a running rotation"
+    )
+    q.set_defaults(func=bind(_recover))
     q = vsub.add_parser("rotate-user", help="give a user a new data key and re-seal their secrets")
     q.add_argument("user", metavar="USER", help="platform:id")
     q.set_defaults(func=bind(_rotate_user))

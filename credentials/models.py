@@ -83,3 +83,36 @@ class SecretUse(Model):
 
     class Meta:
         table = "qm_vault_use"
+
+
+class VaultLock(Model):
+    """Who holds the vault maintenance lease (rotate-master, recover), until when."""
+
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=32, unique=True)
+    token = fields.CharField(max_length=32)
+    purpose = fields.CharField(max_length=32)
+    pid = fields.IntField()
+    host = fields.CharField(max_length=200)
+    acquired_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "qm_vault_lock"
+
+
+class VaultNotice(Model):
+    """A message owed to a user about their vault (secrets retired by recover), sent at start."""
+
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
+
+    id = fields.IntField(primary_key=True)
+    owner = fields.CharField(max_length=200, db_index=True)
+    text = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    claimed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "qm_vault_notice"

@@ -4,10 +4,14 @@ Order matters for safety: a generated key is written (atomically, fsynced) to th
 *before* any data key is wrapped with it, and an old key leaves the file only when no data key
 uses it. So a rotation killed at any point leaves every data key openable, and re-running
 ``quartermaster vault rotate-master`` resumes towards the same new key.
+
+Only one rotation runs at a time (``credentials.lock``), and it re-reads the key file once it
+holds the lock: a keyring read before waiting may miss a key the previous holder added.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +19,8 @@ from pathlib import Path
 from tortoise.transactions import in_transaction
 
 from credentials.errors import MasterKeyMissing, SecretUnreadable
-from credentials.keys import Keyring, append_retired, generate, write_key_file
+from credentials.keys import Keyring, append_retired, generate, read_key_file, write_key_file
+from credentials.lock import maintenance_lock
 from credentials.models import DataKey, Rotation
 from credentials.settings import VaultSettings
 from credentials.vault import Audit, Progress, RotationReport, Vault
@@ -28,6 +33,15 @@ class MasterRotation:
     retired: list[str] = field(default_factory=list)
     retired_file: Path | None = None
     remove_from_env: list[str] = field(default_factory=list)
+    waited_for: str | None = None  # the holder this run waited for
+    done_meanwhile: bool = False  # that holder finished a rotation: nothing left to do
+
+
+def current(keyring: Keyring) -> Keyring:
+    """The keyring as it is now: a key file is read again (another run may have changed it)."""
+    if keyring.path is None:
+        return keyring
+    return read_key_file(keyring.path, "vault master key file")
 
 
 async def _choose_target(keyring: Keyring) -> tuple[Keyring, str | None]:
@@ -56,8 +70,39 @@ async def rotate_master_keys(
     *,
     audit: Audit | None = None,
     progress: Progress | None = None,
+    wait: float = 120.0,
+    on_wait: Callable[[str], None] | None = None,
 ) -> tuple[MasterRotation, Keyring]:
-    """Run (or resume) a master-key rotation; returns what happened and the keyring now in use."""
+    """Run (or resume) a master-key rotation under the maintenance lock; returns what happened
+    and the keyring now in use. Raises ``VaultBusy`` when another run holds the lock longer than
+    ``wait`` seconds; when it finished a rotation meanwhile, this one does nothing more."""
+    latest = await Rotation.all().order_by("-id").first()
+    newest = latest.id if latest is not None else 0
+    running = {r.id for r in await Rotation.filter(finished_at=None)}
+    folder = keyring.path.parent if keyring.path is not None else None
+    async with maintenance_lock(folder, "rotation", wait=wait, on_wait=on_wait) as held:
+        keyring = current(keyring)
+        if held.waited_for is not None:
+            finished = await Rotation.exclude(finished_at=None).order_by("-id").first()
+            pending = await Rotation.filter(finished_at=None).exists()
+            if (
+                finished is not None
+                and not pending
+                and (finished.id > newest or finished.id in running)
+            ):
+                report = RotationReport(finished.target_key_id)
+                report.already = await DataKey.filter(master_key_id=finished.target_key_id).count()
+                return MasterRotation(report, waited_for=held.waited_for, done_meanwhile=True), (
+                    keyring
+                )
+        result, keyring = await _rotate(keyring, settings, audit, progress)
+        result.waited_for = held.waited_for
+        return result, keyring
+
+
+async def _rotate(
+    keyring: Keyring, settings: VaultSettings, audit: Audit | None, progress: Progress | None
+) -> tuple[MasterRotation, Keyring]:
     keyring, generated = await _choose_target(keyring)
     vault = Vault(keyring, settings, audit=audit)
     report = await rewrap_data_keys(vault, progress)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from bot.errors import ConfigError
 from bot.services import ServiceKey
 from credentials import detect
 from credentials.envelope import SealError, associated_data, new_key, open_sealed, seal
@@ -25,9 +26,10 @@ from credentials.errors import (
     InvalidSecret,
     MasterKeyMissing,
     SecretNotFound,
+    SecretUnavailable,
     SecretUnreadable,
 )
-from credentials.keys import Keyring
+from credentials.keys import Keyring, read_key_file
 from credentials.models import DataKey, SealedSecret, SecretUse
 from credentials.secret import Secret
 from credentials.settings import VaultSettings
@@ -124,9 +126,10 @@ class Vault:
     def _reload_keys(self) -> None:
         """Re-read a key file: ``rotate-master`` may have run in another process meanwhile."""
         if self.keyring.path is not None:
-            from credentials.keys import read_key_file
-
-            self.keyring = read_key_file(self.keyring.path, "vault master key file")
+            try:
+                self.keyring = read_key_file(self.keyring.path, "vault master key file")
+            except ConfigError as exc:  # gone or broken since start: keep the keys we have
+                log.error("vault: %s; going on with the keys read before", exc)
 
     def _unwrap(self, row: DataKey) -> bytes:
         master = self.keyring.get(row.master_key_id)
@@ -222,16 +225,23 @@ class Vault:
                 "I accept for one secret, so I stored nothing."
             )
         detect.remember(plain)
-        await self._ensure_key(owner)
-        for attempt in (1, 2):
-            try:
-                row = await self._seal_row(owner, name, provider, data)
-                break
-            except IntegrityError:  # a concurrent first store of the same name won
-                if attempt == 2:
-                    raise
+        try:
+            row = await self._seal(owner, name, provider, data)
+        except (MasterKeyMissing, SecretUnreadable) as exc:
+            log.error("vault: cannot seal a secret for %s: %s", owner, exc)
+            raise SecretUnavailable(
+                "I couldn't seal that: your vault key can't be opened right now, so I stored "
+                "nothing. An admin can see why in my log."
+            ) from None
         self._record(owner, "vault.store", name, "ok", provider=provider, version=row.version)
         return SecretInfo.of(row)
+
+    async def _seal(self, owner: str, name: str, provider: str, data: bytes) -> SealedSecret:
+        await self._ensure_key(owner)
+        try:
+            return await self._seal_row(owner, name, provider, data)
+        except IntegrityError:  # a concurrent first store of the same name won: update it
+            return await self._seal_row(owner, name, provider, data)
 
     async def _seal_row(self, owner: str, name: str, provider: str, data: bytes) -> SealedSecret:
         async with in_transaction() as conn:
@@ -283,10 +293,12 @@ class Vault:
         try:
             key = await self._key_for(owner, row.key_version)
             plain = self._open(row, key)
-        except (SecretUnreadable, MasterKeyMissing):
+        except (SecretUnreadable, MasterKeyMissing) as exc:
             await self._log_use(owner, name, skill, "unreadable")
-            log.warning("vault: secret %r of %s failed to open for skill %s", name, owner, skill)
-            raise
+            log.warning(
+                "vault: secret %r of %s failed to open for skill %s: %s", name, owner, skill, exc
+            )
+            raise SecretUnavailable.of(row.name, row.provider) from None
         detect.remember(plain)
         now = datetime.now(UTC)
         await SealedSecret.filter(id=row.id).update(last_used_at=now)

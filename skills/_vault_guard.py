@@ -12,17 +12,22 @@ import re
 from typing import Any
 
 from bot.context import Context
+from bot.errors import UserError
 from bot.events import Message, PostedRef
 from bot.middleware import Next
 from bot.router import is_cancel, pending_followup
 from credentials import detect
-from credentials.errors import InvalidSecret
+from credentials.errors import InvalidSecret, VaultError
 from credentials.vault import VAULT, Vault
 
 log = logging.getLogger(__name__)
 
 PASTE = "vault.paste"
 PLACEHOLDER = "[secret sealed by the vault]"
+UNSEALED = (
+    "I couldn't seal that: the vault's keys are not in order, so I stored nothing. "
+    "An admin can see why in my log."
+)
 
 
 def _scrub(message: Message) -> None:
@@ -166,6 +171,9 @@ async def _seal_answer(ctx: Context, event: Message, vault: Vault, state: dict[s
         )
     except InvalidSecret as exc:
         outcome: dict[str, Any] = {"error": str(exc)}
+    except VaultError as exc:  # keys broken: asking again would not help
+        log.error("vault: sealing a pasted secret failed: %s", type(exc).__name__)
+        outcome = {"failed": str(exc) if isinstance(exc, UserError) else UNSEALED}
     else:
         outcome = {"stored": info.name, "version": info.version}
     del value

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING, Any
 
 from bot.context import Context
 from bot.conversations import ConversationKey
@@ -24,10 +25,15 @@ from bot.scope import SkillScope
 from bot.services import SECRETS
 from bot.skill import Skill
 from credentials import detect
-from credentials.keys import load_keyring
+from credentials.errors import KeysLost
+from credentials.notices import deliver_notices
+from credentials.recovery import open_keyring
 from credentials.settings import vault_settings
 from credentials.vault import VAULT, Vault, normalise_name
 from skills._vault_guard import PASTE, guard, takes_paste
+
+if TYPE_CHECKING:
+    from bot.app import Application
 
 log = logging.getLogger(__name__)
 
@@ -53,26 +59,40 @@ async def setup(scope: SkillScope) -> None:
     """Guard inbound text and redact logs first (fail closed), then create the vault service.
 
     Broken keys do not fail the setup: the guard must keep channels safe even then, so the vault
-    service is simply absent and users are told it is unavailable."""
+    service is simply absent and users are told it is unavailable. Lost keys (data keys wrapped
+    by a master key nobody configured) refuse the start, before any platform connects."""
     add_redactor(detect.redact)
     scope.use(guard, overheard=True)
     try:
         settings = vault_settings(scope.settings.vault, scope.settings.source)
-        keyring = load_keyring(settings)
+        keyring = await open_keyring(settings)
+    except KeysLost as exc:
+        log.error("%s", exc)
+        refused = exc
+
+        async def refuse() -> None:
+            raise refused
+
+        scope.app.startup_checks.append(refuse)
+        scope.on_close(lambda: _discard(scope.app.startup_checks, refuse))
+        return
     except Exception as exc:
         log.error("vault: not available: %s", exc)
         return
     vault = Vault(keyring, settings, audit=scope.app.audit)
-    missing = sorted(set(await vault.keys_in_use()) - set(keyring.ids))
-    if missing:
-        log.error(
-            "vault: data keys are wrapped by master key(s) %s, which %s does not hold; "
-            "those secrets cannot be opened until the right key is configured",
-            ", ".join(missing),
-            keyring.source,
-        )
     scope.provide(VAULT, vault)
     scope.provide(SECRETS, vault)  # what ctx.secret uses
+
+
+def _discard(checks: list[Any], check: Any) -> None:
+    if check in checks:
+        checks.remove(check)
+
+
+@skill.schedule(seconds=60, name="vault-notices")
+async def notices(app: Application) -> None:
+    """Tell owners whose secrets ``vault recover --retire-orphaned`` retired."""
+    await deliver_notices(app)
 
 
 # -- asking for a secret -------------------------------------------------------------------------
@@ -117,6 +137,10 @@ async def pasted(ctx: Context) -> None:
     if not outcome:  # only the guard can answer this question
         await ctx.done()
         raise UserError("I lost track of that; say `store my <service> token` again.")
+    if "failed" in outcome:
+        await ctx.done()
+        await ctx.reply(f"{outcome['failed']} If your chat app kept a copy, delete it there.")
+        return
     if "error" in outcome:
         await ctx.expect(PASTE, data)  # ask again, without the failed outcome
         await ctx.reply(f"{outcome['error']} Paste it again, or say `cancel`.")

@@ -33,7 +33,8 @@ async def test_a_migration_missing_from_the_record_is_applied_at_the_next_open(d
     from credentials.models import DataKey
 
     conn = Tortoise.get_connection("default")
-    for table in ("qm_vault_use", "qm_vault_rotation", "qm_vault_secret", "qm_vault_data_key"):
+    tables = ("qm_vault_use", "qm_vault_rotation", "qm_vault_secret", "qm_vault_data_key")
+    for table in (*tables, "qm_vault_lock", "qm_vault_notice"):
         await conn.execute_script(f"DROP TABLE IF EXISTS {table}")
     await conn.execute_query("DELETE FROM tortoise_migrations WHERE app = 'credentials'")
     await close_database()

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from bot.errors import UserError
 from bot.storage.db import close_database, open_database
 from credentials.errors import (
     InvalidSecret,
     MasterKeyMissing,
     SecretNotFound,
+    SecretUnavailable,
     SecretUnreadable,
 )
 from credentials.keys import Keyring, generate
@@ -52,12 +54,20 @@ async def test_wrong_master_key_fails_cleanly(vault_db: str, keyring: Keyring) -
     await Vault(keyring).store("test:alice", "openstack", PLAIN)
     wrong = Keyring((generate(),), "environment variable QUARTERMASTER_MASTER_KEY")
     with pytest.raises(MasterKeyMissing) as caught:
-        await Vault(wrong).use("test:alice", "openstack", skill="vm")
+        await Vault(wrong)._key_for("test:alice", 1)
     message = str(caught.value)
     assert "\n" not in message and keyring.primary.key_id in message
     for material in (keyring.primary, wrong.primary):
         assert material.encoded() not in message and material.encoded()[:12] not in message
     assert caught.value.__cause__ is None
+    # the owner is told in a sentence what to do; the key ids are for the operator's log
+    with pytest.raises(SecretUnavailable) as told:
+        await Vault(wrong).use("test:alice", "openstack", skill="vm")
+    assert str(told.value) == (
+        "Your stored openstack secret can't be opened; store it again with "
+        "`store my openstack token`."
+    )
+    assert told.value.__cause__ is None and isinstance(told.value, UserError)
     report = await Vault(wrong).verify()
     assert report.opened == 0 and [f[:2] for f in report.failures] == [("test:alice", "openstack")]
 
