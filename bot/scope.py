@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.services import ServiceKey
@@ -89,6 +89,17 @@ class SkillScope:
         """A workflow action a request type can run on entering a state (``on_enter``)."""
         self.app.actions.add(name, func, owner=self.skill)
         self._own(f"action {name}", lambda: self.app.actions.remove_owner(self.skill))
+
+    def add_startup_check(self, check: Callable[[], Awaitable[None]]) -> None:
+        """A condition the bot must not run in (checked once at start, before any platform
+        connects); it raises ``StartupRefused`` saying what to do."""
+        self.app.startup_checks.append(check)
+
+        def undo() -> None:
+            if check in self.app.startup_checks:
+                self.app.startup_checks.remove(check)
+
+        self._own("startup check", undo)
 
     def on_close(self, callback: Undo) -> None:
         """Run ``callback`` when the skill is unloaded, after nothing newer was undone."""

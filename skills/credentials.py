@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.context import Context
 from bot.conversations import ConversationKey
@@ -73,8 +73,7 @@ async def setup(scope: SkillScope) -> None:
         async def refuse() -> None:
             raise refused
 
-        scope.app.startup_checks.append(refuse)
-        scope.on_close(lambda: _discard(scope.app.startup_checks, refuse))
+        scope.add_startup_check(refuse)
         return
     except Exception as exc:
         log.error("vault: not available: %s", exc)
@@ -82,11 +81,6 @@ async def setup(scope: SkillScope) -> None:
     vault = Vault(keyring, settings, audit=scope.app.audit)
     scope.provide(VAULT, vault)
     scope.provide(SECRETS, vault)  # what ctx.secret uses
-
-
-def _discard(checks: list[Any], check: Any) -> None:
-    if check in checks:
-        checks.remove(check)
 
 
 @skill.schedule(seconds=60, name="vault-notices")
