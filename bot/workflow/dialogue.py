@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.events import Choice
-from bot.workflow import copies, render
+from bot.workflow import copies, notify, render
 from bot.workflow.draft import Draft, Requester
 from bot.workflow.fields import FieldError, coerce_entity, display, parse_answer
 from bot.workflow.spec import FieldSpec, RequestType
@@ -272,6 +272,7 @@ async def confirm(ctx: Context, wf: Workflows, spec: RequestType, draft: Draft) 
         return
     await ctx.done()
     posted = await copies.publish(wf, req)
+    notify.announce_arrival(wf, req, spec, filer)  # approvers hear of it now, not at a reminder
     where = f" and posted it to #{spec.channel}" if posted is not None else ""
     whom = "you" if requester.key == filer.key else requester.name
     await ctx.reply(f"Thanks — I filed {req.ref}{where}. I'll let {whom} know when it moves.")

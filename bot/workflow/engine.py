@@ -253,14 +253,10 @@ class Workflows:
             text += f" It is now {spec.state_label(req.state)}."
         if requester.key != actor.key:
             self.notifier.tell_later(requester, f"{req.ref} {tr.past}", text, key=req.ref)
-        tagged = self.responsible(req, spec)
-        for key in tagged:
+        waiting = f"{req.ref} ({what}) is {spec.state_label(req.state)} and waits for you."
+        for key in self.responsible(req, spec):
             if key != actor.key:
-                self.notifier.dm_later(
-                    key,
-                    f"{req.ref} ({what}) is {spec.state_label(req.state)} and waits for you.",
-                    key=req.ref,
-                )
+                self.notifier.tell_key_later(key, f"{req.ref} waits for you", waiting, key=req.ref)
 
     def describe(self, req: Request, spec: RequestType) -> str:
         data = dict(req.fields_data)

@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from bot.errors import ConfigError
+from bot.storage.models import User
 
 if TYPE_CHECKING:
     from bot.app import Application
-    from bot.storage.models import User
+    from bot.storage.models import Request
+    from bot.workflow.engine import Workflows
+    from bot.workflow.spec import RequestType
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,25 @@ class Notifier:
         if self.email.enabled:
             self.app.background.submit(f"{subject}: e-mail to {user.key}", mail, key=key)
 
+    def tell_key_later(
+        self, user_key: str, subject: str, text: str, *, key: str | None = None
+    ) -> None:
+        """``tell_later`` for someone known by ``platform:id`` (role holders, tagged people):
+        the DM goes at once; the e-mail needs their user row, looked up when it is sent."""
+
+        async def mail() -> None:
+            from bot.storage.models import User
+
+            platform, _, platform_id = user_key.partition(":")
+            user = await User.get_or_none(platform=platform, platform_id=platform_id)
+            address = user.email or await self._lookup_email(user) if user is not None else None
+            if address:
+                await self.send_email(address, subject, text, raise_errors=True)
+
+        self.dm_later(user_key, text, key=key)
+        if self.email.enabled:
+            self.app.background.submit(f"{subject}: e-mail to {user_key}", mail, key=key)
+
     async def tell(self, user: User, subject: str, text: str) -> None:
         """DM the user, then e-mail them if we know their address and e-mail is on."""
         try:
@@ -163,3 +185,16 @@ class Notifier:
 def _plain(text: str) -> str:
     """Chat markup stripped for e-mail bodies."""
     return text.replace("*", "").replace("`", "")
+
+
+def announce_arrival(wf: Workflows, req: Request, spec: RequestType, filer: User) -> None:
+    """Whoever can act on a new request's first step hears of it at once (DM, e-mail)."""
+    requester = req.requester
+    assert isinstance(requester, User)
+    text = (
+        f"New request {req.ref} ({wf.describe(req, spec)}) from {requester.name} "
+        f"waits for you: say `status of {req.ref}`, or use its buttons in #{spec.channel}."
+    )
+    for key in wf.responsible(req, spec):
+        if key not in (filer.key, requester.key):
+            wf.notifier.tell_key_later(key, f"New request {req.ref}", text, key=req.ref)

@@ -159,3 +159,38 @@ async def test_wording_the_requester_and_the_card_get(tmp_path: Path, db_url: st
         told = [s.text for s in bot.dms_to("alice") if "was approved by sam" in s.text]
         assert told and "approved by sam: looks fine. It is now" in told[-1]
         assert "approved by sam: looks fine" in card.text
+
+
+async def test_approvers_hear_of_a_new_request_at_once(bot: TestBot) -> None:
+    """Item 4: whoever can act on the first step gets a DM when the request arrives (not the
+    first reminder two days later); 8 TB is management's, so staff are not disturbed."""
+    req = await file_quota(bot, "alice", "8TB")
+    told = [s.text for s in bot.dms_to("mary") if s.text.startswith(f"New request {req.ref}")]
+    assert told == [
+        f"New request {req.ref} (storage quota, 8 TB, /project/astro) from alice waits for "
+        f"you: say `status of {req.ref}`, or use its buttons in #helpdesk-storage."
+    ]
+    assert not [s for s in bot.dms_to("sam") if req.ref in s.text]
+    small = await file_quota(bot, "alice", "1TB")
+    assert [s for s in bot.dms_to("sam") if s.text.startswith(f"New request {small.ref}")]
+
+
+async def test_an_approver_with_an_address_is_also_emailed(
+    tmp_path: Path, db_url: str, smtp: object
+) -> None:
+    overrides = {
+        "email": {
+            "enabled": True,
+            "host": "127.0.0.1",
+            "port": smtp.port,  # type: ignore[attr-defined]
+            "from": "quartermaster@hpc.example.org",
+        }
+    }
+    async with TestBot.create(tmp_path, database_url=db_url, overrides=overrides) as bot:
+        await bot.grant("mary", "management")
+        await bot.app.users.ensure("test", "mary", "mary", email="mary@uni.example.org")
+        req = await file_quota(bot, "alice", "8TB")
+        await bot.app.background.idle()
+        mails = smtp.messages  # type: ignore[attr-defined]
+        assert [m.rcpt_tos for m in mails] == [["mary@uni.example.org"]]
+        assert f"Subject: [Quartermaster] New request {req.ref}" in mails[0].content.decode()
