@@ -32,6 +32,8 @@ YES = frozenset(
         "yes",
         "y",
         "yep",
+        "yup",
+        "yea",
         "yeah",
         "ok",
         "okay",
@@ -44,6 +46,9 @@ YES = frozenset(
         "please do",
         "correct",
         "yes please",
+        "sounds good",
+        "looks good",
+        "lgtm",
     }
 )
 NO = frozenset({"no", "n", "nope", "don't", "do not", "discard"})

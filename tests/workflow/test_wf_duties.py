@@ -194,3 +194,12 @@ async def test_an_approver_with_an_address_is_also_emailed(
         mails = smtp.messages  # type: ignore[attr-defined]
         assert [m.rcpt_tos for m in mails] == [["mary@uni.example.org"]]
         assert f"Subject: [Quartermaster] New request {req.ref}" in mails[0].content.decode()
+
+
+@pytest.mark.parametrize("yes", ["yup", "yep", "sure", "sounds good", "LGTM"])
+async def test_everyday_ways_of_saying_yes_file_the_request(bot: TestBot, yes: str) -> None:
+    await bot.say("alice", "request quota")
+    for answer in ("1TB", "/project/alice", "more data"):
+        await bot.say("alice", answer)
+    out = await bot.say("alice", yes)
+    assert any(s.text.startswith("Thanks — I filed REQ-") for s in out), yes
