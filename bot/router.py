@@ -34,8 +34,10 @@ CANCEL_WORDS = frozenset(
 
 
 async def _cancel(ctx: Context) -> None:
+    pending = ctx.app.registry.followups.get(str((ctx.state or {}).get("followup", "")))
     await ctx.done()
-    await ctx.reply("OK, cancelled. Nothing was filed.")
+    said = pending.cancelled if pending is not None else ""
+    await ctx.reply(f"OK, cancelled. {said}".strip())
 
 
 async def _nothing_to_cancel(ctx: Context) -> None:

@@ -51,6 +51,7 @@ class HandlerSpec:
     audit: bool = True  # False for read-only handlers: nothing to put on record
     accepts: Accepts | None = None  # follow-ups: which messages they take (None = every one)
     interrupts: bool = False  # commands that win even over a pending conversation (help)
+    cancelled: str = ""  # follow-ups: what "cancel" says happened (default "OK, cancelled.")
 
     @property
     def qualname(self) -> str:
@@ -155,15 +156,18 @@ class Skill:
         return deco
 
     def followup(
-        self, followup_id: str, *, accepts: Accepts | None = None
+        self, followup_id: str, *, accepts: Accepts | None = None, cancelled: str = ""
     ) -> Callable[[Handler], Handler]:
         """Handle the next message of a conversation that ``ctx.expect(followup_id)`` armed.
 
         The follow-up is tried before commands; ``accepts(ctx)`` (sync, cheap) says whether it
-        takes this message; one it does not take goes on to commands, the NLU and the fallback."""
+        takes this message; one it does not take goes on to commands, the NLU and the fallback.
+        ``cancelled`` is what "cancel" answers while it is pending ("Nothing was filed.")."""
 
         def deco(func: Handler) -> Handler:
-            self._add(HandlerSpec("followup", followup_id, func, accepts=accepts))
+            self._add(
+                HandlerSpec("followup", followup_id, func, accepts=accepts, cancelled=cancelled)
+            )
             return func
 
         return deco

@@ -124,7 +124,7 @@ async def _ask_for_paste(ctx: Context, name: str, provider: str, *, replacing: b
     await ctx.reply("I've sent you a direct message: paste it there, never in a channel.")
 
 
-@skill.followup(PASTE, accepts=takes_paste)
+@skill.followup(PASTE, accepts=takes_paste, cancelled="Nothing was stored.")
 async def pasted(ctx: Context) -> None:
     data = dict((ctx.state or {}).get("data") or {})
     outcome = data.pop("outcome", None)

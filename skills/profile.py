@@ -45,7 +45,7 @@ def _is_answer(ctx: Context) -> bool:
     return ctx.text.strip().lower().rstrip(".!") in YES | NO
 
 
-@skill.followup(CONFIRM, accepts=_is_answer)
+@skill.followup(CONFIRM, accepts=_is_answer, cancelled="Your e-mail address is unchanged.")
 async def answer(ctx: Context) -> None:
     if ctx.text.strip().lower().rstrip(".!") in YES:
         await _save(ctx)

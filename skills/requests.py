@@ -322,7 +322,7 @@ async def release(ctx: Context) -> None:
 
 
 # -- dialogue and buttons ----------------------------------------------------------------------
-@skill.followup(dialogue.FOLLOWUP, accepts=chat.takes_answer)
+@skill.followup(dialogue.FOLLOWUP, accepts=chat.takes_answer, cancelled="Nothing was filed.")
 async def answer(ctx: Context) -> None:
     await dialogue.answer(ctx, wf_of(ctx), ctx.text)
 
@@ -378,7 +378,7 @@ async def transition_click(ctx: Context) -> None:
     await chat.transition(ctx, int(raw_id), name)
 
 
-@skill.followup(COMMENT_FOLLOWUP)
+@skill.followup(COMMENT_FOLLOWUP, cancelled="The request was not moved.")
 async def transition_comment(ctx: Context) -> None:
     data = (ctx.state or {}).get("data") or {}
     text = ctx.text.strip()
