@@ -288,3 +288,24 @@ def test_config_is_accepted_after_the_command_too(home: Path, tmp_path: Path) ->
     assert out.returncode == 0, out.stderr  # given after the command, it wins
     out = qm("users", "show", "shell:x", "--config", str(tmp_path / "absent.yml"), home=home)
     assert out.returncode == 2 and "absent.yml: no such file" in out.stderr
+
+
+def test_a_second_shell_run_updates_the_first_runs_cards_where_they_were(tmp_path: Path) -> None:
+    """Issue #12 item 11: message ids differ between runs, so an update of a card posted by an
+    earlier run is shown where it was posted, and nothing fails in the log."""
+    home = tmp_path / "home"
+    env = {"QUARTERMASTER__ROLES__GRANTS__STAFF": '["shell:sam"]'}
+    first = "alice> request quota\nalice> 2TB\nalice> /project/alice\nalice> thesis\nalice> yes\n"
+    out = qm("chat", "--script", "-", "--no-admin", home=home, stdin=first, env=env)
+    assert out.returncode == 0, out.stderr
+    out = qm(
+        "chat", "--script", "-", "--no-admin", home=home, stdin="sam> approve REQ-1\n", env=env
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "bot> REQ-1 is now approved, waiting to be applied (approved by you)."
+    updated = [line for line in lines if "(updated)" in line]
+    assert any(line.startswith("bot@helpdesk-storage> (updated) *REQ-1") for line in updated)
+    assert any(line.startswith("bot->alice> (updated) *REQ-1") for line in updated)
+    log = (home / "quartermaster.log").read_text()
+    assert "LookupError" not in log and "Traceback" not in log

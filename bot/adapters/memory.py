@@ -68,12 +68,16 @@ class MemoryAdapter(Adapter):
         choices: Sequence[Choice],
         dm_to: str | None,
     ) -> Sent:
-        ref = PostedRef(self.platform, channel, f"m{next(self._ids)}", thread)
+        ref = PostedRef(self.platform, channel, self.new_id(), thread)
         sent = Sent(ref, markup.plain(text), tuple(choices), dm_to)
         self.sent.append(sent)
         self.by_id[ref.id] = sent
         self.on_sent(sent)
         return sent
+
+    def new_id(self) -> str:
+        """The id of the next posted message (``m1``, ``m2`` … within this adapter's life)."""
+        return f"m{next(self._ids)}"
 
     def on_sent(self, sent: Sent) -> None:
         """Hook for subclasses (the shell prints)."""

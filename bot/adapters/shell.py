@@ -12,11 +12,13 @@ import getpass
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from bot import markup
 from bot.adapters.memory import MemoryAdapter, Sent, dm_channel
 from bot.conversations import ConversationKey
 from bot.events import Choice, Interaction, Message, PostedRef
@@ -68,6 +70,12 @@ class ShellAdapter(MemoryAdapter):
         self.speaker: str | None = None
         self._mention = re.compile(rf"(^|\s)@{re.escape(app.name)}\b[:,]?\s*", re.IGNORECASE)
         self.choices = app.kv.namespace(CHOICES_NAMESPACE, ttl=CHOICES_TTL)
+        #: this run's mark in message ids: a request card posted by an earlier run (its id kept
+        #: in the database) is never mistaken for one of this run's messages
+        self.run = f"{time.time_ns() // 1_000_000:x}"
+
+    def new_id(self) -> str:
+        return f"{super().new_id()}.{self.run}"
 
     async def connect(self) -> None:
         cfg = self.app.settings.adapters.shell
@@ -91,6 +99,16 @@ class ShellAdapter(MemoryAdapter):
             file=self.out,
             flush=True,
         )
+
+    async def update(self, ref: PostedRef, text: str, *, choices: Sequence[Choice] = ()) -> None:
+        """A message an earlier run posted is gone from the terminal: show the new text as an
+        update where it was posted (not an error, which background work would retry)."""
+        if ref.id in self.by_id:
+            await super().update(ref, text, choices=choices)
+            return
+        dm_to = ref.channel[3:] if ref.channel.startswith("dm:") else None
+        earlier = Sent(ref, markup.plain(text), tuple(choices), dm_to)
+        self.on_changed(earlier)
 
     async def send(
         self, channel: str, text: str, *, thread: str | None = None, choices: Sequence[Choice] = ()
