@@ -33,6 +33,16 @@ class Understanding:
     def enabled(self) -> bool:
         return self._task is not None or self.parser is not None
 
+    @property
+    def loading(self) -> bool:
+        """True while the model is still being trained or loaded (the first start trains it)."""
+        return self.parser is None and self._task is not None and not self._task.done()
+
+    async def ready(self) -> None:
+        """Wait until the model is loaded (or failed to); at once when there is none."""
+        if self._task is not None:
+            await asyncio.wait([self._task])
+
     def start(self) -> None:
         """Load (or train) the model in a thread; commands work meanwhile."""
         try:

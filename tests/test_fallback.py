@@ -55,3 +55,55 @@ async def test_understood_but_not_set_up_here_says_so(tmp_path: Path, nlu_model_
         (vm,) = await bot.say("alice", "spin up a VM please")
         assert vm.text.startswith("I understood that you want to get virtual machines")
         assert "didn't understand" not in vm.text
+
+
+TINY = """\
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hi
+    - hello
+    - good morning
+    - hey there
+- intent: help
+  examples: |
+    - what can you do
+    - help me
+    - how do I use you
+    - what are your commands
+- intent: out_of_scope
+  examples: |
+    - what's the weather
+    - tell me a joke
+    - order a pizza
+    - who won the match
+"""
+
+
+async def test_free_text_while_the_model_trains_gets_a_notice_then_the_answer(
+    tmp_path: Path,
+) -> None:
+    """Issue #12 item 13: on a first start the model trains for seconds; a free-text message
+    meanwhile is told so at once (commands work), then answered."""
+    data = tmp_path / "nlu-data"
+    data.mkdir()
+    (data / "nlu.yml").write_text(TINY, encoding="utf-8")
+    (data / "config.yml").write_text("embedded:\n  intent:\n    folds: 2\n", encoding="utf-8")
+    overrides = {
+        "nlu": {
+            "backend": "embedded",
+            "data": str(data),
+            "model_dir": str(tmp_path / "fresh-model"),
+        }
+    }
+    bot = TestBot.create(tmp_path, load_nlu=True, overrides=overrides, wait_for_nlu=False)
+    async with bot:
+        assert bot.app.understanding.loading  # a fresh model dir: it is training
+        (pong,) = await bot.say("alice", "ping")
+        assert pong.text == "pong"
+        notice, answer = await bot.say("alice", "hello there")
+        assert notice.text.startswith("One moment: I'm still learning to read free text")
+        assert answer.text.startswith("Hello alice!")
+        (later,) = await bot.say("alice", "good morning")  # trained now: no notice
+        assert later.text.startswith("Hello alice!")

@@ -38,8 +38,12 @@ class TestBot:
         load_nlu: bool = False,
         adapter_class: type[TestAdapter] | None = None,
         clock: Clock | None = None,
+        wait_for_nlu: bool = True,
     ) -> None:
         self.settings = settings
+        #: start returns once the model is loaded, so a test's first message is not answered
+        #: by the "still learning" notice (tests of that notice pass False)
+        self.wait_for_nlu = wait_for_nlu
         self.adapter_class = adapter_class or TestAdapter
         self.app = Application(
             settings, adapters=[self._make_adapter], load_nlu=load_nlu, clock=clock
@@ -57,6 +61,7 @@ class TestBot:
         load_nlu: bool = False,
         clock: Clock | None = None,
         adapter_class: type[TestAdapter] | None = None,
+        wait_for_nlu: bool = True,
     ) -> TestBot:
         """Settings for a throw-away bot: SQLite under ``home`` unless ``database_url`` is given."""
         raw: dict[str, Any] = {
@@ -75,6 +80,7 @@ class TestBot:
             load_nlu=load_nlu,
             clock=clock,
             adapter_class=adapter_class,
+            wait_for_nlu=wait_for_nlu,
         )
 
     def _make_adapter(self, app: Application) -> TestAdapter:
@@ -83,6 +89,8 @@ class TestBot:
 
     async def __aenter__(self) -> TestBot:
         await self.app.start()
+        if self.wait_for_nlu:
+            await self.app.understanding.ready()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
