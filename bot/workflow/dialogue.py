@@ -61,7 +61,7 @@ _MAKE_IT = re.compile(
     r"^(?:please\s+)?(?:make|change|set)\s+(?:it|that)\s+(?:to\s+)?", re.IGNORECASE
 )
 _NAMED = re.compile(
-    r"^(?:(?:please\s+)?(?:make|change|set)\s+(?:the\s+)?)?(?P<field>[a-z][\w ]*?)"
+    r"^(?:(?:please\s+)?(?:make|change|set)\s+(?:the\s+)?)?(?P<field>[a-z][\w ]{0,60}?)"
     r"\s*(?:=|:|\bto\b|\bis\b|\bshould be\b)\s*(?P<value>.+)$",
     re.IGNORECASE,
 )

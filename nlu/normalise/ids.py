@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 _REQ = re.compile(
-    r"(?:\breq(?:uest)?\s*[-_#:]?\s*(?:no\.?|number|nr\.?)?\s*#?|#)?\s*0*(\d{1,9})\b", re.IGNORECASE
+    # (?<!\s): a search would otherwise restart inside every run of spaces and rescan it (n²)
+    r"(?<!\s)(?:\breq(?:uest)?\s*+(?:[-_#:]\s*+)?(?:(?:no\.?|number|nr\.?)\s*+)?#?|#)?\s*+0*(\d{1,9})\b",
+    re.IGNORECASE,
 )
 REQUEST_ID_RE = re.compile(r"\bREQ[-_ ]?#?\d{1,9}\b", re.IGNORECASE)
 _JOB = re.compile(r"\b(\d{2,12}(?:_\d+|_\[[\d,\-%]+\])?(?:\.(?:\d+|batch|extern))?)\b")
