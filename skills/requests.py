@@ -144,8 +144,10 @@ async def edit(ctx: Context) -> None:
     text = ctx.match.group("changes")
     pairs = [(m.group("key"), m.group("value").strip('"')) for m in PAIR.finditer(text)]
     if not pairs:
-        m = re.fullmatch(
-            r"(?P<key>[a-z_ ]+?)\s+(?:to\s+|=\s*)?(?P<value>\S.*)", text.strip(), re.IGNORECASE
+        m = re.fullmatch(  # a field name is at most four short words: a bounded, linear try
+            r"(?P<key>[a-z_]{1,40}(?: [a-z_]{1,40}){0,3}?)\s+(?:to\s+|=\s*)?(?P<value>\S.*)",
+            text.strip(),
+            re.IGNORECASE | re.DOTALL,
         )
         pairs = [(m.group("key"), m.group("value"))] if m else []
     changes: dict[str, Any] = {}

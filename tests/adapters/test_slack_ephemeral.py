@@ -169,6 +169,7 @@ async def test_an_unauthorised_button_click_gets_an_ephemeral_reason(
         await peer.say("UALICE", "yes", "DALICE")
         await peer.wait_for(lambda: any(p.channel == "helpdesk-storage" for p in peer.posted))
         await app.dispatcher.join()
+        await app.background.idle()  # the approvers' "new request" DMs are out too
         card = next(p for p in peer.posted if p.channel == "helpdesk-storage")
         posted_before = len(peer.posted)
 
