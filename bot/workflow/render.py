@@ -66,5 +66,14 @@ def transition_choices(
 def summary(spec: RequestType, data: dict[str, Any]) -> str:
     lines = [f"Here's your {(spec.title or spec.name).lower()} request:"]
     lines += field_lines(spec, data)
-    lines.append('Shall I file it? (yes / no — or correct a value, e.g. "actually make it 8TB")')
+    example = next(
+        (
+            f'"change the {field.label.lower()} to {display(field, data[name])}"'
+            for name, field in spec.fields.items()
+            if data.get(name) is not None and field.type != "text"
+        ),
+        None,
+    )
+    fix = f" — or correct a value, e.g. {example}" if example else " — or correct a value"
+    lines.append(f"Shall I file it? (yes / no{fix})")
     return "\n".join(lines)

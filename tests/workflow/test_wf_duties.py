@@ -203,3 +203,14 @@ async def test_everyday_ways_of_saying_yes_file_the_request(bot: TestBot, yes: s
         await bot.say("alice", answer)
     out = await bot.say("alice", yes)
     assert any(s.text.startswith("Thanks — I filed REQ-") for s in out), yes
+
+
+async def test_the_confirmation_example_uses_this_requests_own_field(bot: TestBot) -> None:
+    """Item 12: not the fixed "actually make it 8TB" for every type; and the example works."""
+    await bot.say("alice", "request quota")
+    for answer in ("2TB", "/project/alice"):
+        await bot.say("alice", answer)
+    (summary,) = await bot.say("alice", "thesis data")
+    assert summary.text.endswith('e.g. "change the size to 2 TB")')
+    (again,) = await bot.say("alice", "change the size to 3 TB")
+    assert "• Size: 3 TB" in again.text
