@@ -33,10 +33,6 @@ HANDLERS = in_group("request_handlers")
 SEE_ALL = in_group("see_all_requests")
 
 
-def wf_of(ctx: Context) -> Workflows:
-    return service(ctx.app)
-
-
 @skill.setup
 async def setup(scope: SkillScope) -> None:
     """(Re)read the request types on load and on every `reload skills`."""
@@ -96,7 +92,7 @@ async def search(ctx: Context) -> None:
     from bot.workflow import search as wsearch  # here, not at start-up: only used here
 
     assert ctx.match is not None
-    wf = wf_of(ctx)
+    wf = service(ctx.app)
     query = wsearch.parse_query(ctx.match.group("query"), ctx.user_key)
     if not SEE_ALL(ctx):
         query.requester = ctx.user_key  # the others search their own requests
@@ -126,7 +122,7 @@ async def stats(ctx: Context) -> None:
     help="request types — what kinds of request I can file",
 )
 async def request_types(ctx: Context) -> None:
-    wf = wf_of(ctx)
+    wf = service(ctx.app)
     lines = ["I can file these requests (say `request <name>`):"]
     lines += [f"• {name} — {spec.description or spec.title}" for name, spec in wf.types.items()]
     await ctx.reply("\n".join(lines))
@@ -138,7 +134,7 @@ async def request_types(ctx: Context) -> None:
 )
 async def edit(ctx: Context) -> None:
     assert ctx.match is not None
-    wf = wf_of(ctx)
+    wf = service(ctx.app)
     req = await wf.get(ctx.match.group("ref"))
     spec = wf.spec_of(req)
     text = ctx.match.group("changes")
@@ -182,7 +178,7 @@ async def edit(ctx: Context) -> None:
 )
 async def delete(ctx: Context) -> None:
     assert ctx.match is not None
-    wf = wf_of(ctx)
+    wf = service(ctx.app)
     req = await wf.get(ctx.match.group("ref"))
     await wf.delete(req, await ctx.db_user(), ctx.match.group("comment") or "")
     await ctx.reply(f"Deleted {req.ref}; its posted copies are removed and its history is kept.")
@@ -205,7 +201,7 @@ async def comment(ctx: Context) -> None:
 )
 async def assign(ctx: Context) -> None:
     assert ctx.match is not None
-    wf = wf_of(ctx)
+    wf = service(ctx.app)
     req = await wf.get(ctx.match.group("ref") or ctx.match.group("take"))
     who = ctx.match.group("who") or "me"
     if who == "me":
@@ -312,7 +308,7 @@ async def list_requests(ctx: Context) -> None:
 
 @skill.intent("stats", checks=[HANDLERS])
 async def stats_intent(ctx: Context) -> None:
-    await chat.show_stats(ctx, None)
+    await chat.show_stats(ctx, chat.period_in_text(ctx.text))
 
 
 @skill.intent("release_resource")
@@ -326,7 +322,7 @@ async def release(ctx: Context) -> None:
 # -- dialogue and buttons ----------------------------------------------------------------------
 @skill.followup(dialogue.FOLLOWUP, accepts=chat.takes_answer, cancelled="Nothing was filed.")
 async def answer(ctx: Context) -> None:
-    await dialogue.answer(ctx, wf_of(ctx), ctx.text)
+    await dialogue.answer(ctx, service(ctx.app), ctx.text)
 
 
 async def _draft(
@@ -355,13 +351,13 @@ async def _draft(
 async def answer_click(ctx: Context) -> None:
     field, _, value = ctx.interaction.value.partition("|")
     if await _draft(ctx, "ask", field) is not None:
-        await dialogue.answer(ctx, wf_of(ctx), value)
+        await dialogue.answer(ctx, service(ctx.app), value)
 
 
 @skill.action(dialogue.CONFIRM_ACTION)
 async def confirm_click(ctx: Context) -> None:
     if await _draft(ctx, "confirm") is not None:
-        await dialogue.answer(ctx, wf_of(ctx), "yes")
+        await dialogue.answer(ctx, service(ctx.app), "yes")
 
 
 @skill.action(dialogue.DISCARD_ACTION)

@@ -222,6 +222,19 @@ async def waiting_for(ctx: Context, quiet: bool = False) -> None:
     await ctx.reply("Waiting for you:\n" + "\n".join(rows[:50]))
 
 
+_PERIOD_IN_TEXT = re.compile(
+    r"\b(?:since|from|(?:in|over|for|during)?\s*(?:the\s+)?(?:last|past|previous))\s+\S[^?!]*",
+    re.IGNORECASE,
+)
+
+
+def period_in_text(text: str) -> str | None:
+    """The period a plain-language stats question names ("… for the last 7 days", "since
+    monday"), or None; only the first 200 characters are looked at."""
+    found = _PERIOD_IN_TEXT.search(text[:200])
+    return found.group(0).strip(" .") if found else None
+
+
 async def show_stats(ctx: Context, period_text: str | None) -> None:
     from bot.workflow import stats as wstats  # here, not at start-up: only used here
 

@@ -42,11 +42,27 @@ class Query:
     words: list[str] = field(default_factory=list)
 
 
+#: plain-language glue in "find requests from alice about /scratch": not words to match
+_FILLER = frozenset({"about", "on", "with", "in", "the", "any", "all", "request", "requests", "of"})
+_PERSON_BEFORE = frozenset({"from", "by", "for"})
+
+
 def parse_query(text: str, user_key: str | None = None) -> Query:
     q = Query()
-    for token in re.findall(r"\S+?[:=<>!]+\"[^\"]*\"|\S+", text):
+    tokens = re.findall(r"\S+?[:=<>!]+\"[^\"]*\"|\S+", text)
+    person_next = False
+    for token in tokens:
         token = token.replace('"', "")
         lowered = token.lower()
+        if person_next:  # "from alice", "by @bob", "for carol"
+            q.requester = token.lstrip("@")
+            person_next = False
+            continue
+        if lowered in _PERSON_BEFORE:
+            person_next = True
+            continue
+        if lowered in _FILLER:
+            continue
         if lowered in ("open", "pending"):
             q.open = True
             continue
@@ -105,6 +121,13 @@ def _matches(spec: RequestType, data: dict[str, Any], name: str, op: str, raw: s
 
 async def search(types: dict[str, RequestType], query: Query) -> list[Request]:
     """Requests matching every term, newest first (deleted ones are never shown)."""
+    known = {n for t in (query.types or types) if t in types for n in types[t].fields}
+    for name, _, _ in query.fields:
+        if name not in known:
+            raise UserError(
+                f"No request has a field {name!r}. Fields you can search: "
+                f"{', '.join(sorted(known))} (and type:, state:, requester:, assignee:)."
+            )
     qs = Request.filter(deleted=False)
     if query.types:
         unknown = [t for t in query.types if t not in types]

@@ -51,20 +51,50 @@ def nearest_rank(values: list[float], pct: float) -> float:
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
+_WEEKDAYS = frozenset(
+    ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+)
+
+
 def parse_period(text: str | None, now: datetime | None = None) -> timedelta:
-    """ "last 7 days", "2 weeks", "the past month", "90d" → a timedelta; default 30 days."""
+    """ "last 7 days", "2 hours", "the past month", "90d", "since monday", "since 2026-11-01" →
+    a timedelta back from ``now``; default 30 days."""
     if not text or not text.strip():
         return DEFAULT_PERIOD
-    from nlu.normalise import parse_duration
+    from nlu.normalise import parse_date, parse_duration
 
-    cleaned = re.sub(r"\b(?:the|last|past|previous|over|for|in)\b", " ", text.lower()).strip()
-    if cleaned in ("week", "month", "year", "day"):
+    lowered = " ".join(text.lower().split())[:200]  # a period is a few words; never scan more
+    since = re.match(r"(?:since|from)\s+(?P<when>.+)", lowered)
+    if since:
+        now = now or datetime.now(UTC)
+        day = parse_date(since.group("when"), now.replace(tzinfo=None))
+        if day is None:
+            raise ValueError(f"{text!r} is not a date I understand (try 'since monday')")
+        start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        weekday = since.group("when").strip() in _WEEKDAYS
+        if start > now and weekday:  # "since monday" means the last one, not the next
+            start -= timedelta(days=7)
+        if start > now:
+            raise ValueError(f"{text!r} is in the future")
+        return max(now - start, timedelta(hours=1))
+    cleaned = re.sub(r"\b(?:the|last|past|previous|over|for|in|during)\b", " ", lowered).strip()
+    if cleaned in ("week", "month", "year", "day", "hour"):
         cleaned = f"1 {cleaned}"
     iso = parse_duration(cleaned)
     seconds = duration_seconds(iso) if iso else None
     if not seconds:
         raise ValueError(f"{text!r} is not a period I understand (try 'last 7 days')")
     return timedelta(seconds=seconds)
+
+
+def period_label(period: timedelta) -> str:
+    """ "the last 7 days", "the last 2 hours": what the report covers, in the unit it was asked."""
+    seconds = period.total_seconds()
+    if seconds < 2 * 86400:
+        hours = max(1, round(seconds / 3600))
+        return f"the last {hours} hour{'s' if hours != 1 else ''}"
+    days = round(seconds / 86400)
+    return f"the last {days} days"
 
 
 async def compute(
@@ -106,8 +136,7 @@ def human(seconds: float) -> str:
 
 
 def report(stats: RequestStats, types: dict[str, RequestType]) -> str:
-    days = (stats.until - stats.since).total_seconds() / 86400
-    lines = [f"Requests filed in the last {days:.0f} days: {stats.total}"]
+    lines = [f"Requests filed in {period_label(stats.until - stats.since)}: {stats.total}"]
     for type_, n in sorted(stats.by_type().items()):
         states = ", ".join(f"{s} {c}" for (t, s), c in sorted(stats.counts.items()) if t == type_)
         title = types[type_].title if type_ in types else type_
