@@ -64,6 +64,59 @@ def _clean(text: str) -> str:
     return value
 
 
+SENTENCE = (
+    "That reads like a sentence, not a token, so I didn't store it (and it is not kept "
+    "anywhere). If it really is the secret, paste it inside `backticks`."
+)
+
+
+#: words people talk with and passphrases rarely have; two of them in a reply mean talking
+_TALK = frozenset(
+    [
+        "i",
+        "you",
+        "me",
+        "my",
+        "your",
+        "the",
+        "a",
+        "an",
+        "to",
+        "is",
+        "it",
+        "no",
+        "not",
+        "yes",
+        "want",
+        "wanted",
+        "please",
+        "can",
+        "could",
+        "do",
+        "what",
+        "show",
+        "see",
+        "and",
+        "of",
+        "for",
+        "that",
+        "this",
+        "how",
+        "why",
+    ]
+)
+
+
+def reads_like_a_sentence(value: str) -> bool:
+    """Several words with the small words of speech, which detection does not take for a
+    credential: someone talking ("no I wanted to SEE alice's token"), not pasting. A passphrase
+    ("correct horse battery staple") is sealed as before."""
+    words = value.lower().split(None, 40)
+    if len(words) < 3 or detect.looks_secret(value) is not None:
+        return False
+    return sum(w.strip(".,!?'\"") in _TALK for w in words) >= 2
+
+
 def takes_paste(ctx: Context) -> bool:
     """The paste follow-up's ``accepts``: in the DM, anything but a command; and anything that
     looks like a secret, command or not (a secret is never run, only sealed)."""
@@ -162,9 +215,15 @@ async def guard(ctx: Context, call_next: Next) -> None:
 async def _seal_answer(ctx: Context, event: Message, vault: Vault, state: dict[str, Any]) -> None:
     """Seal the DM answer straight into the vault; the conversation keeps only the outcome."""
     value = _clean(event.text)
+    quoted = value != event.text.strip()  # in backticks, quotes or a code block: meant as is
     _scrub(event)
     await _try_delete(ctx, event)
     data = dict(state.get("data") or {})
+    if not quoted and reads_like_a_sentence(value):
+        del value  # not sealed, not kept: the person is asked to paste the value itself
+        data["outcome"] = {"error": SENTENCE}
+        await ctx.app.conversations.save(event.conversation_key, {"followup": PASTE, "data": data})
+        return
     try:
         info = await vault.store(
             ctx.user_key, data.get("name", ""), value, provider=data.get("provider")

@@ -246,21 +246,42 @@ async def keep(ctx: Context) -> None:
     await ctx.reply("OK, I kept it.")
 
 
+_READ = frozenset({"show", "see", "read", "reveal", "display", "print", "view", "tell", "what"})
+_STORE = frozenset(
+    {"store", "save", "add", "put", "keep", "remember", "register", "upload", "paste", "set"}
+    | {"replace", "update", "change", "rotate", "renew", "new", "here", "heres"}
+)
+_DELETE = frozenset({"delete", "remove", "forget", "drop", "revoke"})
+NOBODY_READS = (
+    "Nobody can read a stored secret in chat — not an admin, not its owner: I only use it on "
+    "its owner's behalf, and every use is recorded. `my secrets` lists names and dates."
+)
+
+
 @skill.intent(
     "store_credential",
     help='store, replace or delete a secret in plain words — e.g. "save my openstack token"',
 )
 async def store_credential(ctx: Context) -> None:
     provider = ctx.entity("provider")
-    words = set(re.findall(r"[a-z]+", ctx.text.lower()))
+    words = set(re.findall(r"[a-z]+", ctx.text.lower()[:500]))
+    if words & _READ and not words & (_STORE | _DELETE):  # "show me alice's openstack token"
+        await ctx.reply(NOBODY_READS)
+        return
     if not provider:
         raise UserError(
             "Which service is it for? Say for example `store my openstack token`, "
             "`replace my aws key` or `delete my github token`."
         )
     provider = str(provider).lower()
-    if words & {"delete", "remove", "forget", "drop", "revoke"}:
+    if words & _DELETE:
         await _offer_delete(ctx, normalise_name(provider))
+        return
+    if not words & _STORE:  # a store dialogue starts only when storing is clearly asked for
+        await ctx.reply(
+            f"Do you want me to keep your {provider} secret for you? Say `store my {provider} "
+            "token` and I'll ask for it in a direct message."
+        )
         return
     replacing = bool(words & {"replace", "update", "change", "rotate", "renew", "new"})
     info = await _vault(ctx).info(ctx.user_key, provider)

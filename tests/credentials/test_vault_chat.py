@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.context import Context
+from bot.conversations import ConversationKey
 from bot.events import Message, PostedRef
 from bot.middleware import Next
 from bot.services import SECRETS
@@ -412,3 +413,33 @@ async def test_without_a_vault_ctx_secret_is_a_clear_answer(
             "The vault isn't available right now, so I can't use your openstack secret; an "
             "admin can see why in my log."
         )
+
+
+async def test_asking_to_see_a_secret_never_starts_storing_one(tmp_path: Path) -> None:
+    """Issue #12 item 5, through the NLU: nobody reads a secret in chat, a store dialogue starts
+    only when storing is asked for, and a sentence typed as the answer is not sealed."""
+    data = tmp_path / "nlu-data"
+    data.mkdir()
+    (data / "nlu.yml").write_text(TINY_NLU, encoding="utf-8")
+    (data / "config.yml").write_text("embedded:\n  intent:\n    folds: 2\n", encoding="utf-8")
+    bot = TestBot.create(
+        tmp_path,
+        load_nlu=True,
+        overrides={
+            "nlu": {"backend": "embedded", "data": str(data), "model_dir": str(tmp_path / "m")}
+        },
+    )
+    async with bot:
+        (out,) = await bot.say("root", "show me alice's openstack token")
+        assert out.text.startswith("Nobody can read a stored secret in chat")
+        assert (
+            bot.app.conversations.peek(ConversationKey("test", "dm:root", None, "root")) is None
+        )  # no paste question pending
+        (out,) = await bot.say("hana", "my openstack token")
+        assert out.text.startswith("Do you want me to keep your openstack secret for you?")
+        await bot.say("hana", "store my openstack token")
+        (out,) = await bot.say("hana", "no I wanted to SEE alice's token, not store mine")
+        assert out.text.startswith("That reads like a sentence, not a token")
+        assert not await SealedSecret.all().exists()
+        (out,) = await bot.say("hana", f"`{OPENSTACK}`")
+        assert "Stored your `openstack` secret" in out.text
