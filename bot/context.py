@@ -23,7 +23,17 @@ if TYPE_CHECKING:
 
 
 class Context:
-    __slots__ = ("_conversation", "adapter", "app", "event", "match", "parse", "replies", "spec")
+    __slots__ = (
+        "_conversation",
+        "adapter",
+        "app",
+        "confirmed",
+        "event",
+        "match",
+        "parse",
+        "replies",
+        "spec",
+    )
 
     def __init__(self, app: Application, adapter: Adapter, event: Event) -> None:
         self.app = app
@@ -33,6 +43,8 @@ class Context:
         self.match: re.Match[str] | None = None
         self.parse: ParseResult | None = None
         self.replies = 0
+        #: a plain-language turn the person has confirmed (``bot.confirm``): it may act
+        self.confirmed = False
         self._conversation: ConversationKey | None = None
 
     # -- who and where -------------------------------------------------------------------------

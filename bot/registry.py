@@ -36,8 +36,10 @@ class Registry:
 
     @classmethod
     def build(cls, skills: Iterable[Skill]) -> Registry:
+        from bot.confirm import skill as confirm  # the core's own: always there, never reloaded
+
         reg = cls()
-        for skill in skills:
+        for skill in [*skills, confirm]:
             if skill.name in reg.skills:
                 raise RegistryConflict(f"two skills are named {skill.name!r}")
             reg.skills[skill.name] = skill

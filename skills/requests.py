@@ -288,7 +288,7 @@ async def approve_or_deny(ctx: Context) -> None:
         if spans:
             comment = ctx.text[spans[0].end :].strip(" :,-.")
             comment = re.sub(r"^(?:because|as|since)\s+", "", comment, flags=re.IGNORECASE)
-    await chat.transition(ctx, ref, verb, comment)
+    await chat.transition_inferred(ctx, ref, verb, comment)
 
 
 @skill.intent("check_status")
@@ -316,7 +316,7 @@ async def release(ctx: Context) -> None:
     ref = _ref_entity(ctx)
     if ref is None or parse_ref(ref) is None:
         raise UserError("Which request should I cancel? Say for example `cancel REQ-12`.")
-    await chat.transition(ctx, ref, "cancel")
+    await chat.transition_inferred(ctx, ref, "cancel")
 
 
 # -- dialogue and buttons ----------------------------------------------------------------------

@@ -12,8 +12,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from bot.checks import in_group
+from bot.confirm import confirm_first
 from bot.errors import PermissionDenied, UserError
-from bot.storage.models import Request, RequestEvent
+from bot.storage.models import Request, RequestEvent, User
 from bot.workflow import copies, dialogue, permissions
 from bot.workflow.draft import Draft, Requester
 from bot.workflow.engine import Workflows, service
@@ -65,6 +66,19 @@ async def transition(
         return
     await wf.transition(req, name, await ctx.db_user(), comment.strip(), override=override)
     await ctx.reply(f"{req.ref} is now {spec.state_label(req.state)} ({tr.past} by you).")
+
+
+async def transition_inferred(ctx: Context, ref: str, word: str, comment: str = "") -> None:
+    """A transition the model inferred from plain words: restated with Yes/No first (see
+    ``bot.confirm``), carried out only after the same person's yes."""
+    wf = service(ctx.app)
+    req = await permissions.visible(wf, ref, ctx.user_key)
+    requester = req.requester.name if isinstance(req.requester, User) else "someone"
+    summary = f"{word.capitalize()} {req.ref} — {wf.describe(req, wf.spec_of(req))} for {requester}"
+    summary += f", because: {comment}" if comment else ""
+    command = f"{word} {req.ref}" + (f" {comment}" if comment else "")
+    if await confirm_first(ctx, summary, command=command):
+        await transition(ctx, req.ref, word, comment)
 
 
 def prefill_from_text(text: str) -> dict[str, list[Any]]:
