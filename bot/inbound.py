@@ -11,6 +11,7 @@ stage(event, call_next)``, bound into one chain like ``bot.middleware``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Protocol
@@ -55,8 +56,24 @@ class Inbound:
 
     def chain(self, endpoint: Deliver) -> Deliver:
         return compose(
-            [self.drop_echoes, self.count, self.drop_chatter, self.drop_duplicates], endpoint
+            [
+                self.drop_echoes,
+                self.clean_text,
+                self.count,
+                self.drop_chatter,
+                self.drop_duplicates,
+            ],
+            endpoint,
         )
+
+    async def clean_text(self, event: Event, call_next: Deliver) -> None:
+        """Text nothing downstream can store or show: NUL characters (PostgreSQL refuses them)
+        and lone surrogates (not encodable) are taken out once, at the edge."""
+        if isinstance(event, Message):
+            event.text = storable(event.text)
+        else:
+            event.value = storable(event.value)
+        await call_next(event)
 
     async def drop_echoes(self, event: Event, call_next: Deliver) -> None:
         if event.from_self:
@@ -93,3 +110,17 @@ class Inbound:
             log.debug("dropped a duplicate delivery %s", event.delivery_ids[0])
             return
         await call_next(event)
+
+
+def storable(text: str) -> str:
+    """``text`` without NULs, with lone surrogates replaced (U+FFFD): valid UTF-8 everywhere."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")

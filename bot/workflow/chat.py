@@ -54,6 +54,10 @@ async def transition(
         possible = ", ".join(n for n, _ in spec.transitions_from(req.state)) or "nothing"
         raise UserError(f"{req.ref} ({spec.title}) can't be {word!r}-ed. Possible now: {possible}.")
     tr = spec.transitions[name]
+    if len(comment) > MAX_COMMENT:
+        raise UserError(
+            f"A reason can be at most {MAX_COMMENT:,} characters (yours has {len(comment):,})."
+        )
     if tr.comment == "required" and not comment.strip():
         decision = wf.decide(req, spec, name, ctx.user_key)
         if not decision.allowed:
@@ -275,6 +279,7 @@ def takes_answer(ctx: Context) -> bool:
 
 
 COMMENT_ANY = in_group("comment_on_any_request")
+MAX_COMMENT = 2000  # characters of a comment or reason: a note, not a document
 
 
 async def add_comment(ctx: Context, ref: str, comment: str) -> None:
@@ -282,6 +287,11 @@ async def add_comment(ctx: Context, ref: str, comment: str) -> None:
     wf = service(ctx.app)
     req = await wf.get(ref)
     spec = wf.spec_of(req)
+    if len(comment) > MAX_COMMENT:
+        raise UserError(
+            f"A comment can be at most {MAX_COMMENT:,} characters (yours has {len(comment):,}); "
+            "put a long text in a file or a ticket and link it."
+        )
     if not wf.may_edit(req, ctx.user_key) and not COMMENT_ANY(ctx):
         raise PermissionDenied(
             f"Commenting on {req.ref} is for its requester; anyone else "

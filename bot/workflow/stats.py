@@ -19,6 +19,7 @@ from bot.workflow.fields import duration_seconds
 from bot.workflow.spec import RequestType
 
 DEFAULT_PERIOD = timedelta(days=30)
+MAX_PERIOD = timedelta(days=3653)  # ten years: beyond it a period is a typo, not a question
 
 
 @dataclass
@@ -69,13 +70,13 @@ def parse_period(text: str | None, now: datetime | None = None) -> timedelta:
         now = now or datetime.now(UTC)
         day = parse_date(since.group("when"), now.replace(tzinfo=None))
         if day is None:
-            raise ValueError(f"{text!r} is not a date I understand (try 'since monday')")
+            raise ValueError(f"{text[:60]!r} is not a date I understand (try 'since monday')")
         start = datetime.fromisoformat(day).replace(tzinfo=UTC)
         weekday = since.group("when").strip() in _WEEKDAYS
         if start > now and weekday:  # "since monday" means the last one, not the next
             start -= timedelta(days=7)
         if start > now:
-            raise ValueError(f"{text!r} is in the future")
+            raise ValueError(f"{text[:60]!r} is in the future")
         return max(now - start, timedelta(hours=1))
     cleaned = re.sub(r"\b(?:the|last|past|previous|over|for|in|during)\b", " ", lowered).strip()
     if cleaned in ("week", "month", "year", "day", "hour"):
@@ -83,7 +84,9 @@ def parse_period(text: str | None, now: datetime | None = None) -> timedelta:
     iso = parse_duration(cleaned)
     seconds = duration_seconds(iso) if iso else None
     if not seconds:
-        raise ValueError(f"{text!r} is not a period I understand (try 'last 7 days')")
+        raise ValueError(f"{text[:60]!r} is not a period I understand (try 'last 7 days')")
+    if seconds > MAX_PERIOD.total_seconds():
+        raise ValueError(f"{text[:60]!r} is longer than ten years, the most I report on")
     return timedelta(seconds=seconds)
 
 
