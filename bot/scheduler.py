@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from bot.skill import HandlerSpec
 
 log = logging.getLogger(__name__)
+#: every job: a late firing runs once, never two at a time, replaced when declared again
+JOB_OPTIONS: dict[str, Any] = {
+    "coalesce": True,
+    "max_instances": 1,
+    "misfire_grace_time": 30,
+    "replace_existing": True,
+}
 CLAIM_SECONDS = 2.0  # a firing waits this long for Redis's claim, then runs here
 
 #: how long ``stop`` waits for cancelled jobs to end (one that swallows cancellation is left)
@@ -120,10 +127,7 @@ class Scheduler:
             IntervalTrigger(seconds=max(1.0, every.total_seconds()), timezone="UTC"),
             id=job_id,
             name=job_id,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=30,
-            replace_existing=True,
+            **JOB_OPTIONS,
         )
 
     def remove_periodic(self, job_id: str) -> None:
@@ -153,10 +157,7 @@ class Scheduler:
                 args=[job_id],
                 id=job_id,
                 name=job_id,
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=30,
-                replace_existing=True,
+                **JOB_OPTIONS,
             )
 
     @property

@@ -310,18 +310,18 @@ nlu:
 """
 
 
-async def test_plain_language_goes_through_the_nlu_intent(tmp_path: Path) -> None:
+def _tiny_nlu_bot(tmp_path: Path) -> TestBot:
+    """A bot whose model is trained on TINY_NLU (seconds), for the plain-language paths."""
     data = tmp_path / "nlu-data"
     data.mkdir()
     (data / "nlu.yml").write_text(TINY_NLU, encoding="utf-8")
     (data / "config.yml").write_text("embedded:\n  intent:\n    folds: 2\n", encoding="utf-8")
-    bot = TestBot.create(
-        tmp_path,
-        load_nlu=True,
-        overrides={
-            "nlu": {"backend": "embedded", "data": str(data), "model_dir": str(tmp_path / "model")}
-        },
-    )
+    nlu = {"backend": "embedded", "data": str(data), "model_dir": str(tmp_path / "model")}
+    return TestBot.create(tmp_path, load_nlu=True, overrides={"nlu": nlu})
+
+
+async def test_plain_language_goes_through_the_nlu_intent(tmp_path: Path) -> None:
+    bot = _tiny_nlu_bot(tmp_path)
     async with bot:
         out = await bot.say(
             "hana",
@@ -418,17 +418,7 @@ async def test_without_a_vault_ctx_secret_is_a_clear_answer(
 async def test_asking_to_see_a_secret_never_starts_storing_one(tmp_path: Path) -> None:
     """Issue #12 item 5, through the NLU: nobody reads a secret in chat, a store dialogue starts
     only when storing is asked for, and a sentence typed as the answer is not sealed."""
-    data = tmp_path / "nlu-data"
-    data.mkdir()
-    (data / "nlu.yml").write_text(TINY_NLU, encoding="utf-8")
-    (data / "config.yml").write_text("embedded:\n  intent:\n    folds: 2\n", encoding="utf-8")
-    bot = TestBot.create(
-        tmp_path,
-        load_nlu=True,
-        overrides={
-            "nlu": {"backend": "embedded", "data": str(data), "model_dir": str(tmp_path / "m")}
-        },
-    )
+    bot = _tiny_nlu_bot(tmp_path)
     async with bot:
         (out,) = await bot.say("root", "show me alice's openstack token")
         assert out.text.startswith("Nobody can read a stored secret in chat")
