@@ -5,6 +5,12 @@ from its section of the configuration (``providers: {libvirt: {uri: …}}``); it
 section itself. Long steps report progress through a ``Progress`` callback, which chat flows
 turn into one edited status message (``StatusMessage``) instead of a flood of posts.
 Failures are ``ProviderError``s whose message is fit to show the user as is.
+
+Per-user credentials: a provider that acts as the requester (OpenStack with the requester's
+application credential) names the vault entry it needs in ``credential_name``; the caller reads
+that person's secret from the vault for the one call and passes it as ``credential=``. A
+site-level provider (libvirt on the bot's own host) has ``credential_name = None`` and is called
+with ``credential=None``. Providers never store the secret beyond the call.
 """
 
 from __future__ import annotations
@@ -111,20 +117,54 @@ class InvalidSpec(ProviderError):
     """The request names an image/flavor/size the provider does not offer."""
 
 
+class CredentialRequired(ProviderError):
+    """The provider acts as the requester and no usable credential was given."""
+
+
 # -- the interface -------------------------------------------------------------------------------
+class Credential(Protocol):
+    """A vaulted secret handed over for one call (``credentials.secret.Secret`` is one);
+    ``reveal()`` only at the moment of use, never logged."""
+
+    def reveal(self) -> str: ...
+
+
 @runtime_checkable
 class ResourceProvider(Protocol):
+    """Every call may block on the network: implementations keep blocking client libraries off
+    the event loop (``asyncio.to_thread``) and bound each call with a timeout, raising
+    ``BackendUnavailable`` when it passes."""
+
     name: str
+    credential_name: str | None  # vault entry of the requester it needs, e.g. "openstack"
 
-    async def create(self, spec: ResourceSpec, progress: Progress) -> ProvisionedResource: ...
+    async def create(
+        self, spec: ResourceSpec, progress: Progress, *, credential: Credential | None = None
+    ) -> ProvisionedResource: ...
 
-    async def status(self, external_id: str) -> ResourceStatus: ...
+    async def status(
+        self, external_id: str, *, credential: Credential | None = None
+    ) -> ResourceStatus: ...
 
-    async def usage(self, external_id: str, since: datetime) -> Usage: ...
+    async def usage(
+        self, external_id: str, since: datetime, *, credential: Credential | None = None
+    ) -> Usage: ...
 
-    async def extend(self, external_id: str, until: datetime) -> None: ...
+    async def extend(
+        self, external_id: str, until: datetime, *, credential: Credential | None = None
+    ) -> None: ...
 
-    async def delete(self, external_id: str, progress: Progress) -> None: ...
+    async def delete(
+        self, external_id: str, progress: Progress, *, credential: Credential | None = None
+    ) -> None: ...
+
+    async def list(self, *, credential: Credential | None = None) -> list[ProvisionedResource]:
+        """Everything this provider holds that the credential can see (for reconciling)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections at the bot's stop."""
+        ...
 
 
 class ProviderFactory(Protocol):
@@ -153,7 +193,7 @@ def provider_from_config(name: str, providers: Mapping[str, Any]) -> ResourcePro
     if not isinstance(provider, ResourceProvider):
         raise ConfigError(
             f"providers.{name}: {type(provider).__name__} is not a "
-            "ResourceProvider (create, status, usage, extend, delete)"
+            "ResourceProvider (create, status, usage, extend, delete, list, close)"
         )
     return provider
 

@@ -36,6 +36,7 @@ class MemCloud:
     """A cloud in a dict: enough to exercise the interface and its progress reports."""
 
     name = "memcloud"
+    credential_name = None
 
     def __init__(self, config):
         if "quota" not in config:
@@ -43,7 +44,7 @@ class MemCloud:
         self.quota = int(config["quota"])
         self.items = {}
 
-    async def create(self, spec, progress):
+    async def create(self, spec, progress, *, credential=None):
         if len(self.items) >= self.quota:
             raise QuotaExceeded(f"Your project may have {self.quota} VMs and has "
                                 f"{len(self.items)}; release one or ask for more quota.")
@@ -55,20 +56,26 @@ class MemCloud:
         self.items[key] = status
         return ProvisionedResource("memcloud", key, spec.name, status)
 
-    async def status(self, external_id):
+    async def status(self, external_id, *, credential=None):
         if external_id not in self.items:
             raise ResourceNotFound(f"There is no VM {external_id} any more.")
         return self.items[external_id]
 
-    async def usage(self, external_id, since):
+    async def usage(self, external_id, since, *, credential=None):
         return Usage(0.5, since, datetime.now(since.tzinfo))
 
-    async def extend(self, external_id, until):
+    async def extend(self, external_id, until, *, credential=None):
         await self.status(external_id)
 
-    async def delete(self, external_id, progress):
+    async def delete(self, external_id, progress, *, credential=None):
         await progress("deleting", external_id)
         self.items.pop(external_id, None)
+
+    async def list(self, *, credential=None):
+        return [ProvisionedResource("memcloud", k, k, s) for k, s in self.items.items()]
+
+    async def close(self):
+        self.items.clear()
 '''
 
 
