@@ -113,10 +113,6 @@ async def _carry_out(ctx: Context) -> None:
         await ctx.reply_private("That question has expired; nothing changed. Ask me again.")
         return
     await ctx.done()
-    spec = ctx.app.registry.intents.get(str(data.get("intent", "")))
-    if spec is None:
-        await ctx.reply("I can't do that any more (it was switched off meanwhile).")
-        return
     ev = ctx.event
     message = Message(
         ev.platform,
@@ -130,10 +126,14 @@ async def _carry_out(ctx: Context) -> None:
         time=ev.time,
     )
     turn = Context(ctx.app, ctx.adapter, message)
-    turn.spec = spec
     turn.confirmed = True
     if data.get("parse"):
         turn.parse = ParseResult.from_rasa(data["parse"])
+    spec = ctx.app.registry.resolve_intent(str(data.get("intent", "")), turn)
+    if spec is None:
+        await ctx.reply("I can't do that any more (it was switched off meanwhile).")
+        return
+    turn.spec = spec
     if not allowed(spec.checks, turn):
         await ctx.reply_private("You may no longer do that, so nothing changed.")
         return

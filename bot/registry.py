@@ -15,8 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.skill import HandlerSpec, Skill
+
+if TYPE_CHECKING:
+    from bot.context import Context
 
 
 class RegistryConflict(ValueError):
@@ -28,7 +32,10 @@ class Registry:
     skills: dict[str, Skill] = field(default_factory=dict)
     commands: list[HandlerSpec] = field(default_factory=list)
     interrupting: list[HandlerSpec] = field(default_factory=list)  # win over a conversation
+    #: one handler per intent (its default, else its first narrower one): "is it handled?", help
     intents: dict[str, HandlerSpec] = field(default_factory=dict)
+    #: every handler of an intent: the ``when=`` ones in load order, then the default
+    intent_routes: dict[str, list[HandlerSpec]] = field(default_factory=dict)
     actions: dict[str, HandlerSpec] = field(default_factory=dict)
     followups: dict[str, HandlerSpec] = field(default_factory=dict)
     schedules: list[HandlerSpec] = field(default_factory=list)
@@ -75,6 +82,8 @@ class Registry:
                 self.interrupting.append(spec)
         elif spec.kind == "schedule":
             self.schedules.append(spec)
+        elif spec.kind == "intent":
+            self._add_intent(spec)
         elif spec.kind == "fallback":
             if self.fallback is not None:
                 raise RegistryConflict(
@@ -92,6 +101,28 @@ class Registry:
                 )
             table[spec.key] = spec
 
+    def _add_intent(self, spec: HandlerSpec) -> None:
+        routes = self.intent_routes.setdefault(spec.key, [])
+        default = next((s for s in routes if s.when is None), None)
+        if spec.when is None and default is not None:
+            raise RegistryConflict(
+                f"intent {spec.key!r} is claimed by both {default.skill} and {spec.skill} "
+                "(give the narrower one a when=)"
+            )
+        if spec.when is None:
+            routes.append(spec)
+        else:
+            routes.insert(len(routes) - (default is not None), spec)
+        self.intents[spec.key] = spec if spec.when is None else (default or routes[0])
+
+    def resolve_intent(self, name: str, ctx: Context) -> HandlerSpec | None:
+        """The handler for intent ``name`` in this turn: the first narrower one whose ``when``
+        takes it, else the default (None when neither)."""
+        for spec in self.intent_routes.get(name, ()):
+            if spec.when is None or spec.when(ctx):
+                return spec
+        return None
+
     def match_command(
         self, text: str, *, interrupting: bool = False
     ) -> tuple[HandlerSpec, re.Match[str]] | None:
@@ -107,5 +138,5 @@ class Registry:
     def help_entries(self) -> list[HandlerSpec]:
         """Handlers that carry help text, commands first then intents, in declaration order."""
         entries = [s for s in self.commands if s.help]
-        entries += [s for s in self.intents.values() if s.help]
+        entries += [s for routes in self.intent_routes.values() for s in routes if s.help]
         return entries

@@ -136,7 +136,7 @@ async def route(ctx: Context, call_next: Next) -> None:
         ctx.parse = await app.parse(text, event.time)
         if ctx.parse is not None:
             intent = ctx.parse.intent.name
-            spec = registry.intents.get(intent)
+            spec = registry.resolve_intent(intent, ctx)
             if spec is not None:
                 ctx.spec = spec
                 await call_next(ctx)

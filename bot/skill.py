@@ -50,6 +50,7 @@ class HandlerSpec:
     schedule: Schedule | None = None
     audit: bool = True  # False for read-only handlers: nothing to put on record
     accepts: Accepts | None = None  # follow-ups: which messages they take (None = every one)
+    when: Accepts | None = None  # intents: taken only when this says so (None = the default)
     interrupts: bool = False  # commands that win even over a pending conversation (help)
     cancelled: str = ""  # follow-ups: what "cancel" says happened (default "OK, cancelled.")
 
@@ -122,8 +123,14 @@ class Skill:
         help: str | None = None,
         examples: tuple[str, ...] = (),
         audit: bool = True,
+        when: Accepts | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Handle messages the NLU model classifies as ``name`` (see nlu-schema.md)."""
+        """Handle messages the NLU model classifies as ``name`` (see nlu-schema.md).
+
+        Several skills may share an intent ("list my vms" and "show my loans" are both
+        ``list_resources``): each narrower one passes ``when=`` (sync, cheap: e.g. "a
+        ``resource_id`` entity is present" or "the text mentions a VM"), tried in load order
+        before the one default handler without ``when``."""
 
         def deco(func: Handler) -> Handler:
             self._add(
@@ -136,6 +143,7 @@ class Skill:
                     help=help,
                     examples=examples,
                     audit=audit,
+                    when=when,
                 )
             )
             return func
