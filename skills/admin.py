@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot import bounds
 from bot.context import Context
 from bot.errors import UserError
 from bot.skill import Skill
@@ -44,7 +45,7 @@ def _subject(ctx: Context, who: str) -> str:
         return ctx.user_key
     if who.startswith("@"):
         who = who[1:]
-    return who if ":" in who else f"{ctx.platform}:{who}"
+    return bounds.user_id(who) if ":" in who else f"{ctx.platform}:{bounds.user_id(who)}"
 
 
 @skill.command(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.bounds import quoted
 from bot.checks import allowed
 from bot.context import Context
 from bot.skill import Skill
@@ -43,7 +44,9 @@ async def help_(ctx: Context) -> None:
     if topic:
         rows = [r for r in rows if topic in r[0].lower() or topic in r[1].lower()]
         if not rows:
-            await ctx.reply(f"I have nothing about {topic!r}. Say `help` for everything I do.")
+            await ctx.reply(
+                f"I have nothing about {quoted(topic, 40)}. Say `help` for everything I do."
+            )
             return
     lines = ["Here's what I can do for you:"]
     lines += [f"• `{usage}` — {text}" if text else f"• `{usage}`" for usage, text in rows]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot import bounds
 from bot.app import Application
 from bot.checks import in_group
 from bot.context import Context
@@ -56,14 +57,15 @@ async def status(ctx: Context) -> None:
 @skill.command(
     r"(?:show\s+(?:me\s+)?)?(?:the\s+)?(?:history|log|audit\s+trail)\s+(?:of\s+|for\s+|on\s+)?"
     + REF
-    + r"\??",
-    help="history of REQ-12 — who did what and when, with comments",
-    examples=("history of REQ-12", "history REQ-12"),
+    + r"(?:,?\s+page\s+(?P<page>\d{1,6}))?\??",
+    help="history of REQ-12 [page 2] — who did what and when, with comments, newest page first",
+    examples=("history of REQ-12", "history REQ-12", "history REQ-12 page 2"),
     audit=False,
 )
 async def history(ctx: Context) -> None:
     assert ctx.match is not None
-    await chat.show_history(ctx, ctx.match.group("ref"))
+    page = ctx.match.group("page")
+    await chat.show_history(ctx, ctx.match.group("ref"), int(page) if page else 1)
 
 
 @skill.command(
@@ -93,7 +95,13 @@ async def search(ctx: Context) -> None:
 
     assert ctx.match is not None
     wf = service(ctx.app)
-    query = wsearch.parse_query(ctx.match.group("query"), ctx.user_key)
+    text = ctx.match.group("query")
+    if len(text) > MAX_QUERY:
+        raise UserError(
+            f"A search can be at most {MAX_QUERY} characters (yours has {len(text):,}): "
+            "a few words and filters like `type:quota state:submitted size>5TB`."
+        )
+    query = wsearch.parse_query(text, ctx.user_key)
     if not SEE_ALL(ctx):
         query.requester = ctx.user_key  # the others search their own requests
     found = await wsearch.search(wf.types, query)
@@ -105,7 +113,10 @@ async def search(ctx: Context) -> None:
         lines.append(
             f"… and {len(found) - 30} more (`quartermaster requests export --csv` gives all)."
         )
-    await ctx.reply("\n".join(lines))
+    await ctx.reply("\n".join(bounds.fitted(lines)))
+
+
+MAX_QUERY = 500  # characters of a search: every word is matched against every request
 
 
 @skill.command(
@@ -135,7 +146,7 @@ async def request_types(ctx: Context) -> None:
 async def edit(ctx: Context) -> None:
     assert ctx.match is not None
     wf = service(ctx.app)
-    req = await wf.get(ctx.match.group("ref"))
+    req = await wf.get(chat.checked(ctx.match.group("ref")))
     spec = wf.spec_of(req)
     text = ctx.match.group("changes")
     pairs = [(m.group("key"), m.group("value").strip('"')) for m in PAIR.finditer(text)]
@@ -151,7 +162,10 @@ async def edit(ctx: Context) -> None:
         name = key.strip().lower().replace(" ", "_")
         field = spec.fields.get(name)
         if field is None:
-            raise UserError(f"{spec.title} has no field {key!r}. Fields: {', '.join(spec.fields)}.")
+            raise UserError(
+                f"{spec.title} has no field {bounds.quoted(key, 40)}. "
+                f"Fields: {', '.join(spec.fields)}."
+            )
         try:
             changes[name] = parse_answer(field, value, ctx.event.time)
         except FieldError as exc:
@@ -179,7 +193,7 @@ async def edit(ctx: Context) -> None:
 async def delete(ctx: Context) -> None:
     assert ctx.match is not None
     wf = service(ctx.app)
-    req = await wf.get(ctx.match.group("ref"))
+    req = await wf.get(chat.checked(ctx.match.group("ref")))
     await wf.delete(req, await ctx.db_user(), ctx.match.group("comment") or "")
     await ctx.reply(f"Deleted {req.ref}; its posted copies are removed and its history is kept.")
 
@@ -202,7 +216,7 @@ async def comment(ctx: Context) -> None:
 async def assign(ctx: Context) -> None:
     assert ctx.match is not None
     wf = service(ctx.app)
-    req = await wf.get(ctx.match.group("ref") or ctx.match.group("take"))
+    req = await wf.get(chat.checked(ctx.match.group("ref") or ctx.match.group("take")))
     who = ctx.match.group("who") or "me"
     if who == "me":
         subject = ctx.user_key
@@ -270,9 +284,9 @@ async def new_request(ctx: Context) -> None:
 def _ref_entity(ctx: Context) -> str | None:
     value = ctx.entity("request_id")
     if value is None:
-        m = re.search(r"(?:REQ[-_ ]?#?|#)(\d{1,9})", ctx.text, re.IGNORECASE)
+        m = re.search(r"(?:REQ[-_ ]?#?|#)(\d+)", ctx.text[:2000], re.IGNORECASE)
         value = f"REQ-{m.group(1)}" if m else None
-    return value
+    return chat.checked(value) if value is not None else None
 
 
 @skill.intent("approve_request")
@@ -370,7 +384,7 @@ async def discard_click(ctx: Context) -> None:
 @skill.action(TRANSITION_ACTION)
 async def transition_click(ctx: Context) -> None:
     raw_id, _, name = ctx.interaction.value.partition(":")
-    if not raw_id.isdigit():
+    if not raw_id.isdigit() or len(raw_id) > bounds.REF_DIGITS:
         await ctx.reply_private("That button is broken; say `status of REQ-<n>` instead.")
         return
     await chat.transition(ctx, int(raw_id), name)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from bot import bounds
+from bot.bounds import quoted
 from bot.checks import in_group
 from bot.confirm import confirm_first
 from bot.errors import PermissionDenied, UserError
@@ -23,7 +25,10 @@ from bot.workflow.fields import FieldError, parse_answer
 if TYPE_CHECKING:
     from bot.context import Context
 
-REF = r"(?P<ref>(?:REQ[-_ ]?#?|#)\d{1,9})"
+#: any number of digits, so that REQ-99999999999999999999 gets a clear answer (``checked``)
+#: rather than "I didn't understand"; the pattern stays linear
+REF = r"(?P<ref>(?:REQ[-_ ]?#?|#)\d+)"
+_DIGITS = re.compile(r"\d+")
 COMMENT_FOLLOWUP = "workflow.comment"
 #: filing a request in someone else's name (``request quota for @bob``)
 FILE_FOR_OTHERS = in_group("file_for_others")
@@ -35,10 +40,20 @@ PAIR = re.compile(r"(?<![a-z_])(?P<key>[a-z_]+)\s*[=:]\s*(?P<value>\"[^\"]*\"|\S
 
 
 def user_id_of(word: str) -> str:
-    """``<@U123|sam>``, ``<@U123>``, ``@sam`` or ``sam`` -> the platform user id."""
+    """``<@U123|sam>``, ``<@U123>``, ``@sam`` or ``sam`` -> the platform user id (refused
+    clearly when it is too long to be one)."""
     word = word.strip()
     m = re.fullmatch(r"<@([\w.-]+)(?:\|[^>]*)?>", word)
-    return m.group(1) if m else word.lstrip("@")
+    return bounds.user_id(m.group(1) if m else word.lstrip("@"))
+
+
+def checked(ref: str) -> str:
+    """A request reference typed by a user, refused clearly when its number is too long to be
+    one (the database's integer ids would overflow)."""
+    digits = _DIGITS.search(ref)
+    if digits is not None:
+        bounds.ref_number(digits.group(0), ref)
+    return ref
 
 
 async def transition(
@@ -47,12 +62,13 @@ async def transition(
     """Move a request by a verb ("approve"); ask for the reason when the step needs one.
     ``override`` is an admin's explicit exception to separation of duties (with a reason)."""
     wf = service(ctx.app)
-    req = await wf.get(ref)
+    req = await wf.get(checked(ref) if isinstance(ref, str) else ref)
     spec = wf.spec_of(req)
     name = spec.find_transition(word)
     if name is None:
         possible = ", ".join(n for n, _ in spec.transitions_from(req.state)) or "nothing"
-        raise UserError(f"{req.ref} ({spec.title}) can't be {word!r}-ed. Possible now: {possible}.")
+        what = f"can't be {word!r}-ed" if len(word) <= 30 else f"has no step {quoted(word, 30)}"
+        raise UserError(f"{req.ref} ({spec.title}) {what}. Possible now: {possible}.")
     tr = spec.transitions[name]
     if len(comment) > MAX_COMMENT:
         raise UserError(
@@ -75,8 +91,12 @@ async def transition(
 async def transition_inferred(ctx: Context, ref: str, word: str, comment: str = "") -> None:
     """A transition the model inferred from plain words: restated with Yes/No first (see
     ``bot.confirm``), carried out only after the same person's yes."""
+    if len(comment) > MAX_COMMENT:
+        raise UserError(
+            f"A reason can be at most {MAX_COMMENT:,} characters (yours has {len(comment):,})."
+        )
     wf = service(ctx.app)
-    req = await permissions.visible(wf, ref, ctx.user_key)
+    req = await permissions.visible(wf, checked(ref), ctx.user_key)
     requester = req.requester.name if isinstance(req.requester, User) else "someone"
     summary = f"{word.capitalize()} {req.ref} — {wf.describe(req, wf.spec_of(req))} for {requester}"
     summary += f", because: {comment}" if comment else ""
@@ -117,9 +137,9 @@ async def start(
         spec = wf.type_named(type_word)
     if spec is None:
         names = ", ".join(sorted(wf.types))
+        asked = bounds.clipped(type_word or "request", 40)
         raise UserError(
-            f"I don't know a {type_word or 'request'} request. I can file: {names} "
-            "(say e.g. `request quota`)."
+            f"I don't know a {asked} request. I can file: {names} (say e.g. `request quota`)."
         )
     requester = None
     if behalf:
@@ -161,40 +181,78 @@ async def line(wf: Workflows, req: Request) -> str:
     spec = wf.types.get(req.type)
     if spec is None:
         return f"• {req.ref} {req.type} — {req.state}"
-    return f"• {req.ref} {wf.describe(req, spec)} — {spec.state_label(req.state)}"
+    described = bounds.clipped(wf.describe(req, spec), LINE_SHOWN)
+    return f"• {req.ref} {described} — {spec.state_label(req.state)}"
 
 
-HISTORY_SHOWN = 30  # entries of a history shown in chat (the newest); the CLI has them all
+#: a listing line's description, and a history entry's comment, as shown in chat: a long
+#: comment (2,000 characters, or more from before that limit) would make every page enormous
+LINE_SHOWN = 200
+COMMENT_SHOWN = 300
+HISTORY_PAGE = 20  # entries of a history page (`history REQ-3 page 2` for the one before)
+STATUS_HISTORY = 5  # the newest entries shown under a status card
+LISTED = 50  # requests in "my requests" and "waiting for me"
 
 
 async def show_status(ctx: Context, ref: str) -> None:
     wf = service(ctx.app)
-    req = await permissions.visible(wf, ref, ctx.user_key)
+    req = await permissions.visible(wf, checked(ref), ctx.user_key)
     text, _ = await copies.render(wf, req)
-    await ctx.reply("\n".join([text, "History:", *await history_lines(req)]))
+    total = await RequestEvent.filter(request_id=req.id).count()
+    lines = [bounds.clipped(text, bounds.REPLY // 2), "History:"]
+    if total > STATUS_HISTORY:
+        lines.append(
+            f"  … the last {STATUS_HISTORY} of {total:,} entries; say `history {req.ref}` for more."
+        )
+    lines += await history_lines(req, STATUS_HISTORY, 0)
+    await ctx.reply("\n".join(bounds.fitted(lines, more=f"Say `history {req.ref}`.")))
 
 
-async def show_history(ctx: Context, ref: str) -> None:
+async def show_history(ctx: Context, ref: str, page: int = 1) -> None:
+    """One page of a request's history, newest page first; the header says which entries."""
     wf = service(ctx.app)
-    req = await permissions.visible(wf, ref, ctx.user_key)
+    req = await permissions.visible(wf, checked(ref), ctx.user_key)
     spec = wf.spec_of(req)
-    head = f"History of {req.ref} ({wf.describe(req, spec)}, {spec.state_label(req.state)}):"
-    await ctx.reply("\n".join([head, *await history_lines(req)]))
+    total = await RequestEvent.filter(request_id=req.id).count()
+    pages = max(1, -(-total // HISTORY_PAGE))
+    if page < 1 or page > pages:
+        raise UserError(
+            f"The history of {req.ref} has {pages:,} page{'s' if pages != 1 else ''} "
+            f"of {HISTORY_PAGE} entries; say `history {req.ref} page {pages}` for the oldest."
+        )
+    head = f"History of {req.ref} ({wf.describe(req, spec)}, {spec.state_label(req.state)})"
+    entries = await history_lines(req, HISTORY_PAGE, (page - 1) * HISTORY_PAGE)
+    if pages == 1:
+        lines = [f"{bounds.clipped(head, LINE_SHOWN)}:", *entries]
+    else:
+        newest = total - (page - 1) * HISTORY_PAGE
+        oldest = newest - len(entries) + 1
+        lines = [
+            f"{bounds.clipped(head, LINE_SHOWN)}: entries {oldest:,}–{newest:,} of {total:,}, "
+            f"page {page} of {pages} (page 1 is the newest)",
+            *entries,
+        ]
+        if page < pages:
+            lines.append(f"Say `history {req.ref} page {page + 1}` for earlier entries.")
+    await ctx.reply("\n".join(bounds.fitted(lines)))
 
 
-async def history_lines(req: Request) -> list[str]:
-    """Who did what, when, with which comment: the newest ``HISTORY_SHOWN`` entries."""
-    events = await RequestEvent.filter(request_id=req.id).order_by("-id").limit(HISTORY_SHOWN + 1)
+async def history_lines(req: Request, limit: int, offset: int) -> list[str]:
+    """Who did what, when, with which comment (shortened): ``limit`` entries, skipping the
+    ``offset`` newest, oldest first."""
+    events = (
+        await RequestEvent.filter(request_id=req.id)
+        .order_by("-id")
+        .offset(offset)
+        .limit(limit)
+        .prefetch_related("actor")
+    )
     lines = []
-    if len(events) > HISTORY_SHOWN:
-        earlier = await RequestEvent.filter(request_id=req.id).count() - HISTORY_SHOWN
-        lines.append(f"  … {earlier} earlier entries (`quartermaster audit --request {req.ref}`)")
-        events = events[:HISTORY_SHOWN]
     for ev in reversed(events):
-        await ev.fetch_related("actor")
         who = ev.actor.name if ev.actor else "the bot"
         when = ev.created_at.strftime("%Y-%m-%d %H:%M") if ev.created_at else ""
-        lines.append(f"  {when} {ev.action} by {who}" + (f": {ev.comment}" if ev.comment else ""))
+        comment = f": {bounds.clipped(ev.comment, COMMENT_SHOWN)}" if ev.comment else ""
+        lines.append(f"  {when} {ev.action} by {who}{comment}")
     return lines
 
 
@@ -204,12 +262,17 @@ async def mine(ctx: Context, open_only: bool) -> None:
     qs = Request.filter(requester_id=me.id, deleted=False)
     if open_only:
         qs = qs.filter(closed_at=None)
-    rows = await qs.order_by("-id").limit(50)
+    total = await qs.count()
+    rows = await qs.order_by("-id").limit(LISTED)
     if not rows:
         await ctx.reply("You have no open requests. Say e.g. `request quota` to file one.")
         return
     lines = ["Your open requests:"] + [await line(wf, r) for r in rows]
-    await ctx.reply("\n".join(lines))
+    if total > len(rows):
+        lines.append(
+            f"… and {total - len(rows):,} older ones (`search requests mine open` finds them)."
+        )
+    await ctx.reply("\n".join(bounds.fitted(lines)))
 
 
 async def waiting_for(ctx: Context, quiet: bool = False) -> None:
@@ -237,7 +300,10 @@ async def waiting_for(ctx: Context, quiet: bool = False) -> None:
         if not quiet:
             await ctx.reply("Nothing is waiting for you.")
         return
-    await ctx.reply("Waiting for you:\n" + "\n".join(rows[:50]))
+    shown = rows[:LISTED]
+    if len(rows) > LISTED:
+        shown.append(f"… and {len(rows) - LISTED:,} more (the oldest are listed first).")
+    await ctx.reply("\n".join(bounds.fitted(["Waiting for you:", *shown])))
 
 
 _PERIOD_IN_TEXT = re.compile(
@@ -262,7 +328,7 @@ async def show_stats(ctx: Context, period_text: str | None) -> None:
         raise UserError(f"{exc}.") from None
     wf = service(ctx.app)
     result = await wstats.compute(wf.types, period)
-    await ctx.reply(wstats.report(result, wf.types))
+    await ctx.reply("\n".join(bounds.fitted(wstats.report(result, wf.types).splitlines())))
 
 
 def takes_answer(ctx: Context) -> bool:
@@ -285,7 +351,7 @@ MAX_COMMENT = 2000  # characters of a comment or reason: a note, not a document
 async def add_comment(ctx: Context, ref: str, comment: str) -> None:
     """A note in a request's history, by its requester or the ``comment_on_any_request`` group."""
     wf = service(ctx.app)
-    req = await wf.get(ref)
+    req = await wf.get(checked(ref))
     spec = wf.spec_of(req)
     if len(comment) > MAX_COMMENT:
         raise UserError(

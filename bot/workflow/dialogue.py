@@ -12,6 +12,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.bounds import clipped
 from bot.events import Choice
 from bot.workflow import copies, notify, render
 from bot.workflow.draft import Draft, Requester
@@ -235,7 +236,8 @@ async def answer(ctx: Context, wf: Workflows, text: str) -> None:
         fixed, value = fix
         draft = draft.with_field(fixed, value)
         field = spec.fields[fixed]
-        await proceed(ctx, spec, draft, f"Got it — {field.label} is now {display(field, value)}.")
+        shown = clipped(display(field, value), 200)
+        await proceed(ctx, spec, draft, f"Got it — {field.label} is now {shown}.")
         return
     if draft.stage == "confirm":
         await ctx.reply(

@@ -11,6 +11,7 @@ import re
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.bounds import quoted
 from nlu.normalise import parse_date, parse_duration, parse_large_number, parse_size
 
 if TYPE_CHECKING:
@@ -29,6 +30,20 @@ _ISO_DURATION = re.compile(
 _SI = (("PB", 10**15), ("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3))
 _PATH = re.compile(r"^(?:/|\$[A-Za-z_]+|~)[^\s]*$")
 
+#: Beyond any field's own ``min``/``max``: what a value can be at all. A size past an exabyte, a
+#: count past a signed 64-bit integer or a duration past ten years is a typo, and would overflow
+#: the databases' BIGINT and Python's ``timedelta`` wherever it went next.
+SIZE_MAX = 10**18  # bytes: 1,000 PB
+INTEGER_MAX = 2**63 - 1
+DURATION_MAX = 3653 * 86400  # seconds: ten years
+#: a typed number, size, duration or date is a few words; longer text is not one (and is never
+#: handed to the normalisers, whose integer conversions grow with the digits)
+VALUE_TEXT = 100
+#: the length of a text or path field without its own ``max_length``
+TEXT_MAX = 2000
+PATH_MAX = 1024
+_NEGATIVE = re.compile(r"^(?:-|\u2212|minus\s)\s*\d")
+
 
 def duration_seconds(iso: str) -> int | None:
     """Seconds in an ISO duration (a month counts 30 days, a year 365), for comparisons."""
@@ -42,8 +57,9 @@ def duration_seconds(iso: str) -> int | None:
 def format_size(value: int) -> str:
     for unit, factor in _SI:
         if value >= factor:
-            number = value / factor
-            text = f"{number:.2f}".rstrip("0").rstrip(".")
+            hundredths = (value * 100 + factor // 2) // factor  # integers: no float overflow
+            whole, frac = divmod(hundredths, 100)
+            text = f"{whole}.{frac:02d}".rstrip("0").rstrip(".")
             return f"{text} {unit}"
     return f"{value} bytes"
 
@@ -85,25 +101,30 @@ def parse_answer(spec: FieldSpec, text: str, now: datetime | None = None) -> Any
     if not text:
         raise FieldError(f"I need a value for {spec.label}.")
     value: Any
+    if spec.type in ("size", "integer") and _NEGATIVE.match(text):
+        raise FieldError(f"{spec.label} can't be negative{_at_least(spec)}.")
     if spec.type == "size":
-        value = parse_size(text)
-        if value is None:
-            raise FieldError(f"{text!r} isn't a size I understand — write it like 500GB or 8TB.")
-    elif spec.type == "integer":
-        value = parse_large_number(text)
-        if value is None:
-            raise FieldError(f"{text!r} isn't a whole number — write it like 4 or 2 million.")
-    elif spec.type == "duration":
-        value = parse_duration(text)
+        value = _normalised(parse_size, text)
         if value is None:
             raise FieldError(
-                f"{text!r} isn't a duration I understand — write it like 36 hours or 2 days."
+                f"{quoted(text)} isn't a size I understand — write it like 500GB or 8TB."
+            )
+    elif spec.type == "integer":
+        value = _normalised(parse_large_number, text)
+        if value is None:
+            raise FieldError(f"{quoted(text)} isn't a whole number — write it like 4 or 2 million.")
+    elif spec.type == "duration":
+        value = _normalised(parse_duration, text)
+        if value is None:
+            raise FieldError(
+                f"{quoted(text)} isn't a duration I understand — write it like 36 hours or 2 days."
             )
     elif spec.type == "date":
-        value = parse_date(text, now)
+        value = _normalised(lambda t: parse_date(t, now), text)
         if value is None:
             raise FieldError(
-                f"{text!r} isn't a date I understand — write it like 2027-01-15 or next friday."
+                f"{quoted(text)} isn't a date I understand — write it like 2027-01-15 or "
+                "next friday."
             )
     elif spec.type == "choice":
         value = _choice(spec, text)
@@ -111,7 +132,7 @@ def parse_answer(spec: FieldSpec, text: str, now: datetime | None = None) -> Any
         value = text.strip("`'\"")
         if not _PATH.match(value):
             raise FieldError(
-                f"{text!r} isn't a path — it should start with / (for example "
+                f"{quoted(text)} isn't a path — it should start with / (for example "
                 "/scratch/group/neuro) and contain no spaces."
             )
         if "/../" in value + "/" or value.endswith("/.."):
@@ -119,6 +140,21 @@ def parse_answer(spec: FieldSpec, text: str, now: datetime | None = None) -> Any
     else:
         value = text
     return validate(spec, value)
+
+
+def _normalised(parse: Any, text: str) -> Any:
+    """A normaliser's value for a short ``text``; None for anything it cannot turn into one
+    (too long to be a value, or a number past what a float holds)."""
+    if len(text) > VALUE_TEXT:
+        return None
+    try:
+        return parse(text)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _at_least(spec: FieldSpec) -> str:
+    return f" (the least is {spec.min_display})" if spec.min_value is not None else ""
 
 
 def _choice(spec: FieldSpec, text: str) -> str:
@@ -132,15 +168,17 @@ def _choice(spec: FieldSpec, text: str) -> str:
     if len(starts) == 1:
         return starts[0]
     raise FieldError(
-        f"{text!r} isn't one of the options for {spec.label}: {', '.join(spec.choices)}."
+        f"{quoted(text)} isn't one of the options for {spec.label}: {', '.join(spec.choices)}."
     )
 
 
 def validate(spec: FieldSpec, value: Any) -> Any:
     """Check a value of the right type against the field's limits (also for NLU entities)."""
     if spec.type == "size":
-        if not isinstance(value, int) or value <= 0:
-            raise FieldError(f"{spec.label} must be a positive size.")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise FieldError(f"{spec.label} must be a size, like 500GB or 8TB.")
+        if value <= 0:
+            raise FieldError(f"{spec.label} must be more than zero{_at_least(spec)}.")
     elif spec.type == "integer":
         if not isinstance(value, int) or isinstance(value, bool):
             raise FieldError(f"{spec.label} must be a whole number.")
@@ -158,13 +196,27 @@ def validate(spec: FieldSpec, value: Any) -> Any:
         raise FieldError(f"{spec.label} must be one of: {', '.join(spec.choices)}.")
     elif spec.type in ("text", "path"):
         value = str(value)
-        if len(value) > (spec.max_length or 2000):
-            raise FieldError(f"{spec.label} is too long (at most {spec.max_length} characters).")
+        limit = spec.max_length or (PATH_MAX if spec.type == "path" else TEXT_MAX)
+        if len(value) > limit:
+            raise FieldError(
+                f"{spec.label} can be at most {limit:,} characters (yours has {len(value):,})."
+            )
         if spec.pattern and not re.search(spec.pattern, value):
             hint = spec.pattern_hint or f"it must match {spec.pattern}"
-            raise FieldError(f"{value!r} doesn't fit {spec.label}: {hint}.")
+            raise FieldError(f"{quoted(value)} doesn't fit {spec.label}: {hint}.")
     _check_bounds(spec, value)
+    _check_absolute(spec, value)
     return value
+
+
+def _check_absolute(spec: FieldSpec, value: Any) -> None:
+    """The limits past any field's own ``max`` (checked after it, whose message is nearer)."""
+    if spec.type == "size" and value > SIZE_MAX:
+        raise FieldError(f"{spec.label} can be at most {format_size(SIZE_MAX)}.")
+    if spec.type == "integer" and abs(value) > INTEGER_MAX:
+        raise FieldError(f"{spec.label} can be at most {INTEGER_MAX:,}.")
+    if spec.type == "duration" and (duration_seconds(str(value)) or 0) > DURATION_MAX:
+        raise FieldError(f"{spec.label} can be at most ten years.")
 
 
 def _check_bounds(spec: FieldSpec, value: Any) -> None:

@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.bounds import clipped
 from bot.events import Choice
 from bot.storage.models import Request
 from bot.workflow.fields import display
 from bot.workflow.spec import RequestType
 
 TRANSITION_ACTION = "workflow.transition"
+#: a field value (a text field may hold 2,000 characters) and the last comment, as a card shows
+#: them: every copy of a card is re-posted on each change, and `status` shows it again
+VALUE_SHOWN = 600
+LAST_SHOWN = 300
 
 
 def field_lines(spec: RequestType, data: dict[str, Any]) -> list[str]:
@@ -19,7 +24,7 @@ def field_lines(spec: RequestType, data: dict[str, Any]) -> list[str]:
         value = data.get(name)
         if value is None and not spec.needed(name, data):
             continue
-        lines.append(f"• {field.label}: {display(field, value)}")
+        lines.append(f"• {field.label}: {clipped(display(field, value), VALUE_SHOWN)}")
     return lines
 
 
@@ -43,7 +48,7 @@ def card(
     if tagged and spec.is_open(req.state):
         lines.append(f"Waiting for: {' '.join(tagged)}")
     if last:
-        lines.append(f"Last: {last}")
+        lines.append(f"Last: {clipped(last, LAST_SHOWN)}")
     return "\n".join(lines)
 
 

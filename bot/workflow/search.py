@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.bounds import quoted
 from bot.errors import UserError
 from bot.storage.models import Request, User
 from bot.workflow.fields import FieldError, compare_value, display, parse_answer
@@ -125,7 +126,7 @@ async def search(types: dict[str, RequestType], query: Query) -> list[Request]:
     for name, _, _ in query.fields:
         if name not in known:
             raise UserError(
-                f"No request has a field {name!r}. Fields you can search: "
+                f"No request has a field {quoted(name, 40)}. Fields you can search: "
                 f"{', '.join(sorted(known))} (and type:, state:, requester:, assignee:)."
             )
     qs = Request.filter(deleted=False)
@@ -133,7 +134,8 @@ async def search(types: dict[str, RequestType], query: Query) -> list[Request]:
         unknown = [t for t in query.types if t not in types]
         if unknown:
             raise UserError(
-                f"There is no request type {unknown[0]!r}. Types: {', '.join(sorted(types))}."
+                f"There is no request type {quoted(unknown[0], 40)}. "
+                f"Types: {', '.join(sorted(types))}."
             )
         qs = qs.filter(type__in=query.types)
     if query.states:
