@@ -187,7 +187,7 @@ async def line(wf: Workflows, req: Request) -> str:
 
 #: a listing line's description, and a history entry's comment, as shown in chat: a long
 #: comment (2,000 characters, or more from before that limit) would make every page enormous
-LINE_SHOWN = 200
+LINE_SHOWN = 100
 COMMENT_SHOWN = 300
 HISTORY_PAGE = 20  # entries of a history page (`history REQ-3 page 2` for the one before)
 STATUS_HISTORY = 5  # the newest entries shown under a status card
