@@ -153,6 +153,9 @@ async def test_over_long_ids_and_names_are_refused_and_nothing_is_stored(bot: Te
     assert out.startswith("That can't be a user: a user id has at most 100 characters")
     (out,) = await texts(bot, "hana", f"request quota for @{name}")
     assert out.startswith("That can't be a user")
+    for query in (f"requester:{name}", f"from {name}", f"assignee:{name}"):  # found by the fuzzer
+        (out,) = await texts(bot, "sam", f"search requests {query}")
+        assert out.startswith("That can't be a user"), query
     (out,) = await texts(bot, "alice", f"store my {'p' * 300} token")
     assert "can't be a secret" in out and len(out) < SHORT
     await bot.say("alice", "request quota")

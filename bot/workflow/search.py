@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.bounds import quoted
+from bot.bounds import quoted, user_id
 from bot.errors import UserError
 from bot.storage.models import Request, User
 from bot.workflow.fields import FieldError, compare_value, display, parse_answer
@@ -92,6 +92,7 @@ def parse_query(text: str, user_key: str | None = None) -> Query:
 
 
 async def _people(who: str) -> list[int]:
+    user_id(who)  # longer than any user id: said clearly (the column would refuse it)
     if ":" in who:
         platform, _, pid = who.partition(":")
         users = await User.filter(platform=platform, platform_id=pid)
@@ -143,6 +144,7 @@ async def search(types: dict[str, RequestType], query: Query) -> list[Request]:
     if query.requester:
         qs = qs.filter(requester_id__in=await _people(query.requester))
     if query.assignee:
+        user_id(query.assignee)
         qs = qs.filter(assignee__icontains=query.assignee)
     if query.open is True:
         qs = qs.filter(closed_at=None)

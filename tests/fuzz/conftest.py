@@ -1,4 +1,4 @@
-"""Hypothesis profiles for the fuzz suite: ``ci`` (default, ~10,000 inputs in about a minute)
+"""Hypothesis profiles for the fuzz suite: ``ci`` (default, ~12,000 inputs in about a minute)
 and ``nightly`` (ten times more), chosen with ``QM_FUZZ=nightly`` (docs/testing.md)."""
 
 from __future__ import annotations

@@ -8,9 +8,20 @@ from datetime import datetime
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.workflow import dialogue, search, stats
-from bot.workflow.fields import FieldError
+from bot.workflow.fields import (
+    DURATION_MAX,
+    INTEGER_MAX,
+    PATH_MAX,
+    SIZE_MAX,
+    TEXT_MAX,
+    FieldError,
+    duration_seconds,
+    parse_answer,
+)
+from bot.workflow.spec import FieldSpec
 from nlu.normalise import (
     expand_hostlist,
     parse_count,
@@ -23,7 +34,7 @@ from nlu.normalise import (
 )
 from skills import admin, core, requests
 from tests.fuzz.conftest import examples
-from tests.fuzz.strategies import user_text
+from tests.fuzz.strategies import absurd_value, long_names, user_text
 
 NOW = datetime(2026, 3, 2, 10, 0)
 NORMALISERS = [
@@ -72,3 +83,27 @@ def test_dialogue_corrections_parse_or_refuse(text: str, quota_spec) -> None:  #
         dialogue.fits(quota_spec, draft, text, NOW)
     except FieldError:
         pass  # the field is clear; the message says what is wrong
+
+
+@pytest.mark.parametrize("kind", ["size", "integer", "duration", "date", "path", "text"])
+@settings(max_examples=examples(300))
+@given(text=st.one_of(absurd_value, long_names))
+def test_field_answers_are_within_the_absolute_limits_or_refused_briefly(
+    kind: str, text: str
+) -> None:
+    field = FieldSpec(name="f", type=kind, label="F")  # no limits of its own
+    try:
+        value = parse_answer(field, text, NOW)
+    except FieldError as exc:
+        assert len(str(exc)) < 300, str(exc)  # a sentence, never the input
+        return
+    if kind == "size":
+        assert 0 < value <= SIZE_MAX
+    elif kind == "integer":
+        assert abs(value) <= INTEGER_MAX
+    elif kind == "duration":
+        assert (duration_seconds(value) or 0) <= DURATION_MAX
+    elif kind == "path":
+        assert len(value) <= PATH_MAX
+    elif kind == "text":
+        assert len(value) <= TEXT_MAX
