@@ -97,4 +97,4 @@ async def list_roles(ctx: Context) -> None:
         return
     lines = [f"Everyone is a {ctx.app.roles.default}. Besides that:"]
     lines += [f"• {subject}: {', '.join(roles)}" for subject, roles in listing.items()]
-    await ctx.reply("\n".join(lines))
+    await ctx.reply("\n".join(bounds.fitted(lines, more="(`quartermaster roles list` has all)")))

@@ -245,3 +245,11 @@ async def test_lists_and_search_are_capped(bot: TestBot) -> None:
     assert len(waiting[0]) <= REPLY and "… and 20 more" in waiting[0]
     (status,) = await texts(bot, "alice", "status of REQ-1")
     assert len(status) <= REPLY and "s" * 601 not in status
+
+
+async def test_the_roles_listing_is_capped(bot: TestBot) -> None:
+    for i in range(300):
+        await bot.app.roles.grant(f"test:{'u' * 60}{i:03d}", "staff", by="test", source="cli")
+    (out,) = await texts(bot, "ada", "roles")
+    assert len(out) <= REPLY
+    assert out.splitlines()[-1].endswith("more (`quartermaster roles list` has all)")
