@@ -61,11 +61,15 @@ _CORRECTION = re.compile(
 _MAKE_IT = re.compile(
     r"^(?:please\s+)?(?:make|change|set)\s+(?:it|that)\s+(?:to\s+)?", re.IGNORECASE
 )
+#: "set the size to 8TB", "size: 8TB": a field name and its separator, within ``_NAMED_HEAD``
+#: characters. Only that head is matched: the name's spaces and the separator's ``\s*`` can
+#: split a run of spaces many ways, so matching all of a 40,000-character answer took seconds.
 _NAMED = re.compile(
     r"^(?:(?:please\s+)?(?:make|change|set)\s+(?:the\s+)?)?(?P<field>[a-z][\w ]{0,60}?)"
-    r"\s*(?:=|:|\bto\b|\bis\b|\bshould be\b)\s*(?P<value>.+)$",
+    r"\s*(?:=|:|\bto\b|\bis\b|\bshould be\b)\s*",
     re.IGNORECASE,
 )
+_NAMED_HEAD = 120
 _DISTINCT = ("size", "duration", "date", "path", "integer")
 
 
@@ -167,11 +171,12 @@ def correction(
     marked = _CORRECTION.match(text)
     rest = text[marked.end() :].strip() if marked and marked.end() else text.strip()
     rest = _MAKE_IT.sub("", rest).strip()
-    named = _NAMED.match(rest)
-    if named:
+    named = _NAMED.match(rest[:_NAMED_HEAD])
+    value = rest[named.end() :] if named else ""
+    if named and value and "\n" not in value.rstrip("\n"):
         field = _field_by_name(spec, named.group("field"))
         if field is not None:
-            return field.name, parse_answer(field, named.group("value"), now)
+            return field.name, parse_answer(field, value, now)
     if not (marked and marked.end()) and draft.stage != "confirm":
         return None
     asking = draft.asking
