@@ -282,11 +282,21 @@ async def new_request(ctx: Context) -> None:
 
 
 def _ref_entity(ctx: Context) -> str | None:
+    """The request the message names. A number too long to be one is refused, also when the
+    model's entity kept only its first digits (REQ-99999999999 must not become REQ-999999999)."""
+    too_long = _LONG_REF.search(ctx.text[:2000])
+    if too_long:
+        chat.checked(f"REQ-{too_long.group(1)}")
     value = ctx.entity("request_id")
     if value is None:
         m = re.search(r"(?:REQ[-_ ]?#?|#)(\d+)", ctx.text[:2000], re.IGNORECASE)
         value = f"REQ-{m.group(1)}" if m else None
     return chat.checked(value) if value is not None else None
+
+
+_LONG_REF = re.compile(
+    r"(?:REQ[-_ ]?#?|#|\brequest\s+)(\d{%d,})" % (bounds.REF_DIGITS + 1), re.IGNORECASE
+)
 
 
 @skill.intent("approve_request")

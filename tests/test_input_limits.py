@@ -253,3 +253,22 @@ async def test_the_roles_listing_is_capped(bot: TestBot) -> None:
     (out,) = await texts(bot, "ada", "roles")
     assert len(out) <= REPLY
     assert out.splitlines()[-1].endswith("more (`quartermaster roles list` has all)")
+
+
+async def test_a_long_request_number_in_plain_language_is_refused_not_truncated(
+    tmp_path: Path, nlu_model_dir: Path
+) -> None:
+    """The model's request_id entity keeps nine digits: "approve REQ-99999999999999999999" must
+    not be restated as approving REQ-999999999 (which may exist)."""
+    overrides = {"nlu": {"backend": "embedded", "model_dir": str(nlu_model_dir)}}
+    async with TestBot.create(tmp_path, load_nlu=True, overrides=overrides) as bot:
+        await bot.grant("sam", "staff")
+        for who, text in [
+            ("sam", "please approve REQ-99999999999999999999"),
+            ("alice", "what is the status of request 99999999999999999999"),
+        ]:
+            (out,) = await texts(bot, who, text)
+            assert out == (
+                "REQ-99999999999999999999 is not a request: request numbers have at most "
+                "9 digits (like REQ-12)."
+            ), text
