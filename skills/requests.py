@@ -295,7 +295,7 @@ def _ref_entity(ctx: Context) -> str | None:
 
 
 _LONG_REF = re.compile(
-    r"(?:REQ[-_ ]?#?|#|\brequest\s+)(\d{%d,})" % (bounds.REF_DIGITS + 1), re.IGNORECASE
+    rf"(?:REQ[-_ ]?#?|#|\brequest\s+)(\d{{{bounds.REF_DIGITS + 1},}})", re.IGNORECASE
 )
 
 
