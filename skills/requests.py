@@ -175,7 +175,8 @@ async def edit(ctx: Context) -> None:
     before = req.state
     await wf.edit(req, changes, await ctx.db_user())
     shown = ", ".join(
-        f"{spec.fields[k].label} = {display(spec.fields[k], v)}" for k, v in changes.items()
+        f"{spec.fields[k].label} = {bounds.clipped(display(spec.fields[k], v), 200)}"
+        for k, v in changes.items()
     )
     text = f"Updated {req.ref}: {shown}."
     if req.state != before:

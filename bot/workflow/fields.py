@@ -57,9 +57,11 @@ def duration_seconds(iso: str) -> int | None:
 def format_size(value: int) -> str:
     for unit, factor in _SI:
         if value >= factor:
-            hundredths = (value * 100 + factor // 2) // factor  # integers: no float overflow
-            whole, frac = divmod(hundredths, 100)
-            text = f"{whole}.{frac:02d}".rstrip("0").rstrip(".")
+            try:
+                text = f"{value / factor:.2f}"
+            except OverflowError:  # past a float: whole units, in integers
+                text = str(value // factor)
+            text = text.rstrip("0").rstrip(".") if "." in text else text
             return f"{text} {unit}"
     return f"{value} bytes"
 
