@@ -151,9 +151,11 @@ class Deliveries:
         self._task = None
 
     async def _run(self) -> None:
+        """A pass now (what a crashed run left), then every ``poll`` seconds or when woken;
+        a last one at stop, while the platforms are still connected."""
         last_prune = 0.0
         loop = asyncio.get_running_loop()
-        while not self._stopping:
+        while True:
             try:
                 await self.deliver_due()
                 if loop.time() - last_prune > 3600:
@@ -162,6 +164,8 @@ class Deliveries:
             except Exception as exc:  # the database is away: the next pass tries again
                 log.warning("outbox pass failed: %s", type(exc).__name__)
                 log.debug("outbox pass failure", exc_info=True)
+            if self._stopping:
+                return
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll):
                     await self._wake.wait()

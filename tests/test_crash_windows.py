@@ -1,0 +1,155 @@
+"""Issue #13 item 7: kill -9 at the commit points, restart, and nothing is lost or doubled.
+
+The bot runs as a real subprocess (``quartermaster chat --script -``, SQLite in a temporary
+QUARTERMASTER_HOME, or PostgreSQL) and kills itself with SIGKILL at a named point
+(``QM_FAULT_POINT``, bot/faults.py) right after a commit; the test restarts it and checks the
+database and what the restarted bot says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FILE_QUOTA = (
+    "alice> request quota\nalice> 2TB\nalice> /project/alice\nalice> thesis data\nalice> yes\n"
+)
+
+
+def bot(
+    home: Path, script: str, *, fault: str | None = None, url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "QUARTERMASTER_HOME": str(home),
+        "USER": "tester",
+        "QUARTERMASTER__ROLES__GRANTS__STAFF": '["shell:sam"]',
+        # no model to train: free text is not needed here, and a killed run must not leave a
+        # half-written model behind (a closed port makes every parse answer "not understood")
+        "QUARTERMASTER__NLU__BACKEND": "rasa",
+        "QUARTERMASTER__NLU__RASA_URL": "http://127.0.0.1:9",
+    }
+    env.pop("QM_FAULT_POINT", None)
+    if fault:
+        env["QM_FAULT_POINT"] = fault
+    if url:
+        env["QUARTERMASTER__DATABASE__URL"] = url
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--script", "-", "--no-admin"],
+        input=script,
+        text=True,
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def killed(result: subprocess.CompletedProcess[str]) -> bool:
+    return result.returncode == -signal.SIGKILL
+
+
+async def rows(url: str, sql: str) -> list[dict[str, Any]]:
+    """What the database holds, read without the bot's code."""
+    if url.startswith("sqlite://"):
+        path = url.removeprefix("sqlite://")
+
+        def read() -> list[dict[str, Any]]:
+            with sqlite3.connect(path) as conn:
+                conn.row_factory = sqlite3.Row
+                return [dict(r) for r in conn.execute(sql)]
+
+        return await asyncio.to_thread(read)
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        return [dict(r) for r in await conn.fetch(sql)]
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def database(db_url: str, tmp_path: Path) -> str:
+    """The bot's database: SQLite in the test's home, or a fresh PostgreSQL database."""
+    return db_url
+
+
+async def test_a_crash_right_after_filing_files_once_and_posts_after_restart(
+    database: str, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    first = bot(home, FILE_QUOTA, fault="after-file-commit", url=database)
+    assert killed(first), first.stderr
+    assert "filed" not in first.stdout  # killed before the answer
+    assert [r["id"] for r in await rows(database, "SELECT id FROM qm_request")] == [1]
+    pending = await rows(database, "SELECT kind, state FROM qm_outbox ORDER BY id")
+    assert pending == [  # the card for #helpdesk-storage, the approver's notice
+        {"kind": "copies.publish", "state": "pending"},
+        {"kind": "dm", "state": "pending"},
+    ]
+    audit = await rows(database, "SELECT kind, target FROM qm_audit_event WHERE kind LIKE 'req%'")
+    assert audit == [{"kind": "request.filed", "target": "REQ-1"}]
+
+    again = bot(home, "alice> yes\n", url=database)
+    assert again.returncode == 0, again.stderr
+    out = again.stdout.splitlines()
+    assert "bot> REQ-1 was already filed from these answers, so I filed nothing new." in " ".join(
+        out
+    )
+    posted = [line for line in out if line.startswith("bot@helpdesk-storage> *REQ-1")]
+    assert len(posted) == 1  # the first request's card, posted by the restarted bot
+    assert "  1) Approve" in out
+    assert any(line.startswith("bot->sam> New request REQ-1") for line in out)
+    assert [r["id"] for r in await rows(database, "SELECT id FROM qm_request")] == [1]
+    assert await rows(database, "SELECT state FROM qm_outbox") == [{"state": "done"}] * 2
+    copies = await rows(database, "SELECT channel FROM qm_posted_copy")
+    assert copies == [{"channel": "helpdesk-storage"}]
+
+    third = bot(home, "alice> yes\n", url=database)  # the draft is gone now
+    assert "REQ-" not in third.stdout
+    assert len(await rows(database, "SELECT id FROM qm_request")) == 1
+
+
+async def test_a_crash_right_after_an_approval_keeps_its_record_and_sends_its_notices(
+    database: str, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    filed = bot(home, FILE_QUOTA, url=database)
+    assert filed.returncode == 0 and "I filed REQ-1" in filed.stdout, filed.stderr
+
+    crash = bot(
+        home, "sam> approve REQ-1 looks fine\n", fault="after-transition-commit", url=database
+    )
+    assert killed(crash), crash.stderr
+    assert "approved" not in crash.stdout  # neither the answer nor any notice got out
+    assert await rows(database, "SELECT state FROM qm_request") == [{"state": "approved"}]
+    audit = await rows(
+        database, "SELECT actor, kind, target FROM qm_audit_event WHERE kind = 'request.approve'"
+    )
+    assert audit == [{"actor": "shell:sam", "kind": "request.approve", "target": "REQ-1"}]
+    pending = await rows(database, "SELECT kind FROM qm_outbox WHERE state = 'pending' ORDER BY id")
+    assert [r["kind"] for r in pending] == ["copies.refresh", "dm"]
+
+    restart = bot(home, "", url=database)  # nobody says anything: the outbox is sent anyway
+    assert restart.returncode == 0, restart.stderr
+    out = restart.stdout
+    assert (
+        "bot->alice> Your request REQ-1 (storage quota, 2 TB, /project/alice) was approved" in out
+    )
+    updated = [chunk for chunk in out.split("\nbot") if "(updated) *REQ-1" in chunk]
+    assert updated and all("approved" in chunk for chunk in updated)
+    assert all(") Approve" not in chunk for chunk in updated)  # the card's buttons moved on
+    assert any("helpdesk-storage> (updated)" in chunk for chunk in updated)
+    left = await rows(database, "SELECT kind FROM qm_outbox WHERE state <> 'done'")
+    assert left == []
