@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.stats import Stats
+from bot.storage.db import answering
 
 if TYPE_CHECKING:
     from bot.background import BackgroundWork
@@ -59,6 +60,7 @@ class Deliveries:
         max_delay: float = 600.0,
         max_attempts: int = 8,
         batch: int = 200,
+        settle: float = 5.0,
         keep_done: timedelta = timedelta(days=7),
     ) -> None:
         self.background = background
@@ -70,6 +72,9 @@ class Deliveries:
         self.max_attempts = max_attempts
         self.batch = batch
         self.keep_done = keep_done
+        #: the loop leaves rows younger than this to the pass their turn queued, which runs
+        #: after the turn's answer (a poll landing mid-turn would otherwise send a DM first)
+        self.settle = settle
         self.origin = uuid.uuid4().hex
         self._handlers: dict[str, Handler] = {}
         self._pass_lock = asyncio.Lock()
@@ -155,9 +160,11 @@ class Deliveries:
         a last one at stop, while the platforms are still connected."""
         last_prune = 0.0
         loop = asyncio.get_running_loop()
+        settle = 0.0  # the first pass takes everything: it was all left by an earlier run
         while True:
             try:
-                await self.deliver_due()
+                await self.deliver_due(settle=settle)
+                settle = 0.0 if self._stopping else self.settle
                 if loop.time() - last_prune > 3600:
                     last_prune = loop.time()
                     await self.prune()
@@ -172,13 +179,14 @@ class Deliveries:
             self._wake.clear()
 
     # -- sending -------------------------------------------------------------------------------
-    async def deliver_due(self) -> int:
-        """Send every row that is due now (one pass at a time per process); returns how many
-        were sent. Rows of one key go one after the other, in order."""
+    async def deliver_due(self, *, settle: float = 0.0) -> int:
+        """Send every row that is due now and at least ``settle`` seconds old (one pass at a
+        time per process); returns how many were sent. One key's rows go in order."""
         sent = 0
         async with self._pass_lock:
             while True:
-                claimed = await self._claim()
+                async with answering("the outbox"):
+                    claimed = await self._claim(settle)
                 if not claimed:
                     return sent
                 for row in claimed:
@@ -193,23 +201,27 @@ class Deliveries:
 
         now = _now()
         async with self._pass_lock:
-            row = await Delivery.get_or_none(id=row_id, state="pending")
-            if row is None:
-                return False
-            taken = (
-                await Delivery.filter(id=row_id, state="pending")
-                .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-                .update(claimed_by=self.origin, claimed_until=now + timedelta(seconds=self.lease))
-            )
+            async with answering("the outbox"):
+                row = await Delivery.get_or_none(id=row_id, state="pending")
+                if row is None:
+                    return False
+                taken = (
+                    await Delivery.filter(id=row_id, state="pending")
+                    .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+                    .update(
+                        claimed_by=self.origin, claimed_until=now + timedelta(seconds=self.lease)
+                    )
+                )
             return bool(taken) and await self._deliver(row) == 1
 
-    async def _claim(self) -> list[Delivery]:
+    async def _claim(self, settle: float) -> list[Delivery]:
         from tortoise.expressions import Q
 
         from bot.storage.models import Delivery
 
         now = _now()
         rows = await Delivery.filter(state="pending").order_by("id").limit(self.batch)
+        young = now - timedelta(seconds=settle)
         heads: dict[str, Delivery] = {}
         for row in rows:
             group = row.key or f"#{row.id}"
@@ -219,6 +231,8 @@ class Deliveries:
         for row in heads.values():
             if row.next_at > now or (row.claimed_until is not None and row.claimed_until > now):
                 continue  # not due, or another pass holds it (and with it its key)
+            if settle and row.attempts == 0 and row.created_at > young:
+                continue  # its own turn's pass sends it, after the answer
             taken = (
                 await Delivery.filter(id=row.id, state="pending")
                 .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
@@ -229,8 +243,6 @@ class Deliveries:
         return mine
 
     async def _deliver(self, row: Delivery) -> int:
-        from bot.storage.models import Delivery
-
         handler = self._handlers.get(row.kind)
         try:
             if handler is None:
@@ -241,28 +253,24 @@ class Deliveries:
             if row.kind not in self._warned:
                 self._warned.add(row.kind)
                 log.warning("no handler for outbox rows of kind %r (yet); they wait", row.kind)
-            await Delivery.filter(id=row.id, claimed_by=self.origin).update(
-                claimed_by=None,
-                claimed_until=None,
+            await self._release(
+                row.id,
                 next_at=_now() + timedelta(seconds=max(self.poll, 30.0)),
             )
             return 0
         except Exception as exc:
             await self._failed(row, exc)
             return 0
-        await Delivery.filter(id=row.id, claimed_by=self.origin).update(
+        await self._release(
+            row.id,
             state="done",
             done_at=_now(),
             attempts=row.attempts + 1,
-            claimed_by=None,
-            claimed_until=None,
         )
         self.stats.outbox_done += 1
         return 1
 
     async def _failed(self, row: Delivery, exc: Exception) -> None:
-        from bot.storage.models import Delivery
-
         attempts = row.attempts + 1
         error = type(exc).__name__  # never the message: it may quote secrets
         if attempts >= self.max_attempts:
@@ -291,14 +299,22 @@ class Deliveries:
             log.debug("outbox row %d failure", row.id, exc_info=exc)
             self.stats.outbox_retried += 1
             state, next_at = "pending", _now() + timedelta(seconds=delay)
-        await Delivery.filter(id=row.id, claimed_by=self.origin).update(
+        await self._release(
+            row.id,
             state=state,
             attempts=attempts,
             next_at=next_at,
             last_error=error[:200],
-            claimed_by=None,
-            claimed_until=None,
         )
+
+    async def _release(self, row_id: int, **values: Any) -> None:
+        """Record how a claimed row went (done, to retry, failed) and let go of it."""
+        from bot.storage.models import Delivery
+
+        async with answering("the outbox"):
+            await Delivery.filter(id=row_id, claimed_by=self.origin).update(
+                claimed_by=None, claimed_until=None, **values
+            )
 
     async def prune(self) -> int:
         """Forget rows sent longer than ``keep_done`` ago."""

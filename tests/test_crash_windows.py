@@ -26,20 +26,26 @@ FILE_QUOTA = (
 )
 
 
-def bot(
-    home: Path, script: str, *, fault: str | None = None, url: str | None = None
-) -> subprocess.CompletedProcess[str]:
+def bot_env(home: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "QUARTERMASTER_HOME": str(home),
         "USER": "tester",
         "QUARTERMASTER__ROLES__GRANTS__STAFF": '["shell:sam"]',
+        "QUARTERMASTER__RATE_LIMIT__ENABLED": "false",  # transcripts type faster than people
         # no model to train: free text is not needed here, and a killed run must not leave a
         # half-written model behind (a closed port makes every parse answer "not understood")
         "QUARTERMASTER__NLU__BACKEND": "rasa",
         "QUARTERMASTER__NLU__RASA_URL": "http://127.0.0.1:9",
     }
     env.pop("QM_FAULT_POINT", None)
+    return env
+
+
+def bot(
+    home: Path, script: str, *, fault: str | None = None, url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = bot_env(home)
     if fault:
         env["QM_FAULT_POINT"] = fault
     if url:
@@ -153,3 +159,61 @@ async def test_a_crash_right_after_an_approval_keeps_its_record_and_sends_its_no
     assert any("helpdesk-storage> (updated)" in chunk for chunk in updated)
     left = await rows(database, "SELECT kind FROM qm_outbox WHERE state <> 'done'")
     assert left == []
+
+
+async def test_a_kill_in_the_middle_of_approvals_loses_no_audit_record_or_notice(
+    tmp_path: Path,
+) -> None:
+    """The issue's random kill: approvals running, SIGKILL from outside after the third answer.
+    Every approval that committed has its audit row, and its notices arrive after a restart."""
+    home = tmp_path / "home"
+    database = f"sqlite://{home / 'quartermaster.sqlite3'}"
+    count = 8
+    filing = "".join(
+        f"alice> request quota {n}TB /project/a{n}\nalice> data {n}\nalice> yes\n"
+        for n in range(1, count + 1)
+    )
+    filed = bot(home, filing)
+    assert filed.returncode == 0 and f"I filed REQ-{count}" in filed.stdout, filed.stderr
+    script = "".join(f"sam> approve REQ-{n}\n" for n in range(1, count + 1))
+    env = {**bot_env(home), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "chat", "--script", "-", "--no-admin"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(script)
+    proc.stdin.close()
+    seen: list[str] = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("bot> REQ-3 is now approved"):
+                proc.send_signal(signal.SIGKILL)  # kill -9, mid-run
+                break
+    finally:
+        proc.kill()
+        rest = proc.stdout.read()
+        proc.wait(timeout=30)
+    before = "".join(seen) + rest
+    assert proc.returncode == -signal.SIGKILL and "REQ-3 is now approved" in before
+
+    approved = {
+        r["id"] for r in await rows(database, "SELECT id FROM qm_request WHERE state='approved'")
+    }
+    audited = await rows(
+        database, "SELECT target FROM qm_audit_event WHERE kind = 'request.approve'"
+    )
+    assert 3 <= len(approved) < count
+    assert sorted(r["target"] for r in audited) == sorted(f"REQ-{n}" for n in approved)
+
+    after = bot(home, "", url=database).stdout
+    for n in approved:  # each approval's notice reached alice (once, or again after the kill)
+        notice = f"bot->alice> Your request REQ-{n} (storage quota, {n} TB"
+        assert notice in before + after
+    assert await rows(database, "SELECT id FROM qm_outbox WHERE state <> 'done'") == []
