@@ -9,6 +9,7 @@ database and what the restarted bot says.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -217,3 +218,63 @@ async def test_a_kill_in_the_middle_of_approvals_loses_no_audit_record_or_notice
         notice = f"bot->alice> Your request REQ-{n} (storage quota, {n} TB"
         assert notice in before + after
     assert await rows(database, "SELECT id FROM qm_outbox WHERE state <> 'done'") == []
+
+
+@pytest.mark.postgres
+async def test_two_bot_processes_send_each_pending_notice_once(
+    pg_url: str, redis_client: Any, tmp_path: Path
+) -> None:
+    """Two real bot processes on one PostgreSQL database, with Redis (several-process mode,
+    where no claim is released at start): each pending outbox row is sent by exactly one."""
+    first = bot(tmp_path / "one", "", url=pg_url)  # creates the tables
+    assert first.returncode == 0, first.stderr
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_url.replace("postgres://", "postgresql://", 1))
+    try:
+        for n in range(30):
+            await conn.execute(
+                "INSERT INTO qm_outbox (kind, key, payload, state, attempts, next_at, last_error,"
+                " created_at) VALUES ('dm', $1, $2, 'pending', 0, now(), '', now())",
+                f"REQ-{n % 4}",
+                json.dumps({"to": "shell:alice", "text": f"notice {n}"}),
+            )
+    finally:
+        await conn.close()
+    env = {
+        "QUARTERMASTER__DATABASE__URL": pg_url,
+        "QUARTERMASTER__REDIS__URL": "redis://127.0.0.1:6379/0",
+        "QUARTERMASTER__REDIS__PREFIX": json.dumps(redis_client.qm_prefix),  # values are YAML
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "chat", "--script", "-", "--no-admin"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**bot_env(tmp_path / name), **env},
+            cwd=ROOT,
+        )
+        for name in ("a", "b")
+    ]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
+    sent = [
+        line.removeprefix("bot->alice> ")
+        for out, _ in outputs
+        for line in out.splitlines()
+        if line.startswith("bot->alice> notice")
+    ]
+    assert sorted(sent) == sorted(f"notice {n}" for n in range(30))  # each once, none twice
+    for key in range(4):  # one request's notices in the order they were written
+        mine = [int(s.split()[1]) for s in sent if int(s.split()[1]) % 4 == key]
+        per_process = [
+            [int(line.split()[-1]) for line in out.splitlines() if "notice" in line]
+            for out, _ in outputs
+        ]
+        for numbers in per_process:
+            ordered = [n for n in numbers if n % 4 == key]
+            assert ordered == sorted(ordered)
+        assert len(mine) == len(range(key, 30, 4))
+    assert await rows(pg_url, "SELECT id FROM qm_outbox WHERE state <> 'done'") == []
