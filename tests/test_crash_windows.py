@@ -117,11 +117,13 @@ async def test_a_crash_right_after_filing_files_once_and_posts_after_restart(
     posted = [line for line in out if line.startswith("bot@helpdesk-storage> *REQ-1")]
     assert len(posted) == 1  # the first request's card, posted by the restarted bot
     assert "  1) Approve" in out
+    assert "bot> *REQ-1 · Storage quota* — waiting for approval" in out  # alice's own copy
+    assert "  1) Cancel" in out
     assert any(line.startswith("bot->sam> New request REQ-1") for line in out)
     assert [r["id"] for r in await rows(database, "SELECT id FROM qm_request")] == [1]
     assert await rows(database, "SELECT state FROM qm_outbox") == [{"state": "done"}] * 2
-    copies = await rows(database, "SELECT channel FROM qm_posted_copy")
-    assert copies == [{"channel": "helpdesk-storage"}]
+    copies = await rows(database, "SELECT channel FROM qm_posted_copy ORDER BY channel")
+    assert copies == [{"channel": "dm:alice"}, {"channel": "helpdesk-storage"}]
 
     third = bot(home, "alice> yes\n", url=database)  # the draft is gone now
     assert "REQ-" not in third.stdout

@@ -218,11 +218,8 @@ async def answer(ctx: Context, wf: Workflows, text: str) -> None:
         await ctx.reply("That request type is no longer configured; I've dropped the draft.")
         return
     if draft.filed:  # filed in a run that stopped before it could forget the draft
-        await ctx.done()
-        await ctx.reply(
-            f"{draft.filed} was already filed from these answers, so I filed nothing new. "
-            f"Say `status of {draft.filed}` to see it."
-        )
+        await ctx.done()  # first: a request deleted since then ends the draft too
+        await already_filed(ctx, wf, await wf.get(draft.filed))
         return
     now = ctx.event.time
     lowered = text.strip().lower().rstrip(".!")
@@ -297,8 +294,7 @@ async def confirm(ctx: Context, wf: Workflows, spec: RequestType, draft: Draft) 
             also=mark_filed,
         )
     except AlreadyFiled as exc:
-        await ctx.done()
-        await ctx.reply(str(exc))
+        await already_filed(ctx, wf, exc.request)
         return
     except FilingFailed as exc:
         await ctx.reply(str(exc))  # the draft stays, so "yes" tries again
@@ -311,3 +307,16 @@ async def confirm(ctx: Context, wf: Workflows, spec: RequestType, draft: Draft) 
     text, choices = await copies.render(wf, req, requester_copy=True)
     ref = await ctx.reply(text, choices=choices)
     await copies.remember(req, ref)
+
+
+async def already_filed(ctx: Context, wf: Workflows, req: Request) -> None:
+    """A "yes" to a draft that was filed already (repeated, or after a crash): nothing new is
+    filed; the requester's copy of the card is shown if the first run never showed it."""
+    from bot.storage.models import PostedCopy
+
+    await ctx.done()
+    await ctx.reply(f"{req.ref} was already filed from these answers, so I filed nothing new.")
+    if await PostedCopy.filter(request_id=req.id, channel=ctx.channel).exists():
+        return
+    text, choices = await copies.render(wf, req, requester_copy=True)
+    await copies.remember(req, await ctx.reply(text, choices=choices))
