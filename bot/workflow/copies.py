@@ -52,9 +52,15 @@ def register(wf: Workflows) -> None:
     wf.app.deliveries.register(DELETE, delete_row)
 
 
+def _card_key(req: Request) -> str:
+    """The posting's own outbox key: it renders the request as stored when it is sent, so it
+    needs no place in the request's order, and a channel that refuses it holds up no DM."""
+    return f"{req.ref}:card"
+
+
 async def publish_after(wf: Workflows, req: Request) -> int:
     """Post the card once the filing commits (an outbox row; returns its id)."""
-    return await wf.app.deliveries.add(PUBLISH, {"request": req.id}, key=req.ref)
+    return await wf.app.deliveries.add(PUBLISH, {"request": req.id}, key=_card_key(req))
 
 
 async def post_now(wf: Workflows, req: Request) -> bool:
@@ -62,7 +68,7 @@ async def post_now(wf: Workflows, req: Request) -> bool:
     when it is not posted yet (the outbox goes on trying)."""
     from bot.storage.models import Delivery
 
-    row = await Delivery.filter(kind=PUBLISH, key=req.ref, state="pending").order_by("id").first()
+    row = await Delivery.filter(kind=PUBLISH, key=_card_key(req), state="pending").first()
     if row is not None and await wf.app.deliveries.deliver_now(int(row.id)):
         return True
     spec = wf.spec_of(req)
