@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.context import Context
 from bot.conversations import ConversationStore
 from bot.dedupe import Deduplicator
+from bot.deliveries import DM, Deliveries
 from bot.dispatcher import Dispatcher
 from bot.events import Choice, Event, Interaction, Message, PostedRef
 from bot.inbound import Inbound
@@ -65,6 +66,9 @@ class Application:
         self.clock: Clock = clock or SystemClock()
         self.stats = Stats()
         self.background = BackgroundWork(self.stats)
+        #: the durable outbox: what follows a recorded change, sent after its commit
+        self.deliveries = Deliveries(self.background, self.stats)
+        self.deliveries.register(DM, self._deliver_dm)
         self.actions = ActionRegistry()
         self.observers = ObserverRunner(
             self, repeat_after=timedelta(hours=settings.observers.repeat_after_hours)
@@ -214,6 +218,9 @@ class Application:
             for adapter in adapters:
                 await adapter.connect()
                 stack.push_async_callback(adapter.disconnect)
+            # once the platforms are there: sends what a crashed run left, then what comes
+            await self.deliveries.start(shared=self.redis is not None)
+            stack.push_async_callback(self.deliveries.stop)
             # at stop, running jobs are cancelled while the adapters they send through are still
             # connected (the earlier registration covers a failed start; a second stop is a no-op)
             stack.push_async_callback(self.scheduler.stop)
@@ -344,6 +351,9 @@ class Application:
             log.warning("cannot notify %s: platform %s is not connected", user_key, platform)
             return None
         return await adapter.send_dm(user_id, self.outbound(text), choices=choices)
+
+    async def _deliver_dm(self, payload: dict[str, Any]) -> None:
+        await self.notify(str(payload["to"]), str(payload["text"]))  # None: not connected
 
     async def post(
         self,

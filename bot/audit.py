@@ -1,6 +1,9 @@
-"""The audit trail: every handled command, denial, role change and reload, written in batches.
+"""The audit trail: every handled command, denial, role change and reload.
 
-Batching keeps the database off the message path; ``flush`` is awaited at stop and by tests.
+Records of state changes are written in the change's own transaction (``record_now`` inside
+``in_transaction``/``app.deliveries.recording()``), so a crash can never keep the change and
+lose its record. The rest (commands handled, denials, chatter) is batched, which keeps the
+database off the message path; ``flush`` is awaited at stop and by tests.
 """
 
 from __future__ import annotations
@@ -44,6 +47,24 @@ class AuditLog:
         )
         if len(self._buffer) >= self.max_batch:
             self._wake.set()
+
+    async def record_now(
+        self, actor: str, kind: str, target: str = "", outcome: str = "ok", **detail: Any
+    ) -> None:
+        """Write one record at once, on the current connection: inside a transaction it
+        commits (or rolls back) with the change it records."""
+        if not self.enabled:
+            return
+        from bot.storage.models import AuditEvent
+
+        await AuditEvent.create(
+            at=datetime.now(UTC),
+            actor=actor,
+            kind=kind,
+            target=target[:200],
+            outcome=outcome,
+            detail=detail,
+        )
 
     async def write(
         self, actor: str, kind: str, target: str = "", outcome: str = "ok", **detail: Any

@@ -22,6 +22,10 @@ class Stats:
     background_retried: int = 0  # failed attempts that were tried again
     background_failed: int = 0  # gave up after the last attempt (logged by name)
     background_lost: int = 0  # still pending when the drain at stop timed out
+    outbox_added: int = 0  # durable deliveries written with a change (bot/deliveries.py)
+    outbox_done: int = 0
+    outbox_retried: int = 0  # failed sends tried again later (with back-off)
+    outbox_failed: int = 0  # given up after the last attempt (kept in the table as failed)
     observer_runs: int = 0
     observer_alerts: int = 0
     observer_errors: int = 0

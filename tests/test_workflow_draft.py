@@ -1,5 +1,6 @@
 """Request drafts are frozen ``Draft`` values; the conversation store keeps the same JSON as
-before, so a draft saved by an earlier version resumes after an upgrade."""
+before (plus the idempotency ``key``), so a draft saved by an earlier version resumes after an
+upgrade."""
 
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ SAVED = {
 def test_a_stored_draft_reads_and_writes_back_unchanged() -> None:
     draft = Draft.from_dict(SAVED)
     assert draft.requester == Requester("test", "carol", "Carol") and draft.stage == "confirm"
-    assert draft.to_dict() == SAVED and list(draft.to_dict()) == list(SAVED)
+    assert len(draft.key) == 32 and Draft.from_dict(SAVED).key != draft.key  # one made up each
+    keyed = {**SAVED, "key": draft.key}
+    assert draft.to_dict() == keyed and list(draft.to_dict()) == list(keyed)
+    assert Draft.from_dict(keyed).key == draft.key  # kept once saved
+    assert Draft.from_dict(keyed).filed is None
+    assert Draft.from_dict(draft.filed_as("REQ-7").to_dict()).filed == "REQ-7"
     changed = draft.with_field("size", 3 * TB).asking_for("reason")
     assert (changed.fields["size"], changed.stage, changed.asking) == (3 * TB, "ask", "reason")
     assert draft.fields["size"] == 2 * TB  # the original is untouched
@@ -34,6 +40,7 @@ async def test_the_store_keeps_the_same_json_and_an_old_draft_resumes(tmp_path: 
     async with TestBot.create(tmp_path) as bot:
         await bot.say("alice", "request quota 2TB")
         row = await Conversation.get()
+        key = row.state["data"]["key"]
         assert row.state == {
             "followup": "workflow.answer",
             "data": {
@@ -42,6 +49,7 @@ async def test_the_store_keeps_the_same_json_and_an_old_draft_resumes(tmp_path: 
                 "asking": "path",
                 "stage": "ask",
                 "requester": None,
+                "key": key,
             },
         }
         await bot.app.conversations.save(row.key, {"followup": "workflow.answer", "data": SAVED})

@@ -192,6 +192,8 @@ class ShellAdapter(MemoryAdapter):
                 continue
             if said is not None:
                 await self.say(said)
+                # what the line set off (notices, card updates) is printed before the next line
+                await self.app.background.idle()
         await self.app.dispatcher.join()
         if bad:
             return 2

@@ -74,6 +74,8 @@ class Request(Model):
     updated_at = fields.DatetimeField(auto_now=True)
     closed_at = fields.DatetimeField(null=True)
     deleted = fields.BooleanField(default=False)
+    #: the idempotency key of the draft it was filed from: a repeated "yes" files nothing new
+    draft_key = fields.CharField(max_length=64, null=True, unique=True)
 
     class Meta:
         table = "qm_request"
@@ -222,3 +224,27 @@ class ObserverState(Model):
     class Meta:
         table = "qm_observer_state"
         unique_together = (("observer", "subject"),)
+
+
+class Delivery(Model):
+    """A notification that follows a recorded change (the durable outbox, bot/deliveries.py).
+
+    Written in the transaction of the change, sent after it commits, kept until sent."""
+
+    _no_comments = True  # skip tortoise's source scan for field comments (none here)
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=64)
+    key = fields.CharField(max_length=200, default="", db_index=True)
+    payload = fields.JSONField(default=dict)
+    state = fields.CharField(max_length=16, default="pending", db_index=True)
+    attempts = fields.IntField(default=0)
+    next_at = fields.DatetimeField(db_index=True)
+    claimed_by = fields.CharField(max_length=64, null=True)
+    claimed_until = fields.DatetimeField(null=True)
+    last_error = fields.CharField(max_length=200, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    done_at = fields.DatetimeField(null=True, db_index=True)
+
+    class Meta:
+        table = "qm_outbox"

@@ -363,13 +363,16 @@ async def add_comment(ctx: Context, ref: str, comment: str) -> None:
             f"Commenting on {req.ref} is for its requester; anyone else "
             f"{COMMENT_ANY.describe(ctx)}."
         )
-    await RequestEvent.create(
-        request=req,
-        actor=await ctx.db_user(),
-        action="commented",
-        from_state=req.state,
-        to_state=req.state,
-        comment=comment,
-    )
-    await copies.refresh(wf, req)
+    actor = await ctx.db_user()
+    async with ctx.app.deliveries.recording():  # the note, its record and the card update
+        await RequestEvent.create(
+            request=req,
+            actor=actor,
+            action="commented",
+            from_state=req.state,
+            to_state=req.state,
+            comment=comment,
+        )
+        await ctx.app.audit.record_now(ctx.user_key, "request.commented", req.ref)
+        await copies.refresh_after(wf, req)
     await ctx.reply(f"Noted on {req.ref} ({spec.state_label(req.state)}).")

@@ -1,8 +1,9 @@
-"""A request's posted copies: rendered, posted, remembered, and changed in the background after
-the turn that changed the request.
+"""A request's posted copies: rendered, posted, remembered, and changed after the turn that
+changed the request.
 
-Jobs for one request share its ref as background key, so they run in the order they were
-submitted; each reads the request as stored when it runs, so the newest state is what shows.
+Posting, updating and deleting copies are outbox rows (``bot.deliveries``) written with the
+change: rows of one request share its ref as key, so they are sent in the order they were
+written; each reads the request as stored when it is sent, so the newest state is what shows.
 """
 
 from __future__ import annotations
@@ -24,43 +25,91 @@ class CopiesNotUpdated(Exception):
     """Some posted copies could not be changed; background work tries again."""
 
 
-def refresh_later(wf: Workflows, req: Request) -> None:
-    """Update every posted copy after the current turn (retried if one fails)."""
-
-    async def job() -> None:
-        fresh = await Request.get_or_none(id=req.id)
-        if fresh is None or fresh.deleted:
-            return
-        await fresh.fetch_related("requester")
-        await refresh(wf, fresh, strict=True)
-
-    wf.app.background.submit(f"{req.ref}: update posted copies", job, key=req.ref)
+#: the outbox kinds of this module (bot/deliveries.py)
+PUBLISH = "copies.publish"
+REFRESH = "copies.refresh"
+DELETE = "copies.delete"
 
 
-def delete_later(wf: Workflows, req: Request) -> None:
-    """Remove every posted copy of a deleted request after the current turn."""
+def register(wf: Workflows) -> None:
+    """Say how this module's outbox rows are sent (at the workflow service's start)."""
 
-    async def job() -> None:
-        failed = 0
-        for copy in await PostedCopy.filter(request_id=req.id):
-            adapter = wf.app.adapters.get(copy.platform)
-            if adapter is None:
-                continue
-            try:
-                await adapter.delete(
-                    PostedRef(copy.platform, copy.channel, copy.message_id, copy.thread)
-                )
-            except Exception:
-                log.warning(
-                    "could not delete copy %s of %s", copy.message_id, req.ref, exc_info=True
-                )
-                failed += 1
-                continue
-            await copy.delete()
-        if failed:
-            raise CopiesNotUpdated(f"{failed} posted copies of {req.ref} were not deleted")
+    async def publish_row(payload: dict[str, Any]) -> None:
+        req = await _stored(payload)
+        if req is not None:
+            await publish(wf, req, once=True)
 
-    wf.app.background.submit(f"{req.ref}: delete posted copies", job, key=req.ref)
+    async def refresh_row(payload: dict[str, Any]) -> None:
+        req = await _stored(payload)
+        if req is not None:
+            await refresh(wf, req, strict=True)
+
+    async def delete_row(payload: dict[str, Any]) -> None:
+        await _delete_copies(wf, int(payload["request"]), str(payload.get("ref", "")))
+
+    wf.app.deliveries.register(PUBLISH, publish_row)
+    wf.app.deliveries.register(REFRESH, refresh_row)
+    wf.app.deliveries.register(DELETE, delete_row)
+
+
+def _card_key(req: Request) -> str:
+    """The posting's own outbox key: it renders the request as stored when it is sent, so it
+    needs no place in the request's order, and a channel that refuses it holds up no DM."""
+    return f"{req.ref}:card"
+
+
+async def publish_after(wf: Workflows, req: Request) -> int:
+    """Post the card once the filing commits (an outbox row; returns its id)."""
+    return await wf.app.deliveries.add(PUBLISH, {"request": req.id}, key=_card_key(req))
+
+
+async def post_now(wf: Workflows, req: Request) -> bool:
+    """Send a just-filed request's card now, so the filer's answer can say where it is; False
+    when it is not posted yet (the outbox goes on trying)."""
+    from bot.storage.models import Delivery
+
+    row = await Delivery.filter(kind=PUBLISH, key=_card_key(req), state="pending").first()
+    if row is not None and await wf.app.deliveries.deliver_now(int(row.id)):
+        return True
+    spec = wf.spec_of(req)
+    return await PostedCopy.filter(request_id=req.id, channel=spec.channel).exists()
+
+
+async def refresh_after(wf: Workflows, req: Request) -> None:
+    """Update every posted copy once the change commits (an outbox row, retried if one fails;
+    the copy shows the request as stored when it is sent, so a repeat is harmless)."""
+    await wf.app.deliveries.add(REFRESH, {"request": req.id}, key=req.ref)
+
+
+async def delete_after(wf: Workflows, req: Request) -> None:
+    """Remove every posted copy of a deleted request once the deletion commits."""
+    await wf.app.deliveries.add(DELETE, {"request": req.id, "ref": req.ref}, key=req.ref)
+
+
+async def _stored(payload: dict[str, Any]) -> Request | None:
+    fresh = await Request.get_or_none(id=int(payload["request"]))
+    if fresh is None or fresh.deleted:
+        return None
+    await fresh.fetch_related("requester")
+    return fresh
+
+
+async def _delete_copies(wf: Workflows, request_id: int, ref: str) -> None:
+    failed = 0
+    for copy in await PostedCopy.filter(request_id=request_id):
+        adapter = wf.app.adapters.get(copy.platform)
+        if adapter is None:
+            continue
+        try:
+            where = PostedRef(copy.platform, copy.channel, copy.message_id, copy.thread)
+            await adapter.delete(where)
+        except Exception:
+            log.warning("could not delete copy %s of %s", copy.message_id, ref, exc_info=True)
+            failed += 1
+            continue
+        await copy.delete()
+    if failed:
+        raise CopiesNotUpdated(f"{failed} posted copies of {ref} were not deleted")
 
 
 async def render(
@@ -99,15 +148,22 @@ async def render(
     return text, cards.transition_choices(req, spec, requester_only=requester_copy)
 
 
-async def publish(wf: Workflows, req: Request) -> PostedRef | None:
-    """Post the card to the type's channel (on the requester's platform) and remember it."""
+async def publish(wf: Workflows, req: Request, *, once: bool = False) -> PostedRef | None:
+    """Post the card to the type's channel (on the requester's platform) and remember it.
+
+    ``once``: not again if a copy is already there (the outbox sends at least once); a
+    failure then raises, so the outbox tries again."""
     spec = wf.spec_of(req)
     requester = req.requester
     assert isinstance(requester, User)
+    if once and await PostedCopy.filter(request_id=req.id, channel=spec.channel).exists():
+        return None
     text, choices = await render(wf, req)
     try:
         ref = await wf.app.post(requester.platform, spec.channel, text, choices=choices)
     except Exception:
+        if once:
+            raise
         log.warning("could not post %s to %s", req.ref, spec.channel, exc_info=True)
         return None
     if ref is not None:

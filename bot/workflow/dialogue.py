@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from bot.bounds import clipped
 from bot.events import Choice
-from bot.workflow import copies, notify, render
+from bot.workflow import copies, render
 from bot.workflow.draft import Draft, Requester
 from bot.workflow.fields import FieldError, coerce_entity, display, parse_answer
 from bot.workflow.spec import FieldSpec, RequestType
 
 if TYPE_CHECKING:
     from bot.context import Context
+    from bot.storage.models import Request
     from bot.workflow.engine import Workflows
 
 FOLLOWUP = "workflow.answer"
@@ -222,6 +223,10 @@ async def answer(ctx: Context, wf: Workflows, text: str) -> None:
         await ctx.done()
         await ctx.reply("That request type is no longer configured; I've dropped the draft.")
         return
+    if draft.filed:  # filed in a run that stopped before it could forget the draft
+        await ctx.done()  # first: a request deleted since then ends the draft too
+        await already_filed(ctx, wf, await wf.get(draft.filed))
+        return
     now = ctx.event.time
     lowered = text.strip().lower().rstrip(".!")
     if draft.stage == "confirm":
@@ -265,8 +270,11 @@ async def answer(ctx: Context, wf: Workflows, text: str) -> None:
 
 
 async def confirm(ctx: Context, wf: Workflows, spec: RequestType, draft: Draft) -> None:
-    """File the request (records first), then post it and tell the user."""
-    from bot.workflow.engine import FilingFailed
+    """File the request (records first: the request, its posting and the notices, and the draft
+    marked filed, in one transaction), then post it and tell the user. Filing is idempotent
+    per draft: a "yes" repeated after a crash finds the request instead of filing another."""
+    from bot.storage.models import Conversation
+    from bot.workflow.engine import AlreadyFiled, FilingFailed
 
     data = with_defaults(spec, dict(draft.fields))
     if missing(spec, data) is not None:
@@ -277,24 +285,45 @@ async def confirm(ctx: Context, wf: Workflows, spec: RequestType, draft: Draft) 
     behalf = draft.requester
     if behalf is not None:
         requester = await ctx.app.users.ensure(behalf.platform, behalf.id, behalf.name)
+    stored = str(ctx.conversation_key)
+
+    async def mark_filed(req: Request) -> None:
+        await Conversation.filter(key=stored).update(state=_state(draft.filed_as(req.ref)))
+
     try:
-        req = await wf.file(spec, data, requester, filed_by=filer, channel=ctx.channel)
+        req = await wf.file(
+            spec,
+            data,
+            requester,
+            filed_by=filer,
+            channel=ctx.channel,
+            draft_key=draft.key,
+            also=mark_filed,
+        )
+    except AlreadyFiled as exc:
+        await already_filed(ctx, wf, exc.request)
+        return
     except FilingFailed as exc:
         await ctx.reply(str(exc))  # the draft stays, so "yes" tries again
         return
     await ctx.done()
-    posted = await copies.publish(wf, req)
-    notify.announce_arrival(wf, req, spec, filer)  # approvers hear of it now, not at a reminder
-    where = f" and posted it to #{spec.channel}" if posted is not None else ""
+    posted = await copies.post_now(wf, req)
+    where = f" and posted it to #{spec.channel}" if posted else ""
     whom = "you" if requester.key == filer.key else requester.name
     await ctx.reply(f"Thanks — I filed {req.ref}{where}. I'll let {whom} know when it moves.")
     text, choices = await copies.render(wf, req, requester_copy=True)
     ref = await ctx.reply(text, choices=choices)
     await copies.remember(req, ref)
-    if requester.key != filer.key:
-        await wf.notifier.tell(
-            requester,
-            f"{req.ref} filed for you",
-            f"{filer.name} filed {req.ref} ({wf.describe(req, spec)}) for "
-            "you. I'll tell you when it moves.",
-        )
+
+
+async def already_filed(ctx: Context, wf: Workflows, req: Request) -> None:
+    """A "yes" to a draft that was filed already (repeated, or after a crash): nothing new is
+    filed; the requester's copy of the card is shown if the first run never showed it."""
+    from bot.storage.models import PostedCopy
+
+    await ctx.done()
+    await ctx.reply(f"{req.ref} was already filed from these answers, so I filed nothing new.")
+    if await PostedCopy.filter(request_id=req.id, channel=ctx.channel).exists():
+        return
+    text, choices = await copies.render(wf, req, requester_copy=True)
+    await copies.remember(req, await ctx.reply(text, choices=choices))

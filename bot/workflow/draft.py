@@ -7,6 +7,7 @@ step can never leave a stored draft half-changed.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -32,13 +33,19 @@ class Requester:
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """The request type, the answers so far, the field being asked and the stage."""
+    """The request type, the answers so far, the field being asked and the stage.
+
+    ``key`` makes filing idempotent (the request remembers it: a second "yes" files nothing
+    new); ``filed`` is the ref it was filed as, set in the filing's own transaction, so a "yes"
+    repeated after a crash is answered with it."""
 
     type: str
     fields: Mapping[str, Any] = field(default_factory=dict)
     asking: str | None = None
     stage: Stage = "ask"
     requester: Requester | None = None
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    filed: str | None = None
 
     def with_field(self, name: str, value: Any) -> Draft:
         return replace(self, fields={**self.fields, name: value})
@@ -54,6 +61,9 @@ class Draft:
     def confirming(self) -> Draft:
         return replace(self, asking=None, stage="confirm")
 
+    def filed_as(self, ref: str) -> Draft:
+        return replace(self, filed=ref)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "type": self.type,
@@ -61,6 +71,8 @@ class Draft:
             "asking": self.asking,
             "stage": self.stage,
             "requester": self.requester.to_dict() if self.requester else None,
+            "key": self.key,
+            **({"filed": self.filed} if self.filed else {}),
         }
 
     @classmethod
@@ -69,10 +81,14 @@ class Draft:
         whose request type is unknown, which the dialogue drops politely)."""
         requester = raw.get("requester")
         stage: Stage = "confirm" if raw.get("stage") == "confirm" else "ask"
+        key, filed = raw.get("key"), raw.get("filed")
         return cls(
             type=str(raw.get("type") or ""),
             fields=dict(raw.get("fields") or {}),
             asking=raw.get("asking") if isinstance(raw.get("asking"), str) else None,
             stage=stage,
             requester=Requester.from_dict(requester) if isinstance(requester, Mapping) else None,
+            # a draft saved before keys existed gets one now (kept from its next save on)
+            key=str(key)[:64] if isinstance(key, str) and key else uuid.uuid4().hex,
+            filed=str(filed)[:40] if isinstance(filed, str) and filed else None,
         )

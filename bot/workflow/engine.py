@@ -1,30 +1,34 @@
 """The workflow engine: file requests, decide who may move them, record and publish every move.
 
-Records first: a request and its first history entry are written in one transaction before
-anyone is told; each transition is committed before copies are updated and people notified.
+Records first: a request (or a move of it), its history entry, its audit record and the
+notifications it causes (card posts and updates, DMs, e-mail: outbox rows, ``bot.deliveries``)
+are written in one transaction before anyone is told, so a crash keeps all or none of them and
+a restarted bot sends what is pending. Filing is idempotent per draft (``draft_key``).
 The engine never waits for a human: an approval is a stored state that a later event resumes.
-What follows a recorded change (copy updates, DMs, e-mail, ``on_enter`` actions) is handed to
-``app.background``: the user's answer comes first, and a failed delivery is retried.
+The outbox is sent after the user's answer, and a failed delivery is retried; ``on_enter``
+actions run once, in the background (``app.background``).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tortoise.transactions import in_transaction
+from tortoise.exceptions import IntegrityError
 
 from bot.errors import PermissionDenied, UserError
+from bot.faults import crash_point
 from bot.services import ServiceKey
 from bot.storage.models import Request, RequestEvent, User
 from bot.workflow import copies
 from bot.workflow.fields import display
 from bot.workflow.hooks import schedule_on_enter, warn_unknown_actions
 from bot.workflow.loader import load_types
-from bot.workflow.notify import Notifier
+from bot.workflow.notify import Notifier, announce_arrival
 from bot.workflow.permissions import Decision, decide
 from bot.workflow.spec import RequestType, TransitionSpec
 
@@ -39,6 +43,17 @@ EDIT_ANY = "edit_any_request"  # the role group that may edit and delete anyone'
 
 class FilingFailed(UserError):
     """The request could not be stored; nothing was saved and the user is told so."""
+
+
+class AlreadyFiled(UserError):
+    """The draft was filed before (a repeated "yes", or one after a crash): nothing new."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(
+            f"{request.ref} was already filed from these answers, so I filed nothing new. "
+            f"Say `status of {request.ref}` to see it."
+        )
+        self.request = request
 
 
 def parse_ref(text: str) -> int | None:
@@ -60,6 +75,7 @@ class Workflows:
         self.app = app
         self.types = types
         self.notifier = Notifier(app)
+        copies.register(self)
 
     @classmethod
     def from_app(cls, app: Application) -> Workflows:
@@ -116,41 +132,66 @@ class Workflows:
         *,
         filed_by: User | None = None,
         channel: str | None = None,
+        draft_key: str | None = None,
+        also: Callable[[Request], Awaitable[None]] | None = None,
     ) -> Request:
-        """Store a new request and its first history entry in one transaction."""
+        """Store a new request, its first history entry, its audit record, its posting and the
+        approvers' notices in one transaction (``also`` runs inside it too: the dialogue marks
+        its draft filed). A ``draft_key`` filed before raises ``AlreadyFiled``."""
+        filer = filed_by or requester
+        if draft_key:
+            earlier = await Request.get_or_none(draft_key=draft_key)
+            if earlier is not None:
+                raise AlreadyFiled(earlier)
         try:
-            async with in_transaction():
+            async with self.app.deliveries.recording():
                 req = await Request.create(
                     type=spec.name,
                     state=spec.initial,
                     requester=requester,
-                    filed_by=filed_by or requester,
+                    filed_by=filer,
                     fields_data=data,
                     channel=spec.channel,
+                    draft_key=draft_key or None,
                 )
+                req.requester = requester
                 await RequestEvent.create(
                     request=req,
-                    actor=filed_by or requester,
+                    actor=filer,
                     action="submitted",
                     to_state=spec.initial,
                     data={"fields": data, "from_channel": channel},
                 )
-        except Exception as exc:
-            log.error(
-                "filing a %s request for %s failed: %s",
-                spec.name,
-                requester.key,
-                type(exc).__name__,
-                exc_info=True,
-            )
-            raise FilingFailed(
-                "I couldn't store your request because of a problem on my side, "
-                "so nothing was filed. Your answers are kept: say `yes` to try "
-                "again in a moment, or `cancel`."
-            ) from None
-        req.requester = requester
-        self.app.audit.record((filed_by or requester).key, "request.filed", req.ref, type=spec.name)
+                await self.app.audit.record_now(filer.key, "request.filed", req.ref, type=spec.name)
+                await copies.publish_after(self, req)
+                await announce_arrival(self, req, spec, filer)
+                if requester.key != filer.key:
+                    await self.notifier.tell(
+                        requester.key,
+                        f"{req.ref} filed for you",
+                        f"{filer.name} filed {req.ref} ({self.describe(req, spec)}) for "
+                        "you. I'll tell you when it moves.",
+                        key=req.ref,
+                    )
+                if also is not None:
+                    await also(req)
+        except IntegrityError:
+            earlier = await Request.get_or_none(draft_key=draft_key) if draft_key else None
+            if earlier is None:
+                raise self._filing_failed(spec, requester) from None
+            raise AlreadyFiled(earlier) from None  # a second "yes" raced the first
+        except Exception:
+            raise self._filing_failed(spec, requester) from None
+        crash_point("after-file-commit")
         return req
+
+    def _filing_failed(self, spec: RequestType, requester: User) -> FilingFailed:
+        log.error("filing a %s request for %s failed", spec.name, requester.key, exc_info=True)
+        return FilingFailed(
+            "I couldn't store your request because of a problem on my side, "
+            "so nothing was filed. Your answers are kept: say `yes` to try "
+            "again in a moment, or `cancel`."
+        )
 
     # -- people --------------------------------------------------------------------------------
     def responsible(self, req: Request, spec: RequestType) -> list[str]:
@@ -206,17 +247,20 @@ class Workflows:
             raise PermissionDenied(decision.reason)
         tr = spec.transitions[name]
         before = req.state
-        async with in_transaction():
+        if not isinstance(req.requester, User):
+            await req.fetch_related("requester", "filed_by")
+        async with self.app.deliveries.recording():
             # re-read under the transaction so two clicks cannot both move the same state
+            now = datetime.now(UTC)
+            closed = now if spec.states[tr.to].terminal else None
             updated = await Request.filter(id=req.id, state=before).update(
-                state=tr.to,
-                updated_at=datetime.now(UTC),
-                closed_at=datetime.now(UTC) if spec.states[tr.to].terminal else None,
+                state=tr.to, updated_at=now, closed_at=closed
             )
             if not updated:
                 raise UserError(
                     f"{req.ref} changed meanwhile; it is no longer {spec.state_label(before)}."
                 )
+            req.state, req.updated_at, req.closed_at = tr.to, now, closed
             await RequestEvent.create(
                 request=req,
                 actor=actor,
@@ -226,22 +270,23 @@ class Workflows:
                 comment=f"[override] {comment}" if override else comment,
                 data={"override": True} if override else {},
             )
+            await self.app.audit.record_now(
+                actor.key, f"request.{name}", req.ref, from_state=before, to_state=tr.to
+            )
+            if override:
+                await self.app.audit.record_now(
+                    actor.key, "request.override", req.ref, transition=name, reason=comment
+                )
+            await copies.refresh_after(self, req)
+            await self._announce(req, spec, tr, actor, comment)
+        crash_point("after-transition-commit")
         await req.refresh_from_db()
         await req.fetch_related("requester", "filed_by")
-        self.app.audit.record(
-            actor.key, f"request.{name}", req.ref, from_state=before, to_state=tr.to
-        )
-        if override:
-            self.app.audit.record(
-                actor.key, "request.override", req.ref, transition=name, reason=comment
-            )
-        copies.refresh_later(self, req)
-        self._announce(req, spec, tr, actor, comment)
         if tr.to != before:
             schedule_on_enter(self, req, spec, tr.to, actor)
         return req
 
-    def _announce(
+    async def _announce(
         self, req: Request, spec: RequestType, tr: TransitionSpec, actor: User, comment: str
     ) -> None:
         requester = req.requester
@@ -252,11 +297,11 @@ class Workflows:
         if spec.is_open(req.state):
             text += f" It is now {spec.state_label(req.state)}."
         if requester.key != actor.key:
-            self.notifier.tell_later(requester, f"{req.ref} {tr.past}", text, key=req.ref)
+            await self.notifier.tell(requester.key, f"{req.ref} {tr.past}", text, key=req.ref)
         waiting = f"{req.ref} ({what}) is {spec.state_label(req.state)} and waits for you."
         for key in self.responsible(req, spec):
             if key != actor.key:
-                self.notifier.tell_key_later(key, f"{req.ref} waits for you", waiting, key=req.ref)
+                await self.notifier.tell(key, f"{req.ref} waits for you", waiting, key=req.ref)
 
     def describe(self, req: Request, spec: RequestType) -> str:
         data = dict(req.fields_data)
@@ -269,7 +314,7 @@ class Workflows:
 
     async def assign(self, req: Request, assignee: str, actor: User) -> None:
         """Record who works on a request (``platform:id``), update every copy, tell them."""
-        async with in_transaction():
+        async with self.app.deliveries.recording():
             previous = req.assignee
             req.assignee = assignee
             await req.save(update_fields=["assignee", "updated_at"])
@@ -281,14 +326,18 @@ class Workflows:
                 to_state=req.state,
                 data={"from": previous, "to": assignee},
             )
-        copies.refresh_later(self, req)
-        if assignee != actor.key:
-            spec = self.spec_of(req)
-            self.notifier.dm_later(
-                assignee,
-                f"{actor.name} assigned {req.ref} ({(spec.title or spec.name).lower()}) to you.",
-                key=req.ref,
+            await self.app.audit.record_now(
+                actor.key, "request.assigned", req.ref, assignee=assignee
             )
+            await copies.refresh_after(self, req)
+            if assignee != actor.key:
+                spec = self.spec_of(req)
+                await self.notifier.dm(
+                    assignee,
+                    f"{actor.name} assigned {req.ref} ({(spec.title or spec.name).lower()}) "
+                    "to you.",
+                    key=req.ref,
+                )
 
     # -- edit / delete -------------------------------------------------------------------------
     def may_edit(self, req: Request, user_key: str) -> bool:
@@ -323,7 +372,7 @@ class Workflows:
             f"{_shown(spec, k, was)} → {_shown(spec, k, now)}"
             for k, (was, now) in diff.items()
         )
-        async with in_transaction():
+        async with self.app.deliveries.recording():
             await Request.filter(id=req.id).update(
                 fields_data=new, state=state, updated_at=datetime.now(UTC)
             )
@@ -336,29 +385,29 @@ class Workflows:
                 comment=changed,
                 data={"changes": diff, "reopened": state != before},
             )
-        req.fields_data = new
-        req.state = state
-        self.app.audit.record(
-            actor.key, "request.edited", req.ref, changes=list(diff), reopened=state != before
-        )
-        copies.refresh_later(self, req)
-        if state != before:
-            what = self.describe(req, spec)
-            for key in self.responsible(req, spec):
-                if key != actor.key:
-                    self.notifier.dm_later(
-                        key,
-                        f"{req.ref} ({what}) changed after it was "
-                        f"{spec.state_label(before)} and needs your approval again. "
-                        f"Changed by {actor.name}: {changed}.",
-                        key=req.ref,
-                    )
+            req.fields_data = new
+            req.state = state
+            await self.app.audit.record_now(
+                actor.key, "request.edited", req.ref, changes=list(diff), reopened=state != before
+            )
+            await copies.refresh_after(self, req)
+            if state != before:
+                what = self.describe(req, spec)
+                for key in self.responsible(req, spec):
+                    if key != actor.key:
+                        await self.notifier.dm(
+                            key,
+                            f"{req.ref} ({what}) changed after it was "
+                            f"{spec.state_label(before)} and needs your approval again. "
+                            f"Changed by {actor.name}: {changed}.",
+                            key=req.ref,
+                        )
         return req
 
     async def delete(self, req: Request, actor: User, comment: str = "") -> None:
         if not self.may_edit(req, actor.key):
             raise PermissionDenied(f"Only {self._editors()} can delete {req.ref}.")
-        async with in_transaction():
+        async with self.app.deliveries.recording():
             await Request.filter(id=req.id).update(
                 deleted=True,
                 updated_at=datetime.now(UTC),
@@ -372,8 +421,8 @@ class Workflows:
                 to_state=req.state,
                 comment=comment,
             )
-        self.app.audit.record(actor.key, "request.deleted", req.ref)
-        copies.delete_later(self, req)
+            await self.app.audit.record_now(actor.key, "request.deleted", req.ref)
+            await copies.delete_after(self, req)
 
 
 #: the running workflow service, shared by the skills that file and move requests

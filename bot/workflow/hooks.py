@@ -2,10 +2,12 @@
 
 Each action runs once (never retried: creating a VM twice is worse than reporting a failure),
 in the background after the user's answer, with the request, the actor and a ``progress``
-callback that edits one status message in the requester's DMs. Its ``ActionResult`` is recorded
-as a ``RequestEvent`` ("hook:<name>") in the request's history, the posted copies are refreshed
-and the requester is told. A missing or failing action is recorded as failed, the requester and
-staff are told in plain words, and the transition stands: it is already committed.
+callback that edits one status message in the requester's DMs. It is not an outbox row: a crash
+before it has run loses it (docs/operations.md says how to spot and redo it). Its
+``ActionResult`` is recorded as a ``RequestEvent`` ("hook:<name>") in the request's history,
+with its audit record and its notices (copies refreshed, the requester told: outbox rows), in
+one transaction. A missing or failing action is recorded as failed, the requester and staff
+are told in plain words, and the transition stands: it is already committed.
 """
 
 from __future__ import annotations
@@ -76,45 +78,47 @@ async def run_action(
         title=f"{req.ref}: {name.replace('_', ' ')}",
     )
     result = await _call(name, ActionRun(app, req, actor, state, status), req.ref)
-    await RequestEvent.create(
-        request=req,
-        actor=None,
-        action=f"hook:{name}",
-        from_state=state,
-        to_state=state,
-        comment=result.text,
-        data={"ok": result.ok, **result.data},
-    )
-    app.audit.record("workflow", f"action.{name}", req.ref, "ok" if result.ok else "error")
     app.stats.actions_run += 1
-    copies.refresh_later(wf, req)
-    if result.ok:
-        if status.ref is not None:
-            await status.finish(result.text or "done")
-        else:
-            wf.notifier.tell_later(
-                requester,
+    if not result.ok:
+        app.stats.actions_failed += 1
+    async with app.deliveries.recording():  # the result, its record and its notices together
+        await RequestEvent.create(
+            request=req,
+            actor=None,
+            action=f"hook:{name}",
+            from_state=state,
+            to_state=state,
+            comment=result.text,
+            data={"ok": result.ok, **result.data},
+        )
+        await app.audit.record_now(
+            "workflow", f"action.{name}", req.ref, "ok" if result.ok else "error"
+        )
+        await copies.refresh_after(wf, req)
+        if result.ok and status.ref is None:
+            await wf.notifier.tell(
+                requester.key,
                 f"{req.ref} {name}",
                 f"{req.ref}: {result.text}" if result.text else f"{req.ref}: {name} done.",
                 key=req.ref,
             )
-        return result
-    app.stats.actions_failed += 1
-    text = (
-        f"{req.ref}: the step {name!r} after it became {wf.spec_of(req).state_label(state)} "
-        f"failed: {result.text} The request stays {wf.spec_of(req).state_label(state)}; "
-        "staff have been told."
-    )
-    if status.ref is not None:
-        await status.finish(f"failed: {result.text}")
-    wf.notifier.tell_later(requester, f"{req.ref} {name} failed", text, key=req.ref)
-    for key in app.roles.holders(STAFF_ROLE):
-        if key != requester.key:
-            wf.notifier.dm_later(
-                key,
-                f"{req.ref}: action {name!r} failed: {result.text} (see `status of {req.ref}`).",
-                key=req.ref,
+        elif not result.ok:
+            label = wf.spec_of(req).state_label(state)
+            text = (
+                f"{req.ref}: the step {name!r} after it became {label} failed: {result.text} "
+                f"The request stays {label}; staff have been told."
             )
+            await wf.notifier.tell(requester.key, f"{req.ref} {name} failed", text, key=req.ref)
+            for key in app.roles.holders(STAFF_ROLE):
+                if key != requester.key:
+                    await wf.notifier.dm(
+                        key,
+                        f"{req.ref}: action {name!r} failed: {result.text} "
+                        f"(see `status of {req.ref}`).",
+                        key=req.ref,
+                    )
+    if status.ref is not None:
+        await status.finish(result.text or "done" if result.ok else f"failed: {result.text}")
     return result
 
 

@@ -1,9 +1,9 @@
 """Telling requesters what happened: a chat DM and, when configured, an e-mail (aiosmtplib).
 
 A failed e-mail never undoes a transition (it is already recorded); it is logged and audited
-without the SMTP password, and the chat DM still goes out. ``tell_later`` hands both to the
-application's background work (``app.background``), so the user who moved a request gets their
-answer first and a failing DM or e-mail is retried instead of lost.
+without the SMTP password, and the chat DM still goes out. ``tell`` and ``dm`` write outbox rows
+(``bot.deliveries``) in the transaction of the change they report, so the user who moved a
+request gets their answer first, a crash loses nothing, and a failing DM or e-mail is retried.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from bot.deliveries import DM
 from bot.errors import ConfigError
 from bot.storage.models import User
 
@@ -72,6 +73,10 @@ class EmailSettings(BaseModel):
             raise ConfigError(f"{source}: email{'.' + loc if loc else ''}: {msg}") from None
 
 
+#: the outbox kind of e-mails (bot/deliveries.py; DMs are the core's ``DM``)
+EMAIL = "email"
+
+
 class EmailFailed(Exception):
     """An e-mail could not be sent (the SMTP error's type only: no addresses or passwords)."""
 
@@ -81,58 +86,30 @@ class Notifier:
         self.app = app
         self.email = EmailSettings.from_mapping(app.settings.email, app.settings.source)
         self.sent_emails = 0
+        app.deliveries.register(EMAIL, self._send_mail)
 
-    def dm_later(self, user_key: str, text: str, *, key: str | None = None) -> None:
-        """DM ``user_key`` after the current turn, retried on failure."""
+    async def dm(self, user_key: str, text: str, *, key: str = "") -> None:
+        """DM ``user_key`` once the change being recorded has committed (an outbox row: call it
+        inside ``app.deliveries.recording()``; ``key`` keeps one request's messages in order)."""
+        await self.app.deliveries.add(DM, {"to": user_key, "text": text}, key=key)
 
-        async def dm() -> None:
-            await self.app.notify(user_key, text)  # None: their platform is not connected
-
-        self.app.background.submit(f"DM to {user_key}", dm, key=key)
-
-    def tell_later(self, user: User, subject: str, text: str, *, key: str | None = None) -> None:
-        """``tell``, after the current turn: the DM and the e-mail are separate background jobs,
-        each retried on failure (``key`` keeps one request's messages in order)."""
-
-        async def mail() -> None:
-            if not self.email.enabled:
-                return
-            address = user.email or await self._lookup_email(user)
-            if address:
-                await self.send_email(address, subject, text, raise_errors=True)
-
-        self.dm_later(user.key, text, key=key)
+    async def tell(self, user_key: str, subject: str, text: str, *, key: str = "") -> None:
+        """``dm``, and an e-mail when e-mail is on (its address is looked up when it is sent)."""
+        await self.dm(user_key, text, key=key)
         if self.email.enabled:
-            self.app.background.submit(f"{subject}: e-mail to {user.key}", mail, key=key)
+            payload = {"to": user_key, "subject": subject, "text": text}
+            await self.app.deliveries.add(EMAIL, payload, key=key)
 
-    def tell_key_later(
-        self, user_key: str, subject: str, text: str, *, key: str | None = None
-    ) -> None:
-        """``tell_later`` for someone known by ``platform:id`` (role holders, tagged people):
-        the DM goes at once; the e-mail needs their user row, looked up when it is sent."""
-
-        async def mail() -> None:
-            from bot.storage.models import User
-
-            platform, _, platform_id = user_key.partition(":")
-            user = await User.get_or_none(platform=platform, platform_id=platform_id)
-            address = user.email or await self._lookup_email(user) if user is not None else None
-            if address:
-                await self.send_email(address, subject, text, raise_errors=True)
-
-        self.dm_later(user_key, text, key=key)
-        if self.email.enabled:
-            self.app.background.submit(f"{subject}: e-mail to {user_key}", mail, key=key)
-
-    async def tell(self, user: User, subject: str, text: str) -> None:
-        """DM the user, then e-mail them if we know their address and e-mail is on."""
-        try:
-            await self.app.notify(user.key, text)
-        except Exception:
-            log.warning("could not DM %s about %s", user.key, subject, exc_info=True)
-        address = user.email or await self._lookup_email(user)
-        if address and self.email.enabled:
-            await self.send_email(address, subject, text)
+    async def _send_mail(self, payload: dict[str, Any]) -> None:
+        if not self.email.enabled:
+            return
+        platform, _, platform_id = str(payload["to"]).partition(":")
+        user = await User.get_or_none(platform=platform, platform_id=platform_id)
+        address = (user.email or await self._lookup_email(user)) if user is not None else None
+        if address:
+            await self.send_email(
+                address, str(payload["subject"]), str(payload["text"]), raise_errors=True
+            )
 
     async def _lookup_email(self, user: User) -> str | None:
         adapter = self.app.adapters.get(user.platform)
@@ -187,8 +164,9 @@ def _plain(text: str) -> str:
     return text.replace("*", "").replace("`", "")
 
 
-def announce_arrival(wf: Workflows, req: Request, spec: RequestType, filer: User) -> None:
-    """Whoever can act on a new request's first step hears of it at once (DM, e-mail)."""
+async def announce_arrival(wf: Workflows, req: Request, spec: RequestType, filer: User) -> None:
+    """Whoever can act on a new request's first step hears of it at once (DM, e-mail; outbox
+    rows written with the filing)."""
     requester = req.requester
     assert isinstance(requester, User)
     text = (
@@ -197,4 +175,4 @@ def announce_arrival(wf: Workflows, req: Request, spec: RequestType, filer: User
     )
     for key in wf.responsible(req, spec):
         if key not in (filer.key, requester.key):
-            wf.notifier.tell_key_later(key, f"New request {req.ref}", text, key=req.ref)
+            await wf.notifier.tell(key, f"New request {req.ref}", text, key=req.ref)

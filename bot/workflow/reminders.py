@@ -116,6 +116,8 @@ async def expire_drafts(app: Application) -> int:
             continue
         title = (state.get("data") or {}).get("type", "request").replace("_", " ")
         await app.conversations.clear(key)
+        if (state.get("data") or {}).get("filed"):
+            continue  # filed by a run that crashed before it could forget the draft: no news
         minutes = int(app.conversations.timeout.total_seconds() // 60)
         try:
             await app.post(

@@ -1,5 +1,6 @@
-"""Point 8: the user who moves a request is answered first; copies, DMs and e-mail follow in the
-background, a failed DM is retried and arrives, and stopping the bot drains what is pending."""
+"""Point 8: the user who moves a request is answered first; copies, DMs and e-mail follow from the
+outbox after the turn, a failed DM is retried and arrives, and stopping the bot drains what is
+pending."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.events import Choice, PostedRef
-from bot.storage.models import Request
+from bot.storage.models import Delivery, Request
 from bot.testing.harness import TestAdapter, TestBot
 
 
@@ -48,13 +49,17 @@ async def test_the_answer_comes_before_the_requesters_dm(tmp_path: Path) -> None
 
 async def test_a_dm_that_fails_once_is_retried_and_arrives(tmp_path: Path) -> None:
     async with TestBot.create(tmp_path, adapter_class=FlakyDMs) as bot:
-        bot.app.background.base_delay = 0.0
+        bot.app.deliveries.base_delay = 0.0
         await bot.grant("sam", "staff")
         req = await file_quota(bot)
         await bot.say("sam", f"approve {req.ref}")
         approved = [s for s in bot.dms_to("alice") if "was approved" in s.text]
         assert len(approved) == 1
-        assert bot.app.stats.background_retried == 1 and bot.app.stats.background_failed == 0
+        assert bot.app.stats.outbox_retried == 1 and bot.app.stats.outbox_failed == 0
+        rows = [r for r in await Delivery.filter(kind="dm") if "was approved" in r.payload["text"]]
+        assert [(r.state, r.attempts, r.last_error) for r in rows] == [
+            ("done", 2, "ConnectionError")
+        ]
 
 
 async def test_stopping_the_bot_drains_pending_work(tmp_path: Path) -> None:
@@ -64,7 +69,7 @@ async def test_stopping_the_bot_drains_pending_work(tmp_path: Path) -> None:
         await bot.grant("sam", "staff")
         req = await file_quota(bot)
         await bot.say("sam", f"approve {req.ref}", wait=False)
-        assert any("DM to test:alice" in name for name in bot.app.background.pending)
+        assert "outbox: deliver" in bot.app.background.pending
     finally:
         await bot.app.stop()
     assert [s for s in bot.dms_to("alice") if "was approved" in s.text]
