@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +141,42 @@ def skill_pkg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Skill
     yield pkg
     for name in [m for m in sys.modules if m == pkg.name or m.startswith(pkg.name + ".")]:
         del sys.modules[name]
+
+
+@pytest.fixture
+async def libvirt_providers() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """Build ``LibvirtProvider``s on libvirt's in-process ``test:///default`` driver: call with
+    extra settings (``max_memory_mb=…``); every one gets the same unique name prefix, so tests
+    see only their own VMs. Their VMs are deleted and connections closed afterwards (the test
+    driver forgets everything when its last connection closes)."""
+    try:
+        from skills._providers.libvirt import LibvirtProvider
+    except ImportError as exc:
+        message = f"libvirt-python is not installed ({exc}); `make install` builds it"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from bot.providers import no_progress
+
+    prefix = f"qmt{uuid.uuid4().hex[:8]}-"
+    made: list[Any] = []
+
+    async def build(**settings: Any) -> Any:
+        provider = LibvirtProvider({"uri": "test:///default", "name_prefix": prefix, **settings})
+        made.append(provider)
+        return provider
+
+    yield build
+    for provider in made:
+        try:
+            for vm in await provider.list():
+                await provider.delete(vm.external_id, no_progress)
+        finally:
+            await provider.close()
+
+
+@pytest.fixture
+async def libvirt_provider(libvirt_providers: Callable[..., Awaitable[Any]]) -> Any:
+    """One ``LibvirtProvider`` on ``test:///default`` with a unique name prefix (see
+    ``libvirt_providers`` for one with other settings)."""
+    return await libvirt_providers()
