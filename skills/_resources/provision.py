@@ -89,8 +89,9 @@ def _spec(vm: Vm, draft: Draft, expires_at: datetime, request: str | None) -> Re
         vm.owner,
         image=draft.image,
         flavor=draft.flavor,
-        cpus=draft.cpus,
-        memory_mb=draft.memory_gb * 1024 if draft.memory_gb else None,
+        # a named flavor is the provider's to size; CPUs and memory only when asked for so
+        cpus=None if draft.flavor else draft.cpus,
+        memory_mb=None if draft.flavor or not draft.memory_gb else draft.memory_gb * 1024,
         expires_at=expires_at,
         extra={"quartermaster_id": vm.name, "request": request or ""},
     )
@@ -127,7 +128,7 @@ async def create(
         )
 
         async def step(what: str, detail: str = "", name: str = vm.name) -> None:
-            await progress(f"{name}: {what}", detail)
+            await progress(f"{name}: {what}", "" if detail.endswith(name) else detail)
 
         request = f"REQ-{request_id}" if request_id else None
         try:

@@ -1,0 +1,78 @@
+"""A bot with the VM skill on libvirt's real ``test:///default`` driver (in-process, no daemon),
+the embedded language model, and a clock the tests move."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.testing import FakeClock, TestBot
+from tests.conftest import IN_CI
+
+START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
+
+
+def _need_libvirt() -> None:
+    try:
+        import libvirt  # noqa: F401
+    except ImportError as exc:
+        message = f"libvirt-python is not installed ({exc}); `make install` builds it"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+BotFactory = Callable[..., Any]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def make_bot(
+    tmp_path: Path, nlu_model_dir: Path, clock: FakeClock
+) -> Callable[..., Any]:
+    """``async with make_bot(**overrides) as bot``: a started bot; the same ``tmp_path`` (and
+    so the same database) each time, for restarts."""
+    _need_libvirt()
+    prefix = f"qmt{uuid.uuid4().hex[:8]}-"
+
+    @asynccontextmanager
+    async def build(**overrides: Any) -> AsyncIterator[TestBot]:
+        settings: dict[str, Any] = {
+            "nlu": {"backend": "embedded", "model_dir": str(nlu_model_dir)},
+            "providers": {
+                "libvirt": {
+                    "uri": "test:///default",
+                    "name_prefix": prefix,
+                    "usage_sample_seconds": 0.01,
+                    "max_cpus": 64,
+                    "max_memory_mb": 262144,
+                }
+            },
+            "roles.grants": {"staff": ["test:sam"]},
+        }
+        settings.update(overrides)
+        bot = TestBot.create(tmp_path, overrides=settings, load_nlu=True, clock=clock)
+        async with bot:
+            yield bot
+
+    return build
+
+
+@pytest.fixture
+async def bot(make_bot: Callable[..., Any]) -> AsyncIterator[TestBot]:
+    async with make_bot() as bot:
+        yield bot
+
+
+def texts(sent: list[Any]) -> list[str]:
+    return [s.text for s in sent]
