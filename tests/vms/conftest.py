@@ -38,12 +38,18 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def make_bot(
-    tmp_path: Path, nlu_model_dir: Path, clock: FakeClock
+    tmp_path: Path, nlu_model_dir: Path, clock: FakeClock, request: pytest.FixtureRequest
 ) -> Callable[..., Any]:
     """``async with make_bot(**overrides) as bot``: a started bot; the same ``tmp_path`` (and
     so the same database) each time, for restarts."""
     _need_libvirt()
     prefix = f"qmt{uuid.uuid4().hex[:8]}-"
+    import libvirt
+
+    # the test driver forgets its machines when its last connection closes: this one keeps
+    # them across the bot restarts a test makes, as a real hypervisor would
+    keeper = libvirt.open("test:///default")
+    request.addfinalizer(keeper.close)
 
     @asynccontextmanager
     async def build(**overrides: Any) -> AsyncIterator[TestBot]:
@@ -59,8 +65,13 @@ def make_bot(
                 }
             },
             "roles.grants": {"staff": ["test:sam"]},
+            "vms": {"max_days": 30, "max_count": 2},
         }
-        settings.update(overrides)
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(settings.get(key), dict):
+                settings[key] = {**settings[key], **value}
+            else:
+                settings[key] = value
         bot = TestBot.create(tmp_path, overrides=settings, load_nlu=True, clock=clock)
         async with bot:
             yield bot
@@ -76,3 +87,10 @@ async def bot(make_bot: Callable[..., Any]) -> AsyncIterator[TestBot]:
 
 def texts(sent: list[Any]) -> list[str]:
     return [s.text for s in sent]
+
+
+async def create_vm(bot: TestBot, user: str, text: str) -> list[Any]:
+    """Ask in plain words and say yes: what the bot sent after the yes."""
+    (ask,) = await bot.say(user, text)
+    assert ask.text.startswith("Create "), ask.text
+    return await bot.click(user, ask, "Yes")
