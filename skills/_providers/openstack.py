@@ -422,7 +422,7 @@ class OpenStackProvider:
                     "reading the server", lambda c: c.compute.get_server(external_id)
                 )
             except ResourceNotFound:
-                return ResourceStatus(ResourceState.GONE, "no longer exists in OpenStack")
+                raise _missing(external_id) from None
             return _status(server)
 
     async def usage(
@@ -438,7 +438,10 @@ class OpenStackProvider:
                 except sdk_errors.ConflictException:
                     return False
 
-            diag = await cloud.run("reading the server's diagnostics", read)
+            try:
+                diag = await cloud.run("reading the server's diagnostics", read)
+            except ResourceNotFound:
+                raise _missing(external_id) from None
         if diag is None:
             raise UsageUnavailable(
                 "CPU usage is not available: this cloud lets only administrators read server "
@@ -472,10 +475,13 @@ class OpenStackProvider:
     ) -> None:
         with self._cloud(credential) as cloud:
             expires = {EXPIRES_KEY: _iso(until)}
-            await cloud.run(
-                "extending the server",
-                lambda c: c.compute.set_server_metadata(external_id, **expires),
-            )
+            try:
+                await cloud.run(
+                    "extending the server",
+                    lambda c: c.compute.set_server_metadata(external_id, **expires),
+                )
+            except ResourceNotFound:
+                raise _missing(external_id) from None
 
     # -- delete, list, close ---------------------------------------------------------------------
     async def delete(
@@ -487,10 +493,7 @@ class OpenStackProvider:
                     "reading the server", lambda c: c.compute.get_server(external_id)
                 )
             except ResourceNotFound:
-                raise ResourceNotFound(
-                    f"There is no OpenStack server {_owned(external_id)} in your project "
-                    "(it may have been deleted already)."
-                ) from None
+                raise _missing(external_id) from None
             await progress("deleting", server.name or external_id)
             await cloud.run(
                 "deleting the server",
@@ -544,6 +547,13 @@ class OpenStackProvider:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+def _missing(external_id: str) -> ResourceNotFound:
+    return ResourceNotFound(
+        f"There is no OpenStack server {_owned(external_id)} in your project (it may have "
+        "been deleted already)."
+    )
+
+
 def _found(find: Callable[..., Any], name_or_id: str) -> Any:
     """``find_*`` by name or id, ``None`` when absent (``ignore_missing`` is deprecated)."""
     try:
