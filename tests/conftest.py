@@ -8,14 +8,12 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    from tests.peers.openstack import OpenStackPeer
+from tests.peers.openstack_fixture import openstack_cloud  # noqa: F401  (a fixture)
 
 PG_HOST, PG_PORT = os.environ.get("QM_TEST_PG_HOST", "127.0.0.1"), 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -144,25 +142,3 @@ def skill_pkg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Skill
     yield pkg
     for name in [m for m in sys.modules if m == pkg.name or m.startswith(pkg.name + ".")]:
         del sys.modules[name]
-
-
-@pytest.fixture
-async def openstack_cloud() -> AsyncIterator[tuple[str, Callable[[str], str], OpenStackPeer]]:
-    """A protocol-level OpenStack on 127.0.0.1: ``(auth_url, make_credential, peer)``;
-    ``make_credential("alice")`` gives alice's application credential as ``<id>:<secret>``
-    (the same one each time), her own project included."""
-    from tests.peers.openstack import OpenStackPeer
-
-    peer = OpenStackPeer()
-    await peer.start()
-    made: dict[str, str] = {}
-
-    def make_credential(user: str) -> str:
-        if user not in made:
-            made[user] = peer.add_user(user).as_text()
-        return made[user]
-
-    try:
-        yield peer.auth_url, make_credential, peer
-    finally:
-        await peer.stop()
