@@ -4,6 +4,7 @@ names, per-user credentials and project boundaries, and secrets kept out of logs
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -258,16 +259,59 @@ async def test_5xx_on_status_is_backend_unavailable(openstack_cloud: Cloud) -> N
     assert (await p.status(made.external_id, credential=alice)).state is ResourceState.RUNNING
 
 
-async def test_slow_cloud_times_out(openstack_cloud: Cloud) -> None:
+async def test_5xx_from_keystone_is_backend_unavailable(openstack_cloud: Cloud) -> None:
     url, make_credential, peer = openstack_cloud
-    peer.fail("GET", "/servers/detail", status=0, delay=5.0)
+    peer.fail("POST", "/auth/tokens", 503)
+    with pytest.raises(BackendUnavailable, match=r"failed \(503\) while listing servers"):
+        await provider(url).list(credential=cred(make_credential("alice")))
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/servers/detail"), ("POST", "/auth/tokens")])
+async def test_slow_cloud_times_out_without_stalling_the_loop(
+    openstack_cloud: Cloud, method: str, path: str
+) -> None:
+    url, make_credential, peer = openstack_cloud
+    peer.fail(method, path, status=0, delay=5.0)
     p = provider(url, timeout_seconds=0.5)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(tick())
     started = time.monotonic()
     with pytest.raises(
         BackendUnavailable, match=r"did not answer within 0.5 s \(listing servers\)"
     ):
         await p.list(credential=cred(make_credential("alice")))
-    assert time.monotonic() - started < 3
+    elapsed = time.monotonic() - started
+    ticker.cancel()
+    assert 0.45 < elapsed < 3
+    assert ticks > 20  # the event loop went on running while the request hung
+
+
+async def test_two_users_at_once_each_with_her_own_credential(openstack_cloud: Cloud) -> None:
+    url, make_credential, peer = openstack_cloud
+    p = provider(url)
+    users = ["alice", "bob", "carol"]
+    made = await asyncio.gather(
+        *(
+            p.create(vm(f"{u}-1", owner=u), Steps(), credential=cred(make_credential(u)))
+            for u in users
+        )
+    )
+    projects = {c.user_name: c.project_id for c in peer.credentials.values()}
+    for user, resource in zip(users, made, strict=True):
+        server = peer.servers[resource.external_id]
+        assert (server.metadata["qm-owner"], server.project_id) == (user, projects[user])
+    by_id = {r.external_id: r for r in made}
+    reads = [c for c in peer.calls if c.path.rsplit("/", 1)[-1] in by_id]
+    assert len(reads) >= 3 * 2
+    for call in reads:
+        assert call.user == peer.servers[call.path.rsplit("/", 1)[-1]].metadata["qm-owner"]
 
 
 async def test_unreachable_cloud(free_port: int) -> None:

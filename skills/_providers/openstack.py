@@ -236,6 +236,11 @@ class _Cloud:
                     f"OpenStack at {self.host} failed ({status}) while {what}; try again later."
                 )
             return ProviderError(f"OpenStack refused {what}: {message or status}.")
+        if isinstance(exc, ks_errors.HttpError) and (exc.http_status or 0) >= 500:
+            return BackendUnavailable(
+                f"OpenStack at {self.host} failed ({exc.http_status}) while {what} "
+                "(signing in); try again later."
+            )
         if isinstance(exc, ks_errors.ClientException | sdk_errors.SDKException):
             return ProviderError(f"OpenStack failed while {what} ({type(exc).__name__}).")
         log.exception("unexpected failure in openstack %s", what)
