@@ -314,6 +314,18 @@ async def test_two_users_at_once_each_with_her_own_credential(openstack_cloud: C
         assert call.user == peer.servers[call.path.rsplit("/", 1)[-1]].metadata["qm-owner"]
 
 
+@pytest.mark.parametrize(
+    ("settings", "where"),
+    [({"region": "Nowhere"}, "region Nowhere, public"), ({"interface": "admin"}, "any, admin")],
+)
+async def test_region_or_interface_the_catalog_lacks(
+    openstack_cloud: Cloud, settings: dict[str, str], where: str
+) -> None:
+    url, make_credential, _ = openstack_cloud
+    with pytest.raises(ProviderError, match=rf"no service for listing servers \((region )?{where}"):
+        await provider(url, **settings).list(credential=cred(make_credential("alice")))
+
+
 async def test_unreachable_cloud(free_port: int) -> None:
     p = provider(f"http://127.0.0.1:{free_port}/identity/v3")
     with pytest.raises(BackendUnavailable, match=r"127.0.0.1 is not reachable"):

@@ -209,11 +209,17 @@ class _Cloud:
                 f"OpenStack at {self.host} did not accept your application credential (it may "
                 f"be expired, revoked or mistyped): create a new one and {STORE_HINT}."
             )
-        if isinstance(exc, ks_errors.EndpointNotFound | sdk_errors.EndpointNotFound):
-            where = f" in region {self.settings.region}" if self.settings.region else ""
+        if isinstance(
+            exc,
+            ks_errors.EndpointNotFound
+            | sdk_errors.EndpointNotFound
+            | sdk_errors.ServiceDisabledException
+            | sdk_errors.ServiceDiscoveryException,
+        ):
+            where = f"region {self.settings.region or 'any'}, {self.settings.interface} interface"
             return ProviderError(
-                f"OpenStack at {self.host} lists no endpoint{where} for {what}; check "
-                "providers.openstack (region, interface) or ask the cloud's admins."
+                f"OpenStack at {self.host} offers no service for {what} ({where}); check "
+                "providers.openstack region and interface, or ask the cloud's admins."
             )
         if isinstance(exc, ks_errors.ConnectionError | ks_errors.DiscoveryFailure):
             return BackendUnavailable(
