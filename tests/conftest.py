@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.peers.openstack_fixture import openstack_cloud  # noqa: F401  (a fixture)
+
 PG_HOST, PG_PORT = os.environ.get("QM_TEST_PG_HOST", "127.0.0.1"), 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -161,20 +162,23 @@ class _Cloud:
         app_cred = parse_credential(credential)
         self.settings = settings
         self.host = urlsplit(settings.auth_url).hostname or settings.auth_url
-        region = openstack.config.get_cloud_region(
-            load_yaml_config=False,  # the bot's host clouds.yaml / OS_* never leak in
-            load_envvars=False,
-            auth_type="v3applicationcredential",
-            auth={
-                "auth_url": settings.auth_url,
-                "application_credential_id": app_cred.id,
-                "application_credential_secret": app_cred.secret,
-            },
-            region_name=settings.region or "",
-            interface=settings.interface,
-            verify=settings.verify,
-            api_timeout=settings.timeout_seconds,
-        )
+        with warnings.catch_warnings():
+            # openstacksdk warns that InfluxDB is deprecated although none is configured
+            warnings.filterwarnings("ignore", message="Support for InfluxDB")
+            region = openstack.config.get_cloud_region(
+                load_yaml_config=False,  # the bot's host clouds.yaml / OS_* never leak in
+                load_envvars=False,
+                auth_type="v3applicationcredential",
+                auth={
+                    "auth_url": settings.auth_url,
+                    "application_credential_id": app_cred.id,
+                    "application_credential_secret": app_cred.secret,
+                },
+                region_name=settings.region or "",
+                interface=settings.interface,
+                verify=settings.verify,
+                api_timeout=settings.timeout_seconds,
+            )
         self.conn = openstack.connection.Connection(config=region, app_name="quartermaster")
 
     async def run(self, what: str, fn: Callable[[Connection], T]) -> T:
@@ -205,11 +209,17 @@ class _Cloud:
                 f"OpenStack at {self.host} did not accept your application credential (it may "
                 f"be expired, revoked or mistyped): create a new one and {STORE_HINT}."
             )
-        if isinstance(exc, ks_errors.EndpointNotFound | sdk_errors.EndpointNotFound):
-            where = f" in region {self.settings.region}" if self.settings.region else ""
+        if isinstance(
+            exc,
+            ks_errors.EndpointNotFound
+            | sdk_errors.EndpointNotFound
+            | sdk_errors.ServiceDisabledException
+            | sdk_errors.ServiceDiscoveryException,
+        ):
+            where = f"region {self.settings.region or 'any'}, {self.settings.interface} interface"
             return ProviderError(
-                f"OpenStack at {self.host} lists no endpoint{where} for {what}; check "
-                "providers.openstack (region, interface) or ask the cloud's admins."
+                f"OpenStack at {self.host} offers no service for {what} ({where}); check "
+                "providers.openstack region and interface, or ask the cloud's admins."
             )
         if isinstance(exc, ks_errors.ConnectionError | ks_errors.DiscoveryFailure):
             return BackendUnavailable(
@@ -224,12 +234,19 @@ class _Cloud:
                     "your project's admins for more quota."
                 )
             if status == 404:
-                return ResourceNotFound(f"OpenStack has no such {what.split()[-1]}.")
+                return ResourceNotFound(
+                    f"OpenStack has no such server in your project (while {what})."
+                )
             if status >= 500:
                 return BackendUnavailable(
                     f"OpenStack at {self.host} failed ({status}) while {what}; try again later."
                 )
             return ProviderError(f"OpenStack refused {what}: {message or status}.")
+        if isinstance(exc, ks_errors.HttpError) and (exc.http_status or 0) >= 500:
+            return BackendUnavailable(
+                f"OpenStack at {self.host} failed ({exc.http_status}) while {what} "
+                "(signing in); try again later."
+            )
         if isinstance(exc, ks_errors.ClientException | sdk_errors.SDKException):
             return ProviderError(f"OpenStack failed while {what} ({type(exc).__name__}).")
         log.exception("unexpected failure in openstack %s", what)
@@ -289,7 +306,7 @@ class OpenStackProvider:
             if self.settings.network:
                 wanted = self.settings.network
                 net = await cloud.run(
-                    "finding the network", lambda c: c.network.find_network(wanted)
+                    "finding the network", lambda c: _found(c.network.find_network, wanted)
                 )
                 if net is None:
                     raise InvalidSpec(
@@ -322,19 +339,17 @@ class OpenStackProvider:
             )
 
     async def _image(self, cloud: _Cloud, wanted: str | None) -> Any:
-        if not wanted:
-            names = await self._image_names(cloud)
-            raise InvalidSpec(f"Which image? This cloud offers {names}.")
-        image = await cloud.run("finding the image", lambda c: c.image.find_image(wanted))
-        if image is None:
-            names = await self._image_names(cloud)
-            raise InvalidSpec(f"OpenStack has no image {_owned(wanted)!r}; it offers {names}.")
-        return image
-
-    async def _image_names(self, cloud: _Cloud) -> str:
+        """By id or name among the active images the project can see (one listing, which
+        also names the choices when ``wanted`` is not there)."""
         images = await cloud.run("listing images", lambda c: list(c.image.images()))
-        names = sorted({i.name for i in images if i.name and i.status == "active"})
-        return _enumerate(names)
+        active = [i for i in images if i.status == "active"]
+        for image in active:
+            if wanted in (image.id, image.name):
+                return image
+        names = _enumerate(sorted({i.name for i in active if i.name}))
+        if not wanted:
+            raise InvalidSpec(f"Which image? This cloud offers {names}.")
+        raise InvalidSpec(f"OpenStack has no image {_owned(wanted)!r}; it offers {names}.")
 
     async def _flavor(self, cloud: _Cloud, spec: ResourceSpec) -> Any:
         flavors = await cloud.run("listing flavors", lambda c: list(c.compute.flavors()))
@@ -387,7 +402,7 @@ class OpenStackProvider:
                 return server
             if server.status == "ERROR":
                 await self._discard(cloud, server_id)
-                fault = _fault(server) or "no reason given"
+                fault = _fault(server).rstrip(". ") or "no reason given"
                 raise ProviderError(
                     f"OpenStack could not build {name}: {fault}. The failed server was removed."
                 )
@@ -418,7 +433,7 @@ class OpenStackProvider:
                     "reading the server", lambda c: c.compute.get_server(external_id)
                 )
             except ResourceNotFound:
-                return ResourceStatus(ResourceState.GONE, "no longer exists in OpenStack")
+                raise _missing(external_id) from None
             return _status(server)
 
     async def usage(
@@ -434,7 +449,10 @@ class OpenStackProvider:
                 except sdk_errors.ConflictException:
                     return False
 
-            diag = await cloud.run("reading the server's diagnostics", read)
+            try:
+                diag = await cloud.run("reading the server's diagnostics", read)
+            except ResourceNotFound:
+                raise _missing(external_id) from None
         if diag is None:
             raise UsageUnavailable(
                 "CPU usage is not available: this cloud lets only administrators read server "
@@ -468,17 +486,26 @@ class OpenStackProvider:
     ) -> None:
         with self._cloud(credential) as cloud:
             expires = {EXPIRES_KEY: _iso(until)}
-            await cloud.run(
-                "extending the server",
-                lambda c: c.compute.set_server_metadata(external_id, **expires),
-            )
+            try:
+                await cloud.run(
+                    "extending the server",
+                    lambda c: c.compute.set_server_metadata(external_id, **expires),
+                )
+            except ResourceNotFound:
+                raise _missing(external_id) from None
 
     # -- delete, list, close ---------------------------------------------------------------------
     async def delete(
         self, external_id: str, progress: Progress, *, credential: Credential | None = None
     ) -> None:
         with self._cloud(credential) as cloud:
-            await progress("deleting", external_id)
+            try:
+                server = await cloud.run(
+                    "reading the server", lambda c: c.compute.get_server(external_id)
+                )
+            except ResourceNotFound:
+                raise _missing(external_id) from None
+            await progress("deleting", server.name or external_id)
             await cloud.run(
                 "deleting the server",
                 lambda c: c.compute.delete_server(external_id, ignore_missing=True),
@@ -501,7 +528,7 @@ class OpenStackProvider:
                 await asyncio.sleep(self.settings.poll_seconds)
             self._samples.pop(external_id, None)
             log.info("openstack: server %s deleted", external_id)
-            await progress("deleted", external_id)
+            await progress("deleted", server.name or external_id)
 
     async def list(self, *, credential: Credential | None = None) -> list[ProvisionedResource]:
         with self._cloud(credential) as cloud:
@@ -531,6 +558,21 @@ class OpenStackProvider:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+def _missing(external_id: str) -> ResourceNotFound:
+    return ResourceNotFound(
+        f"There is no OpenStack server {_owned(external_id)} in your project (it may have "
+        "been deleted already)."
+    )
+
+
+def _found(find: Callable[..., Any], name_or_id: str) -> Any:
+    """``find_*`` by name or id, ``None`` when absent (``ignore_missing`` is deprecated)."""
+    try:
+        return find(name_or_id, ignore_missing=False)
+    except sdk_errors.NotFoundException:
+        return None
+
+
 def _metadata(owner: str, expires_at: datetime | None) -> dict[str, str]:
     metadata = {OWNER_KEY: owner[:255]}
     if expires_at is not None:
