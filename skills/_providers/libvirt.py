@@ -150,10 +150,15 @@ class LibvirtProvider:
         if self._conn is None:
             async with self._connecting:
                 if self._conn is None:
-                    conn = await self._call("connect", libvirt.open, self.settings.uri)
+                    try:
+                        conn = await self._call("connect", libvirt.open, self.settings.uri)
+                    except ProviderError:
+                        log.warning("libvirt: cannot connect to %s", self.settings.uri)
+                        raise
                     if self.settings.domain_type is None:
                         driver = await self._call("connect", conn.getType)
-                        self._domain_type = "test" if driver.lower() == "test" else "kvm"
+                        kind = driver.lower()  # "test", "qemu", "xen", "lxc", …
+                        self._domain_type = {"qemu": "kvm"}.get(kind, kind)
                     self._conn = conn
         return self._conn
 
