@@ -32,6 +32,7 @@ from bot.providers import (
     provider_from_config,
 )
 from bot.testing import TestBot
+from tests.conftest import Libvirtd
 
 try:
     import libvirt
@@ -230,6 +231,24 @@ async def test_concurrent_creates_cannot_both_squeeze_past_the_limit(
     )
     assert sorted(type(r).__name__ for r in results) == ["ProvisionedResource", "QuotaExceeded"]
     assert len(await provider.list()) == 1
+
+
+async def test_a_vm_that_fails_to_start_is_removed_again(
+    libvirt_providers: Providers, raw: Any
+) -> None:
+    provider = await libvirt_providers(storage_pool="default-pool")
+    name = f"{provider.settings.name_prefix}unlucky"
+
+    async def meddle(step: str, detail: str = "") -> None:
+        if step == "booting":  # someone else starts it first: libvirt refuses our start
+            raw.lookupByName(name).create()
+
+    with pytest.raises(ProviderError, match=r"libvirt could not start unlucky: .*already running"):
+        await provider.create(vm("unlucky"), meddle)
+    with pytest.raises(libvirt.libvirtError):
+        raw.lookupByName(name)
+    assert [v for v in raw.storagePoolLookupByName("default-pool").listVolumes() if name in v] == []
+    assert await provider.list() == []
 
 
 async def test_missing_vms_are_resource_not_found(libvirt_provider: LibvirtProvider) -> None:
@@ -438,4 +457,28 @@ async def test_the_shipped_configuration_creates_a_vm_with_no_set_up(raw: Any) -
         assert raw.lookupByUUIDString(made.external_id).isActive()
     finally:
         await provider.delete(made.external_id, no_progress)
+        await provider.close()
+
+
+async def test_a_restarted_libvirtd_is_unavailable_then_reconnected_without_a_new_provider(
+    libvirtd: Libvirtd, raw: Any
+) -> None:
+    provider = LibvirtProvider({"uri": libvirtd.uri, "timeout_seconds": 5})
+    try:
+        made = await provider.create(vm("shared"), no_progress)
+        # the daemon's host is one for every process: another connection sees the VM
+        other = await asyncio.to_thread(libvirt.open, libvirtd.uri)
+        assert other.lookupByUUIDString(made.external_id).name() == "shared"
+        other.close()
+        with pytest.raises(libvirt.libvirtError):
+            raw.lookupByUUIDString(made.external_id)  # not the in-process test driver
+
+        await libvirtd.stop()
+        with pytest.raises(BackendUnavailable, match="not reachable"):
+            await provider.list()
+        await libvirtd.start()
+        assert await provider.list() == []  # a fresh daemon: the test driver starts empty
+        again = await provider.create(vm("shared"), no_progress)
+        assert [r.external_id for r in await provider.list()] == [again.external_id]
+    finally:
         await provider.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import logging
 import re
 import time
@@ -57,7 +58,6 @@ _UNREACHABLE = frozenset(
         libvirt.VIR_ERR_NO_CONNECT,
         libvirt.VIR_ERR_AUTH_FAILED,
         libvirt.VIR_ERR_OPERATION_TIMEOUT,
-        libvirt.VIR_ERR_INTERNAL_ERROR,
     }
 )
 _NOT_FOUND = frozenset({libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_INVALID_ARG})
@@ -116,6 +116,7 @@ class LibvirtProvider:
         self._connecting = asyncio.Lock()
         self._defining = asyncio.Lock()  # the quota check and the define are one step
         self._samples: dict[str, _Sample] = {}
+        self._suspect = False  # a call failed: check the connection before the next one
 
     # -- plumbing ----------------------------------------------------------------------------
     async def _call(self, what: str, fn: Callable[..., T], *args: Any, subject: str = "") -> T:
@@ -124,12 +125,14 @@ class LibvirtProvider:
         try:
             return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout)
         except TimeoutError:
+            self._suspect = True
             log.warning("libvirt: %s timed out after %gs", what, timeout)
             raise BackendUnavailable(
                 f"The libvirt host did not answer within {timeout:g} s (while trying to "
                 f"{what}); try again in a few minutes."
             ) from None
         except libvirt.libvirtError as exc:
+            self._suspect = True
             raise self._translate(exc, what, subject) from None
 
     def _translate(self, exc: libvirt.libvirtError, what: str, subject: str) -> ProviderError:
@@ -147,6 +150,11 @@ class LibvirtProvider:
         return ProviderError(f"libvirt could not {what}: {exc.get_error_message()}")
 
     async def _connection(self) -> Any:
+        """The one open connection; after a failure it is checked, and replaced when the
+        daemon behind it went away (a restarted libvirtd does not end the provider)."""
+        if self._suspect and self._conn is not None:
+            async with self._connecting:
+                await self._drop_if_dead()
         if self._conn is None:
             async with self._connecting:
                 if self._conn is None:
@@ -161,6 +169,22 @@ class LibvirtProvider:
                         self._domain_type = {"qemu": "kvm"}.get(kind, kind)
                     self._conn = conn
         return self._conn
+
+    async def _drop_if_dead(self) -> None:
+        conn = self._conn
+        if conn is None or not self._suspect:
+            return
+        self._suspect = False
+        try:
+            alive = await self._call("check the connection", conn.isAlive) == 1
+        except ProviderError:
+            alive = False
+        if not alive:
+            log.warning("libvirt: the connection to %s is dead; reconnecting", self.settings.uri)
+            self._conn = None
+            self._suspect = False
+            with contextlib.suppress(ProviderError):
+                await self._call("close the dead connection", conn.close)
 
     async def _domain(self, external_id: str) -> Any:
         conn = await self._connection()
