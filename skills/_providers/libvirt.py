@@ -210,14 +210,17 @@ class LibvirtProvider:
             image=image,
             flavor=flavor_name,
         )
+        # refuse before any progress is shown; check again under the lock, where the define
+        # happens, because another request may have taken the room in between
+        host = await self._call("read the host's capacity", self._host_sync, conn)
+        self._check_free(host, domain_name, spec.name, size)
+        await progress("defining", spec.name)
         async with self._defining:
             host = await self._call("read the host's capacity", self._host_sync, conn)
             self._check_free(host, domain_name, spec.name, size)
-            await progress("defining", spec.name)
-            dom, record = await self._call(
+            dom, uuid, record = await self._call(
                 f"define {spec.name}", self._define_sync, conn, domain_name, record, size
             )
-        uuid: str = await self._call("read the VM's id", dom.UUIDString)
         await progress("booting", spec.name)
         try:
             await self._call(f"start {spec.name}", dom.create)
@@ -327,7 +330,7 @@ class LibvirtProvider:
 
     def _define_sync(
         self, conn: Any, domain_name: str, record: Record, size: Flavor
-    ) -> tuple[Any, Record]:
+    ) -> tuple[Any, str, Record]:
         disk_path = f"/var/lib/libvirt/images/{domain_name}.qcow2"
         volume = None
         if self.settings.storage_pool is not None:
@@ -346,7 +349,8 @@ class LibvirtProvider:
             record=record,
         )
         try:
-            return conn.defineXML(xml), record
+            dom = conn.defineXML(xml)
+            return dom, dom.UUIDString(), record
         except libvirt.libvirtError:
             if volume is not None:
                 volume.delete(0)
