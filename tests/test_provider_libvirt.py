@@ -425,7 +425,8 @@ async def test_a_host_that_does_not_answer_is_backend_unavailable_and_the_loop_r
     stop.set()
     await ticking
     assert 0.5 <= waited < 3.0
-    assert len(gaps) > 20 and max(gaps) < 0.25
+    # a blocked loop would stall for the whole call (forever, with this daemon)
+    assert len(gaps) > 10 and max(gaps) < 0.4
     assert "test+unix" not in str(caught.value)  # the URI is for the log, not for users
     with pytest.raises(BackendUnavailable):
         await provider.list()
