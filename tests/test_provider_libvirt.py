@@ -453,7 +453,9 @@ async def test_the_shipped_configuration_creates_a_vm_with_no_set_up(raw: Any) -
     settings = load_settings(REPO / "config" / "quartermaster.yml")
     provider = provider_from_config("libvirt", settings.providers)
     assert isinstance(provider, ResourceProvider) and provider.credential_name is None
-    made = await provider.create(vm(f"qmt-demo-{uuid.uuid4().hex[:6]}"), no_progress)
+    made = await provider.create(
+        vm(f"qmt-demo-{uuid.uuid4().hex[:6]}", flavor="m1.tiny"), no_progress
+    )
     try:
         assert raw.lookupByUUIDString(made.external_id).isActive()
     finally:
