@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import logging
 import re
 import time
@@ -57,7 +58,6 @@ _UNREACHABLE = frozenset(
         libvirt.VIR_ERR_NO_CONNECT,
         libvirt.VIR_ERR_AUTH_FAILED,
         libvirt.VIR_ERR_OPERATION_TIMEOUT,
-        libvirt.VIR_ERR_INTERNAL_ERROR,
     }
 )
 _NOT_FOUND = frozenset({libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_INVALID_ARG})
@@ -116,6 +116,7 @@ class LibvirtProvider:
         self._connecting = asyncio.Lock()
         self._defining = asyncio.Lock()  # the quota check and the define are one step
         self._samples: dict[str, _Sample] = {}
+        self._suspect = False  # a call failed: check the connection before the next one
 
     # -- plumbing ----------------------------------------------------------------------------
     async def _call(self, what: str, fn: Callable[..., T], *args: Any, subject: str = "") -> T:
@@ -124,12 +125,14 @@ class LibvirtProvider:
         try:
             return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout)
         except TimeoutError:
+            self._suspect = True
             log.warning("libvirt: %s timed out after %gs", what, timeout)
             raise BackendUnavailable(
                 f"The libvirt host did not answer within {timeout:g} s (while trying to "
                 f"{what}); try again in a few minutes."
             ) from None
         except libvirt.libvirtError as exc:
+            self._suspect = True
             raise self._translate(exc, what, subject) from None
 
     def _translate(self, exc: libvirt.libvirtError, what: str, subject: str) -> ProviderError:
@@ -147,15 +150,41 @@ class LibvirtProvider:
         return ProviderError(f"libvirt could not {what}: {exc.get_error_message()}")
 
     async def _connection(self) -> Any:
+        """The one open connection; after a failure it is checked, and replaced when the
+        daemon behind it went away (a restarted libvirtd does not end the provider)."""
+        if self._suspect and self._conn is not None:
+            async with self._connecting:
+                await self._drop_if_dead()
         if self._conn is None:
             async with self._connecting:
                 if self._conn is None:
-                    conn = await self._call("connect", libvirt.open, self.settings.uri)
+                    try:
+                        conn = await self._call("connect", libvirt.open, self.settings.uri)
+                    except ProviderError:
+                        log.warning("libvirt: cannot connect to %s", self.settings.uri)
+                        raise
                     if self.settings.domain_type is None:
                         driver = await self._call("connect", conn.getType)
-                        self._domain_type = "test" if driver.lower() == "test" else "kvm"
+                        kind = driver.lower()  # "test", "qemu", "xen", "lxc", …
+                        self._domain_type = {"qemu": "kvm"}.get(kind, kind)
                     self._conn = conn
         return self._conn
+
+    async def _drop_if_dead(self) -> None:
+        conn = self._conn
+        if conn is None or not self._suspect:
+            return
+        self._suspect = False
+        try:
+            alive = await self._call("check the connection", conn.isAlive) == 1
+        except ProviderError:
+            alive = False
+        if not alive:
+            log.warning("libvirt: the connection to %s is dead; reconnecting", self.settings.uri)
+            self._conn = None
+            self._suspect = False
+            with contextlib.suppress(ProviderError):
+                await self._call("close the dead connection", conn.close)
 
     async def _domain(self, external_id: str) -> Any:
         conn = await self._connection()
@@ -181,14 +210,17 @@ class LibvirtProvider:
             image=image,
             flavor=flavor_name,
         )
+        # refuse before any progress is shown; check again under the lock, where the define
+        # happens, because another request may have taken the room in between
+        host = await self._call("read the host's capacity", self._host_sync, conn)
+        self._check_free(host, domain_name, spec.name, size)
+        await progress("defining", spec.name)
         async with self._defining:
             host = await self._call("read the host's capacity", self._host_sync, conn)
             self._check_free(host, domain_name, spec.name, size)
-            await progress("defining", spec.name)
-            dom, record = await self._call(
+            dom, uuid, record = await self._call(
                 f"define {spec.name}", self._define_sync, conn, domain_name, record, size
             )
-        uuid: str = await self._call("read the VM's id", dom.UUIDString)
         await progress("booting", spec.name)
         try:
             await self._call(f"start {spec.name}", dom.create)
@@ -298,7 +330,7 @@ class LibvirtProvider:
 
     def _define_sync(
         self, conn: Any, domain_name: str, record: Record, size: Flavor
-    ) -> tuple[Any, Record]:
+    ) -> tuple[Any, str, Record]:
         disk_path = f"/var/lib/libvirt/images/{domain_name}.qcow2"
         volume = None
         if self.settings.storage_pool is not None:
@@ -317,7 +349,8 @@ class LibvirtProvider:
             record=record,
         )
         try:
-            return conn.defineXML(xml), record
+            dom = conn.defineXML(xml)
+            return dom, dom.UUIDString(), record
         except libvirt.libvirtError:
             if volume is not None:
                 volume.delete(0)
