@@ -49,13 +49,14 @@ class Vm:
         return self.state in LIVE
 
     def describe(self) -> str:
-        """"ubuntu-22.04, m1.large (4 CPUs, 8 GB)"."""
+        """E.g. "ubuntu-22.04, m1.large (4 CPUs, 8 GB)"."""
         spec = self.spec
         size = []
         if spec.get("cpus"):
-            size.append(f"{spec['cpus']} CPUs")
-        if spec.get("memory_mb"):
-            size.append(f"{int(spec['memory_mb']) // 1024} GB")
+            cpus = int(spec["cpus"])
+            size.append(f"{cpus} CPU{'s' if cpus != 1 else ''}")
+        if spec.get("memory_gb"):
+            size.append(f"{int(spec['memory_gb'])} GB")
         parts = [str(spec.get("image") or "?")]
         if spec.get("flavor"):
             parts.append(str(spec["flavor"]) + (f" ({', '.join(size)})" if size else ""))

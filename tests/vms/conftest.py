@@ -68,7 +68,12 @@ def make_bot(
             "vms": {"max_days": 30, "max_count": 2},
         }
         for key, value in overrides.items():
-            if isinstance(value, dict) and isinstance(settings.get(key), dict):
+            if key == "providers":
+                settings[key] = {
+                    name: {**settings[key].get(name, {}), **section}
+                    for name, section in {**settings[key], **value}.items()
+                }
+            elif isinstance(value, dict) and isinstance(settings.get(key), dict):
                 settings[key] = {**settings[key], **value}
             else:
                 settings[key] = value
@@ -94,3 +99,12 @@ async def create_vm(bot: TestBot, user: str, text: str) -> list[Any]:
     (ask,) = await bot.say(user, text)
     assert ask.text.startswith("Create "), ask.text
     return await bot.click(user, ask, "Yes")
+
+
+def providers(bot: TestBot) -> Any:
+    """The running skill's provider registry (its service key is the one of the module the
+    skill loaded: skill modules are re-imported at load, so not the one this file imports)."""
+    import sys
+
+    key = sys.modules["skills._resources.registry"].PROVIDERS
+    return bot.app.services[key]

@@ -8,7 +8,7 @@ from datetime import timedelta
 from bot.storage.models import AuditEvent, Resource
 from bot.testing import TestBot
 from skills._resources.store import listing
-from tests.vms.conftest import START, texts
+from tests.vms.conftest import START, providers, texts
 
 
 async def test_a_full_request_is_restated_then_created_with_one_progress_message(
@@ -81,7 +81,7 @@ async def test_list_show_extend_release_in_plain_words_and_commands(bot: TestBot
     (mine2,) = await bot.say("alice", "which of my vms are running?")
     assert "vm-1" in mine2.text and "vm-2" not in mine2.text
     (shown,) = await bot.say("alice", "show vm-1")
-    assert shown.text.startswith("vm-1 — ubuntu-22.04, m1.small") and "ssh ubuntu@" in shown.text
+    assert shown.text.startswith("vm-1 — ubuntu-22.04, m1.small (1 CPU, 2 GB) on libvirt: running") and "ssh ubuntu@" in shown.text
     (hidden,) = await bot.say("alice", "show vm-2")
     assert hidden.text.startswith("You have no VM called vm-2")
     (staff,) = await bot.say("sam", "list all vms")
@@ -94,20 +94,22 @@ async def test_list_show_extend_release_in_plain_words_and_commands(bot: TestBot
     (vm,) = await listing("test:alice")
     assert vm.expires_at == START + timedelta(days=10)
 
-    (ask,) = await bot.say("alice", "can you extend vm-1 by 2 days please")
-    assert ask.text.startswith("Extend vm-1") or "question" in ask.text
+    (maybe,) = await bot.say("alice", "can you extend vm-1 by 2 days?")
+    assert maybe.text.startswith("I won't act on a question or a maybe")
+    (ask,) = await bot.say("alice", "please extend vm-1 by 2 days")
+    assert ask.text.startswith("Extend vm-1 (ubuntu-22.04, m1.small (1 CPU, 2 GB)) by 2 days?")
+    (ext2,) = await bot.click("alice", ask, "Yes")
+    assert ext2.text.startswith("Extended vm-1 by 2 days")
 
     (ask,) = await bot.say("alice", "i'm done with vm-1, release it")
-    assert ask.text.startswith("Delete vm-1 (ubuntu-22.04, m1.small")
+    assert ask.text.startswith("Delete vm-1 (ubuntu-22.04, m1.small (1 CPU, 2 GB), 192.168.")
     assert (await listing("test:alice"))[0].state == "running"
     (done,) = await bot.click("alice", ask, "Yes")
     assert done.text.startswith("Deleted vm-1")
     assert await listing("test:alice") == []
     row = await Resource.get(name="vm-1")
     assert row.state == "released"
-    provider = bot.app.services.get(__import__("skills._resources.registry", fromlist=["PROVIDERS"]).PROVIDERS)
-    assert provider is not None
-    names = [r.name for r in await provider.get("libvirt").list()]
+    names = [r.name for r in await providers(bot).get("libvirt").list()]
     assert not any(n.endswith("vm-1") for n in names) and any(n.endswith("vm-2") for n in names)
     assert texts(await bot.say("alice", "release vm-2"))[0].startswith("You have no VM called vm-2")
 
