@@ -104,6 +104,10 @@ class ObserverRunner:
     def names(self) -> list[str]:
         return sorted(self._entries)
 
+    def observer(self, name: str) -> Observer:
+        """The registered observer ``name`` (``KeyError`` if none), e.g. for a rehearsal."""
+        return self._entries[name].observer
+
     # -- scheduling ----------------------------------------------------------------------------
     def start(self) -> None:
         """Put every registered observer on the app's scheduler (called once it exists)."""

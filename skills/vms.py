@@ -15,8 +15,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from bot.app import Application
 from bot.actions import ActionResult, ActionRun
+from bot.app import Application
 from bot.checks import in_group
 from bot.confirm import unsure
 from bot.context import Context
@@ -259,7 +259,11 @@ async def _create(ctx: Context, draft: Draft, where: dict[str, Any]) -> None:
 
 
 def _start_creating(
-    app: Application, owner_key: str, draft: Draft, where: dict[str, Any], request_id: int | None = None
+    app: Application,
+    owner_key: str,
+    draft: Draft,
+    where: dict[str, Any],
+    request_id: int | None = None,
 ) -> None:
     async def job() -> None:
         await _create_now(app, owner_key, draft, where, request_id)
@@ -407,8 +411,11 @@ async def create_vm_action(run: ActionRun) -> ActionResult:
         await _wait_for_credential(
             run.app, requester.key, draft, {}, exc.provider, request_id=req.id
         )
-        return ActionResult(False, f"{requester.name} has no {exc.name} credential stored yet; "
-                            "I told them how to store one and will create the VMs then.")
+        return ActionResult(
+            False,
+            f"{requester.name} has no {exc.name} credential stored yet; "
+            "I told them how to store one and will create the VMs then.",
+        )
     text = outcome.report(_settings(run.app).login_user)
     return ActionResult(
         outcome.ok, text, {"vms": [v.name for v in outcome.created], "wanted": outcome.wanted}
@@ -416,15 +423,21 @@ async def create_vm_action(run: ActionRun) -> ActionResult:
 
 
 # -- listing and showing -------------------------------------------------------------------------
-@skill.command(r"(?:list\s+|show\s+)?(?:me\s+)?my\s+(?:vms|virtual\s+machines)\??",
-               help="list my vms — your VMs, their addresses and when they expire", audit=False)
+@skill.command(
+    r"(?:list\s+|show\s+)?(?:me\s+)?my\s+(?:vms|virtual\s+machines)\??",
+    help="list my vms — your VMs, their addresses and when they expire",
+    audit=False,
+)
 async def list_mine(ctx: Context) -> None:
     await _list(ctx, everyone=False)
 
 
-@skill.command(r"(?:list\s+|show\s+)?(?:me\s+)?(?:all|every(?:one's)?)\s+(?:the\s+)?vms\??",
-               checks=[in_group("see_all_resources")],
-               help="list all vms — everyone's VMs (staff)", audit=False)
+@skill.command(
+    r"(?:list\s+|show\s+)?(?:me\s+)?(?:all|every(?:one's)?)\s+(?:the\s+)?vms\??",
+    checks=[in_group("see_all_resources")],
+    help="list all vms — everyone's VMs (staff)",
+    audit=False,
+)
 async def list_all(ctx: Context) -> None:
     await _list(ctx, everyone=True)
 
@@ -439,7 +452,8 @@ async def _list(ctx: Context, *, everyone: bool) -> None:
     vms = await store.listing(None if everyone else ctx.user_key)
     if not vms:
         await ctx.reply(
-            "There are no VMs." if everyone
+            "There are no VMs."
+            if everyone
             else 'You have no VMs. Ask me for one: "can I get an ubuntu 22.04 VM for a week?"'
         )
         return
@@ -448,12 +462,17 @@ async def _list(ctx: Context, *, everyone: bool) -> None:
         who = f" — {vm.owner_name or vm.owner}" if everyone else ""
         until = f", until {vm.expires_at:%Y-%m-%d}" if vm.expires_at else ""
         address = f", {', '.join(vm.addresses)}" if vm.addresses else ""
-        lines.append(f"• {vm.name}: {vm.describe()} on {vm.provider}, {vm.state}{address}{until}{who}")
+        lines.append(
+            f"• {vm.name}: {vm.describe()} on {vm.provider}, {vm.state}{address}{until}{who}"
+        )
     await ctx.reply("\n".join(lines))
 
 
-@skill.command(r"(?:show|status\s+of|details\s+of|what(?:'|’)?s\s+up\s+with)\s+" + _VM_NAME + r"\??",
-               help="show vm-3 — one VM's state, address, expiry and history", audit=False)
+@skill.command(
+    r"(?:show|status\s+of|details\s+of|what(?:'|’)?s\s+up\s+with)\s+" + _VM_NAME + r"\??",
+    help="show vm-3 — one VM's state, address, expiry and history",
+    audit=False,
+)
 async def show_command(ctx: Context) -> None:
     assert ctx.match is not None
     await _show(ctx, ctx.match.group("vm"))
@@ -483,9 +502,8 @@ async def _show(ctx: Context, name: str) -> None:
         f"Owner: {vm.owner_name or vm.owner}",
     ]
     if vm.addresses:
-        lines.append(
-            f"Address: {', '.join(vm.addresses)} — `ssh {_settings(ctx.app).login_user}@{vm.addresses[0]}`"
-        )
+        login = f"ssh {_settings(ctx.app).login_user}@{vm.addresses[0]}"
+        lines.append(f"Address: {', '.join(vm.addresses)} — `{login}`")
     if vm.created:
         lines.append(f"Created: {vm.created:%Y-%m-%d %H:%M} UTC")
     if vm.expires_at:
@@ -496,8 +514,10 @@ async def _show(ctx: Context, name: str) -> None:
 
 
 # -- releasing -----------------------------------------------------------------------------------
-@skill.command(r"(?:release|delete|destroy|remove|terminate)\s+" + _VM_NAME,
-               help="release vm-3 — delete a VM you no longer need (I ask first)")
+@skill.command(
+    r"(?:release|delete|destroy|remove|terminate)\s+" + _VM_NAME,
+    help="release vm-3 — delete a VM you no longer need (I ask first)",
+)
 async def release_command(ctx: Context) -> None:
     assert ctx.match is not None
     await _offer_release(ctx, ctx.match.group("vm"))
@@ -543,9 +563,11 @@ async def _release(ctx: Context, name: str) -> None:
 
 
 # -- extending -----------------------------------------------------------------------------------
-@skill.command(r"extend\s+" + _VM_NAME + r"\s+(?:by|for)\s+(?P<duration>[\w .]{1,40})",
-               help="extend vm-3 by 2 weeks — keep a VM longer (approval beyond the policy)",
-               examples=("extend vm-3 by 2 weeks", "extend vm-3 for 10 days"))
+@skill.command(
+    r"extend\s+" + _VM_NAME + r"\s+(?:by|for)\s+(?P<duration>[\w .]{1,40})",
+    help="extend vm-3 by 2 weeks — keep a VM longer (approval beyond the policy)",
+    examples=("extend vm-3 by 2 weeks", "extend vm-3 for 10 days"),
+)
 async def extend_command(ctx: Context) -> None:
     assert ctx.match is not None
     days = _days(ctx.match.group("duration"))
@@ -557,7 +579,9 @@ def _days(text: str) -> int:
 
     days = days_of(parse_duration(text.strip()))
     if days is None:
-        raise UserError(f"{text.strip()[:40]!r} isn't a duration I understand — say 2 weeks or 10 days.")
+        raise UserError(
+            f"{text.strip()[:40]!r} isn't a duration I understand — say 2 weeks or 10 days."
+        )
     return days
 
 
@@ -600,7 +624,9 @@ async def _extend(ctx: Context, name: str, days: int) -> None:
         await _file_extension(ctx, vm, days, reason)
         return
     vm = await provision.extend(ctx.app, registry(ctx.app), vm, until, actor=ctx.user_key)
-    await ctx.reply(f"Extended {vm.name} by {days_text(days)}: it now runs until {until:%Y-%m-%d %H:%M} UTC.")
+    await ctx.reply(
+        f"Extended {vm.name} by {days_text(days)}: it now runs until {until:%Y-%m-%d %H:%M} UTC."
+    )
 
 
 async def _file_extension(ctx: Context, vm: store.Vm, days: int, reason: str) -> None:
@@ -610,8 +636,10 @@ async def _file_extension(ctx: Context, vm: store.Vm, days: int, reason: str) ->
     wf = service(ctx.app)
     spec = wf.types.get("vm_extension")
     if spec is None:
-        raise UserError(f"Extending {vm.name} that far needs approval ({reason}), but the "
-                        "`vm_extension` request type is not configured here; ask for less.")
+        raise UserError(
+            f"Extending {vm.name} that far needs approval ({reason}), but the "
+            "`vm_extension` request type is not configured here; ask for less."
+        )
     owner = await ctx.db_user()
     try:
         req = await wf.file(spec, {"vm": vm.name, "days": days}, owner, channel=ctx.channel)
@@ -620,8 +648,10 @@ async def _file_extension(ctx: Context, vm: store.Vm, days: int, reason: str) ->
     posted = await copies.publish(wf, req)
     notify.announce_arrival(wf, req, spec, owner)
     where = f" and posted it to #{spec.channel}" if posted is not None else ""
-    await ctx.reply(f"That needs staff approval ({reason}), so I filed {req.ref}{where}. "
-                    f"I'll extend {vm.name} once it is approved.")
+    await ctx.reply(
+        f"That needs staff approval ({reason}), so I filed {req.ref}{where}. "
+        f"I'll extend {vm.name} once it is approved."
+    )
 
 
 async def extend_vm_action(run: ActionRun) -> ActionResult:

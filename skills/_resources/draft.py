@@ -15,7 +15,6 @@ from typing import Any
 from bot.workflow.fields import duration_seconds
 from nlu.normalise.counts import parse_count
 from nlu.normalise.durations import parse_duration
-
 from skills._resources.settings import VmSettings
 
 MAX_TEXT = 500  # longest part of a message the patterns look at
@@ -53,7 +52,7 @@ class Draft:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Draft:
-        known = {k: raw[k] for k in cls.__slots__ if k in raw}  # type: ignore[attr-defined]
+        known = {k: raw[k] for k in cls.__slots__ if k in raw}
         return cls(**known)
 
     def merge(self, other: Draft) -> Draft:
@@ -93,7 +92,7 @@ class Draft:
         return size
 
     def summary(self) -> str:
-        """"2 VMs, ubuntu-22.04, m1.large (4 CPUs, 8 GB), for 7 days on libvirt"."""
+        """ "2 VMs, ubuntu-22.04, m1.large (4 CPUs, 8 GB), for 7 days on libvirt"."""
         count = self.count or 1
         where = f" on {self.provider}" if self.provider else ""
         return (
@@ -118,7 +117,7 @@ def days_of(iso: str | None) -> int | None:
 
 
 def normal_image(text: str) -> str | None:
-    """"Ubuntu 22.04" -> "ubuntu-22.04"."""
+    """ "Ubuntu 22.04" -> "ubuntu-22.04"."""
     text = text.strip().strip("`'\".,")[:60]
     if not _IMAGE.fullmatch(text):
         return None
@@ -138,7 +137,7 @@ def from_message(
     text = text[:MAX_TEXT]
     cpus, memory = _sizes(text)
     found: dict[str, Any] = {"cpus": cpus, "memory_gb": memory}
-    for name, value, start, end in entities:
+    for name, value, _start, end in entities:
         if name == "count" and isinstance(value, int) and "count" not in found:
             if _SIZE_WORDS.match(text[end : end + 12]):
                 continue  # "4 cpus": a size, not a number of VMs

@@ -23,7 +23,6 @@ from bot.events import Choice
 from bot.observers import DRY_RUN, Finding
 from bot.providers import ProviderError
 from bot.storage.models import ObserverState, Resource
-
 from skills._resources import provision, store
 from skills._resources.registry import PROVIDERS, ProviderRegistry
 from skills._resources.settings import ObserverSettings, observer_settings, vm_settings
@@ -358,18 +357,20 @@ async def reconcile(app: Application, providers: ProviderRegistry) -> list[Findi
         listed: dict[str, Any] = {}
         for owner in owners:
             try:
-                credential = (
-                    await providers.credential_for(provider, owner) if owner else None
-                )
+                credential = await providers.credential_for(provider, owner) if owner else None
                 for item in await provider.list(credential=credential):
                     listed[item.external_id] = item
             except Exception as exc:  # one owner's revoked token must not stop the others
                 log.info("reconcile: listing %s for %s failed: %s", name, owner or "site", exc)
-                listed.update({v.external_id: None for v in known if v.owner == owner})
+                # unknown is not gone: keep every VM this listing would have covered
+                listed.update({v.external_id: None for v in known if v.owner == owner or not owner})
         for vm in known:
             if not vm.external_id or vm.state == store.CREATING or vm.external_id in listed:
                 continue
-            await store.update(vm, store.GONE, now=app.clock.now(), actor="reconcile", kind="vm.gone")
+            if not DRY_RUN.get():
+                await store.update(
+                    vm, store.GONE, now=app.clock.now(), actor="reconcile", kind="vm.gone"
+                )
             findings.append(
                 Finding(
                     subject(vm),
@@ -419,6 +420,7 @@ def register_observers(scope: SkillScope) -> None:
     if settings.reconcile.enabled:
 
         async def at_start() -> None:
-            await app.observers.run(ReconcileObserver.name)
+            if not DRY_RUN.get():  # a rehearsal (`observers run --dry-run`) changes nothing
+                await app.observers.run(ReconcileObserver.name)
 
         app.background.submit("vms: reconcile at start", at_start, attempts=1)

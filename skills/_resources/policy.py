@@ -4,7 +4,6 @@ what is never granted. Reasons are sentences, shown to the requester and the app
 from __future__ import annotations
 
 from bot.errors import UserError
-
 from skills._resources.draft import Draft
 from skills._resources.settings import VmSettings
 

@@ -22,7 +22,6 @@ from bot.providers import (
     ResourceState,
     no_progress,
 )
-
 from skills._resources import store
 from skills._resources.draft import Draft
 from skills._resources.registry import ProviderRegistry, explain
@@ -62,7 +61,11 @@ class Outcome:
             lines += [ready_line(vm, login_user) for vm in self.created]
             expires = self.created[0].expires_at
             if expires is not None:
-                lines.append(f"They run until {expires:%Y-%m-%d %H:%M} UTC; say `extend vm-N by 1 week` for longer.")
+                lines.append(
+                    f"{'They run' if len(self.created) != 1 else 'It runs'} until "
+                    f"{expires:%Y-%m-%d %H:%M} UTC; say `extend {self.created[0].name} by 1 week` "
+                    "to keep it longer."
+                )
         if self.failed is not None:
             if not self.created:
                 lines.append(f"I could not create your VM{'s' if self.wanted != 1 else ''}.")
@@ -73,6 +76,17 @@ class Outcome:
                     "was created."
                 )
         return "\n".join(lines)
+
+
+class _Named:
+    """A ``Progress`` that puts the VM's name before each step (several VMs, one message)."""
+
+    def __init__(self, progress: Progress, name: str) -> None:
+        self.progress, self.name = progress, name
+
+    async def __call__(self, step: str, detail: str = "") -> None:
+        shown = "" if detail.endswith(self.name) else detail
+        await self.progress(f"{self.name}: {step}", shown)
 
 
 def ready_line(vm: Vm, login_user: str) -> str:
@@ -127,8 +141,7 @@ async def create(
             request_id=request_id,
         )
 
-        async def step(what: str, detail: str = "", name: str = vm.name) -> None:
-            await progress(f"{name}: {what}", "" if detail.endswith(name) else detail)
+        step = _Named(progress, vm.name)
 
         request = f"REQ-{request_id}" if request_id else None
         try:
@@ -140,13 +153,18 @@ async def create(
                 log.exception("creating %s on %s failed", vm.name, provider.name)
             outcome.reason = explain(exc, provider)
             outcome.failed = await store.update(
-                vm, store.FAILED, now=app.clock.now(), actor=actor, kind="vm.create",
-                outcome="error", error=outcome.reason[:300],
+                vm,
+                store.FAILED,
+                now=app.clock.now(),
+                actor=actor,
+                kind="vm.create",
+                outcome="error",
+                error=outcome.reason[:300],
             )
             outcome.skipped = draft.count - index - 1
             break
-        state = store.RUNNING if made.status.state == ResourceState.RUNNING else str(
-            made.status.state
+        state = (
+            store.RUNNING if made.status.state == ResourceState.RUNNING else str(made.status.state)
         )
         outcome.created.append(
             await store.update(

@@ -130,7 +130,9 @@ def explain(exc: Exception, provider: ResourceProvider) -> str:
         return refused(provider.name, provider.credential_name)
     if isinstance(exc, UserError):
         return str(exc)
-    return f"{provider.name} failed unexpectedly ({type(exc).__name__}); staff can see it in my log."
+    return (
+        f"{provider.name} failed unexpectedly ({type(exc).__name__}); staff can see it in my log."
+    )
 
 
 PROVIDERS: ServiceKey[ProviderRegistry] = ServiceKey("vm_providers")

@@ -87,11 +87,13 @@ async def _vm(row: Resource) -> Vm:
         addresses=tuple(data.get("addresses") or ()),
         created=datetime.fromisoformat(created) if isinstance(created, str) else None,
         expires_at=row.expires_at,
-        request=f"REQ-{row.request.id}" if row.request is not None else None,  # type: ignore[union-attr]
+        request=f"REQ-{row.request.id}" if row.request is not None else None,
     )
 
 
-async def _audit(conn: Any, at: datetime, actor: str, kind: str, target: str, **detail: Any) -> None:
+async def _audit(
+    conn: Any, at: datetime, actor: str, kind: str, target: str, **detail: Any
+) -> None:
     outcome = str(detail.pop("outcome", "ok"))
     await AuditEvent.create(
         at=at, actor=actor, kind=kind, target=target, outcome=outcome, detail=detail, using_db=conn
@@ -116,7 +118,12 @@ async def reserve(
             owner=owner,
             request_id=request_id,
             state=CREATING,
-            data={"provider": provider, "external_id": "", "spec": spec, "created": now.isoformat()},
+            data={
+                "provider": provider,
+                "external_id": "",
+                "spec": spec,
+                "created": now.isoformat(),
+            },
             expires_at=expires_at,
             using_db=conn,
         )
@@ -138,7 +145,7 @@ async def update(
 ) -> Vm:
     """Move ``vm`` to ``state`` (and merge ``data``), with its audit record, in one transaction."""
     async with in_transaction() as conn:
-        row = await Resource.get(id=vm.id).using_db(conn)
+        row = await Resource.get(id=vm.id, using_db=conn)
         row.state = state
         row.data = {**(row.data or {}), **data}
         fields = ["state", "data", "updated_at"]

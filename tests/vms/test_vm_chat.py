@@ -81,7 +81,10 @@ async def test_list_show_extend_release_in_plain_words_and_commands(bot: TestBot
     (mine2,) = await bot.say("alice", "which of my vms are running?")
     assert "vm-1" in mine2.text and "vm-2" not in mine2.text
     (shown,) = await bot.say("alice", "show vm-1")
-    assert shown.text.startswith("vm-1 — ubuntu-22.04, m1.small (1 CPU, 2 GB) on libvirt: running") and "ssh ubuntu@" in shown.text
+    assert (
+        shown.text.startswith("vm-1 — ubuntu-22.04, m1.small (1 CPU, 2 GB) on libvirt: running")
+        and "ssh ubuntu@" in shown.text
+    )
     (hidden,) = await bot.say("alice", "show vm-2")
     assert hidden.text.startswith("You have no VM called vm-2")
     (staff,) = await bot.say("sam", "list all vms")
@@ -112,4 +115,3 @@ async def test_list_show_extend_release_in_plain_words_and_commands(bot: TestBot
     names = [r.name for r in await providers(bot).get("libvirt").list()]
     assert not any(n.endswith("vm-1") for n in names) and any(n.endswith("vm-2") for n in names)
     assert texts(await bot.say("alice", "release vm-2"))[0].startswith("You have no VM called vm-2")
-
