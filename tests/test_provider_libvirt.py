@@ -233,6 +233,15 @@ async def test_concurrent_creates_cannot_both_squeeze_past_the_limit(
     assert len(await provider.list()) == 1
 
 
+async def test_a_network_the_host_lacks_is_an_error_for_the_admin(
+    libvirt_providers: Providers,
+) -> None:
+    provider = await libvirt_providers(network="nowhere")
+    with pytest.raises(ProviderError, match=r"network 'nowhere' does not exist.*networks: default"):
+        await provider.create(vm(), no_progress)
+    assert await provider.list() == []
+
+
 async def test_a_vm_that_fails_to_start_is_removed_again(
     libvirt_providers: Providers, raw: Any
 ) -> None:

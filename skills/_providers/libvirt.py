@@ -315,11 +315,12 @@ class LibvirtProvider:
         max_memory = self.settings.max_memory_mb or host.memory_mb
         used_cpus = sum(d.vcpus for d in ours)
         used_memory = sum(d.memory_mb for d in ours)
-        vms = f"{len(ours)} VM{'s' if len(ours) != 1 else ''}"
+        vms = _count(len(ours), "VM")
         if used_cpus + size.cpus > max_cpus:
             raise QuotaExceeded(
-                f"{name} needs {size.cpus} CPUs, but VMs on libvirt may use {max_cpus} and "
-                f"{vms} already use {used_cpus}; release one or ask for fewer CPUs."
+                f"{name} needs {_count(size.cpus, 'CPU')}, but VMs on libvirt may use "
+                f"{max_cpus} and {vms} already use {used_cpus}; release one or ask for fewer "
+                "CPUs."
             )
         if used_memory + size.memory_mb > max_memory:
             raise QuotaExceeded(
@@ -557,3 +558,7 @@ class LibvirtProvider:
 
 def _size(flavor: Flavor) -> str:
     return f"{flavor.cpus} CPU, {flavor.memory_mb / 1024:g} GiB"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
