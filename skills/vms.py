@@ -540,8 +540,7 @@ async def release_intent(ctx: Context) -> None:
 async def _offer_release(ctx: Context, name: str) -> None:
     vm = await store.find(name, ctx.user_key, see_all=_staff(ctx))
     store.check_owner(vm, ctx.user_key, staff=_staff(ctx))
-    if not vm.live:
-        raise UserError(f"{vm.name} is already {vm.state}.")
+    _releasable(vm)
     whose = "" if vm.owner == ctx.user_key else f" of {vm.owner_name or vm.owner}"
     await _ask(
         ctx,
@@ -551,11 +550,17 @@ async def _offer_release(ctx: Context, name: str) -> None:
     )
 
 
+def _releasable(vm: store.Vm) -> None:
+    if vm.state == store.CREATING:
+        raise UserError(f"{vm.name} is still being created; release it once it is ready.")
+    if not vm.live:
+        raise UserError(f"{vm.name} is already {vm.state}.")
+
+
 async def _release(ctx: Context, name: str) -> None:
     vm = await store.find(name, ctx.user_key, see_all=_staff(ctx))
     store.check_owner(vm, ctx.user_key, staff=_staff(ctx))
-    if not vm.live:
-        raise UserError(f"{vm.name} is already {vm.state}.")
+    _releasable(vm)
     await provision.delete(ctx.app, registry(ctx.app), vm, actor=ctx.user_key)
     await ctx.reply(f"Deleted {vm.name}. Thanks for giving it back.")
     if vm.owner != ctx.user_key:

@@ -161,8 +161,8 @@ async def _release(settings: Settings, args: argparse.Namespace) -> int:
     from skills._resources import provision
 
     async def act(app: Any, providers: Any, vm: Any) -> Any:
-        if not vm.live:
-            raise UserError(f"{vm.name} is already {vm.state}")
+        if not vm.live or vm.state == "creating":
+            raise UserError(f"{vm.name} is {vm.state}; nothing to release now")
         done = await provision.delete(app, providers, vm, actor=_actor())
         await app.notify(vm.owner, f"An operator deleted your VM {vm.name}.")
         return done

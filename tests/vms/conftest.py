@@ -14,6 +14,7 @@ import pytest
 
 from bot.testing import FakeClock, TestBot
 from tests.conftest import IN_CI
+from tests.workflow.conftest import smtp  # noqa: F401  (a fixture: a real SMTP sink)
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
 
@@ -52,7 +53,7 @@ def make_bot(
     request.addfinalizer(keeper.close)
 
     @asynccontextmanager
-    async def build(**overrides: Any) -> AsyncIterator[TestBot]:
+    async def build(database_url: str | None = None, **overrides: Any) -> AsyncIterator[TestBot]:
         settings: dict[str, Any] = {
             "nlu": {"backend": "embedded", "model_dir": str(nlu_model_dir)},
             "providers": {
@@ -77,7 +78,9 @@ def make_bot(
                 settings[key] = {**settings[key], **value}
             else:
                 settings[key] = value
-        bot = TestBot.create(tmp_path, overrides=settings, load_nlu=True, clock=clock)
+        bot = TestBot.create(
+            tmp_path, database_url=database_url, overrides=settings, load_nlu=True, clock=clock
+        )
         async with bot:
             yield bot
 

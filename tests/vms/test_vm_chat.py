@@ -4,11 +4,12 @@ create with progress in ONE edited message, ready message; list, show, extend, r
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from bot.storage.models import AuditEvent, Resource
 from bot.testing import TestBot
 from skills._resources.store import listing
-from tests.vms.conftest import START, providers, texts
+from tests.vms.conftest import START, create_vm, providers, texts
 
 
 async def test_a_full_request_is_restated_then_created_with_one_progress_message(
@@ -115,3 +116,30 @@ async def test_list_show_extend_release_in_plain_words_and_commands(bot: TestBot
     names = [r.name for r in await providers(bot).get("libvirt").list()]
     assert not any(n.endswith("vm-1") for n in names) and any(n.endswith("vm-2") for n in names)
     assert texts(await bot.say("alice", "release vm-2"))[0].startswith("You have no VM called vm-2")
+
+
+async def test_create_list_release_on_postgresql(make_bot: Any, pg_url: str) -> None:
+    async with make_bot(database_url=pg_url) as bot:
+        out = await create_vm(bot, "alice", "spin up 2 ubuntu 22.04 m1.small for 3 days")
+        assert out[-1].text.startswith("Your VMs are ready:")
+        (mine,) = await bot.say("alice", "list my vms")
+        assert "vm-1" in mine.text and "vm-2" in mine.text
+        (ask,) = await bot.say("alice", "release vm-2")
+        (done,) = await bot.click("alice", ask, "Yes")
+        assert done.text.startswith("Deleted vm-2")
+        assert [v.name for v in await listing("test:alice")] == ["vm-1"]
+
+
+async def test_a_vm_being_created_cannot_be_released(bot: TestBot) -> None:
+    (ask,) = await bot.say("alice", "spin up 1 ubuntu 22.04 m1.small for 3 days")
+    from bot.storage.models import User
+    from skills._resources import store
+
+    owner = await bot.app.users.ensure("test", "alice", "alice")
+    assert isinstance(owner, User)
+    await store.reserve(
+        owner, "libvirt", {"image": "x"}, now=START, expires_at=START, actor="test:alice"
+    )
+    (refused,) = await bot.say("alice", "release vm-1")
+    assert refused.text == "vm-1 is still being created; release it once it is ready."
+    assert ask.choices

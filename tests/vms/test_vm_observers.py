@@ -145,3 +145,37 @@ async def test_staff_summary_counts_idle_vms(bot: TestBot, clock: FakeClock) -> 
     report = await bot.app.observers.run("vm-summary")
     assert [f.notify for f in report.told] == [("test:sam",)]
     assert report.told[0].text.startswith("VM summary: 2 VMs idle > 2 days (vm-1, vm-2)")
+
+
+async def test_expiry_warning_is_also_emailed_once(
+    make_bot: Callable[..., Any], clock: FakeClock, smtp: Any
+) -> None:
+    email = {"enabled": True, "host": "127.0.0.1", "port": smtp.port, "from": "qm@hpc.example.org"}
+    async with make_bot(email=email) as bot:
+        await create_vm(bot, "alice", "spin up 1 ubuntu 22.04 m1.small for 10 days")
+        from bot.storage.models import User
+
+        await User.filter(platform="test", platform_id="alice").update(
+            email="alice@uni.example.org"
+        )
+        clock.advance(days=6)
+        await bot.app.observers.run("vm-expiry")
+        await bot.app.observers.run("vm-expiry")
+        await bot.app.background.idle()
+        mails = [m for m in smtp.messages if b"VM expiry" in m.content]
+        assert [m.rcpt_tos for m in mails] == [["alice@uni.example.org"]]
+        assert b"vm-1" in mails[0].content
+
+
+async def test_snooze_from_the_idle_alert(bot: TestBot, clock: FakeClock) -> None:
+    await create_vm(bot, "alice", "spin up 1 ubuntu 22.04 m1.small for 10 days")
+    clock.advance(hours=49)
+    await bot.app.observers.run("vm-idle")
+    await bot.app.background.idle()
+    (dm,) = [s for s in bot.dms_to("alice") if "idle" in s.text]
+    (snoozed,) = await bot.click("alice", dm, "Snooze")
+    assert snoozed.text.startswith("Snoozed: I'll look at vm-1 again in 24 hours")
+    clock.advance(hours=23)
+    assert (await bot.app.observers.run("vm-idle")).told == []
+    clock.advance(hours=2)
+    assert [f.kind for f in (await bot.app.observers.run("vm-idle")).told] == ["idle"]
