@@ -444,12 +444,21 @@ async def list_all(ctx: Context) -> None:
 
 @skill.intent("list_resources", when=about_vms)
 async def list_intent(ctx: Context) -> None:
-    everyone = _staff(ctx) and re.search(r"\b(?:all|every|everyone)", ctx.text[:500], re.I)
-    await _list(ctx, everyone=bool(everyone))
+    text = ctx.text[:500]
+    everyone = _staff(ctx) and re.search(r"\b(?:all|every|everyone)", text, re.I)
+    idle = re.search(r"\b(?:idle|unused|doing\s+nothing)\b", text, re.I) is not None
+    await _list(ctx, everyone=bool(everyone or (idle and _staff(ctx))), idle=idle)
 
 
-async def _list(ctx: Context, *, everyone: bool) -> None:
+async def _list(ctx: Context, *, everyone: bool, idle: bool = False) -> None:
     vms = await store.listing(None if everyone else ctx.user_key)
+    if idle:
+        vms = [v for v in vms if v.idle_since is not None]
+        if not vms:
+            await ctx.reply(
+                "No VMs are idle right now." if everyone else "None of your VMs is idle."
+            )
+            return
     if not vms:
         await ctx.reply(
             "There are no VMs."
@@ -457,13 +466,14 @@ async def _list(ctx: Context, *, everyone: bool) -> None:
             else 'You have no VMs. Ask me for one: "can I get an ubuntu 22.04 VM for a week?"'
         )
         return
-    lines = [f"{'All' if everyone else 'Your'} VMs ({len(vms)}):"]
+    lines = [f"{'All' if everyone else 'Your'} {'idle ' if idle else ''}VMs ({len(vms)}):"]
     for vm in vms:
         who = f" — {vm.owner_name or vm.owner}" if everyone else ""
         until = f", until {vm.expires_at:%Y-%m-%d}" if vm.expires_at else ""
         address = f", {', '.join(vm.addresses)}" if vm.addresses else ""
+        quiet = f", idle since {vm.idle_since:%Y-%m-%d %H:%M}" if idle and vm.idle_since else ""
         lines.append(
-            f"• {vm.name}: {vm.describe()} on {vm.provider}, {vm.state}{address}{until}{who}"
+            f"• {vm.name}: {vm.describe()} on {vm.provider}, {vm.state}{address}{until}{quiet}{who}"
         )
     await ctx.reply("\n".join(lines))
 

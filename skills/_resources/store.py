@@ -43,6 +43,7 @@ class Vm:
     created: datetime | None
     expires_at: datetime | None
     request: str | None  # REQ-12
+    idle_since: datetime | None = None  # kept by the idle observer while CPU stays low
 
     @property
     def live(self) -> bool:
@@ -75,6 +76,7 @@ async def _vm(row: Resource) -> Vm:
     owner = row.owner
     data = dict(row.data or {})
     created = data.get("created")
+    idle = data.get("idle_since")
     return Vm(
         id=row.id,
         name=row.name,
@@ -88,6 +90,7 @@ async def _vm(row: Resource) -> Vm:
         created=datetime.fromisoformat(created) if isinstance(created, str) else None,
         expires_at=row.expires_at,
         request=f"REQ-{row.request.id}" if row.request is not None else None,
+        idle_since=datetime.fromisoformat(idle) if isinstance(idle, str) else None,
     )
 
 

@@ -73,3 +73,21 @@ async def test_two_providers_mean_a_where_question(
         assert [c.label for c in where.choices] == ["libvirt", "openstack"]
         (ask,) = await bot.click("alice", where, "libvirt")
         assert ask.text.endswith("for 3 days on libvirt?")
+
+
+async def test_a_waiting_request_survives_a_restart(
+    make_bot: Callable[..., Any], openstack_cloud: Cloud
+) -> None:
+    url, make_credential, peer = openstack_cloud
+    settings = {"providers": {"openstack": _openstack(url)}, "vms": {"providers": ["openstack"]}}
+    async with make_bot(**settings) as bot:
+        (ask,) = await bot.say("alice", "spin up 1 ubuntu 22.04 m1.small for 3 days")
+        out = await bot.click("alice", ask, "Yes")
+        assert any("`store my openstack token`" in s.text for s in out)
+    async with make_bot(**settings) as bot:
+        await bot.say("alice", "store my openstack token")
+        out = await bot.say("alice", make_credential("alice"))
+        assert any("carrying on with your request" in s.text for s in out)
+        assert any(s.text.startswith("Your VM is ready") for s in bot.dms_to("alice"))
+        (vm,) = await listing("test:alice")
+        assert vm.external_id in peer.servers

@@ -179,3 +179,15 @@ async def test_snooze_from_the_idle_alert(bot: TestBot, clock: FakeClock) -> Non
     assert (await bot.app.observers.run("vm-idle")).told == []
     clock.advance(hours=2)
     assert [f.kind for f in (await bot.app.observers.run("vm-idle")).told] == ["idle"]
+
+
+async def test_which_vms_are_idle_in_plain_words(bot: TestBot, clock: FakeClock) -> None:
+    await create_vm(bot, "alice", "spin up 1 ubuntu 22.04 m1.small for 30 days")
+    (none,) = await bot.say("alice", "which of my VMs are idle?")
+    assert none.text == "None of your VMs is idle."
+    clock.advance(hours=3)
+    await bot.app.observers.run("vm-idle")
+    (mine,) = await bot.say("alice", "which of my VMs are idle?")
+    assert mine.text.startswith("Your idle VMs (1):\n• vm-1:") and "idle since" in mine.text
+    (staff,) = await bot.say("sam", "which VMs are idle?")
+    assert staff.text.startswith("All idle VMs (1):") and "alice" in staff.text
