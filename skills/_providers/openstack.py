@@ -49,7 +49,7 @@ from bot.providers import (
     ResourceStatus,
     Usage,
 )
-from skills._providers.openstack_credential import STORE_HINT, parse_credential
+from skills._providers.openstack_credential import REPLACE_HINT, parse_credential
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -207,7 +207,7 @@ class _Cloud:
         ):
             return CredentialRequired(
                 f"OpenStack at {self.host} did not accept your application credential (it may "
-                f"be expired, revoked or mistyped): create a new one and {STORE_HINT}."
+                f"be expired, revoked or mistyped): create a new one, then {REPLACE_HINT}."
             )
         if isinstance(
             exc,
@@ -408,7 +408,7 @@ class OpenStackProvider:
                 )
             if time.monotonic() >= deadline:
                 raise ProviderError(
-                    f"{name} is still {str(server.status).lower()} after "
+                    f"{name} is still not ready ({str(server.status).lower()}) after "
                     f"{self.settings.build_timeout_seconds:g} s; it is left as OpenStack "
                     f"server {server_id} for you or the admins to check."
                 )
