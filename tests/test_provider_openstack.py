@@ -251,6 +251,24 @@ async def test_5xx_on_create_is_backend_unavailable(openstack_cloud: Cloud) -> N
     assert not peer.servers
 
 
+async def test_passing_5xx_while_waiting_does_not_abandon_the_build(openstack_cloud: Cloud) -> None:
+    url, make_credential, peer = openstack_cloud
+    peer.build_polls = 3
+    flaky = peer.fail("GET", r"/servers/[0-9a-f-]{36}$", 503, count=2)
+    steps = Steps()
+    made = await provider(url).create(vm(), steps, credential=cred(make_credential("alice")))
+    assert made.status.state is ResourceState.RUNNING and flaky.count == 0
+    assert steps.names == ["creating", "building", "address assigned", "ready"]
+
+
+async def test_lasting_5xx_while_waiting_gives_up(openstack_cloud: Cloud) -> None:
+    url, make_credential, peer = openstack_cloud
+    peer.fail("GET", r"/servers/[0-9a-f-]{36}$", 503, count=3)
+    with pytest.raises(BackendUnavailable, match=r"failed \(503\) while checking the server"):
+        await provider(url).create(vm(), Steps(), credential=cred(make_credential("alice")))
+    assert len(peer.servers) == 1  # tagged with qm-owner: list and a reconcile will see it
+
+
 async def test_5xx_on_status_is_backend_unavailable(openstack_cloud: Cloud) -> None:
     url, make_credential, peer = openstack_cloud
     alice = cred(make_credential("alice"))

@@ -54,6 +54,7 @@ from skills._providers.openstack_credential import REPLACE_HINT, parse_credentia
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+TRANSIENT_RETRIES = 2  # failed reads in a row tolerated while waiting for a server
 OWNER_KEY = "qm-owner"
 EXPIRES_KEY = "qm-expires"
 INTERFACES = ("public", "internal", "admin")
@@ -387,9 +388,7 @@ class OpenStackProvider:
         deadline = time.monotonic() + self.settings.build_timeout_seconds
         said_building = said_address = False
         while True:
-            server = await cloud.run(
-                "checking the server", lambda c: c.compute.get_server(server_id)
-            )
+            server = await self._poll(cloud, server_id)
             addresses = _addresses(server)
             if server.status == "BUILD" and not said_building:
                 said_building = True
@@ -413,6 +412,22 @@ class OpenStackProvider:
                     f"server {server_id} for you or the admins to check."
                 )
             await asyncio.sleep(self.settings.poll_seconds)
+
+    async def _poll(self, cloud: _Cloud, server_id: str) -> Any:
+        """One read while waiting for a server: a passing hiccup (a 5xx, a slow answer) is
+        retried after the usual pause, up to ``TRANSIENT_RETRIES`` times in a row, so a
+        long build is not abandoned for one bad answer."""
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            try:
+                return await cloud.run(
+                    "checking the server", lambda c: c.compute.get_server(server_id)
+                )
+            except BackendUnavailable:
+                if attempt == TRANSIENT_RETRIES:
+                    raise
+                log.info("openstack: server %s unreadable for now; trying again", server_id)
+                await asyncio.sleep(self.settings.poll_seconds)
+        raise AssertionError("unreachable")
 
     async def _discard(self, cloud: _Cloud, server_id: str) -> None:
         """Remove a server that failed to build, so it holds no quota; best effort."""
@@ -513,9 +528,7 @@ class OpenStackProvider:
             deadline = time.monotonic() + self.settings.build_timeout_seconds
             while True:
                 try:
-                    server = await cloud.run(
-                        "checking the server", lambda c: c.compute.get_server(external_id)
-                    )
+                    server = await self._poll(cloud, external_id)
                 except ResourceNotFound:
                     break
                 if server.status == "DELETED":
