@@ -49,11 +49,17 @@ from bot.providers import (
     ResourceStatus,
     Usage,
 )
-from skills._providers.openstack_credential import STORE_HINT, parse_credential
+from skills._providers.openstack_credential import REPLACE_HINT, parse_credential
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# openstacksdk warns on every connection that InfluxDB support is deprecated, although none is
+# configured (a filter, not catch_warnings: that is not thread-safe and connections are made in
+# worker threads). Its other deprecation warnings are about its own internals.
+warnings.filterwarnings("ignore", message="Support for InfluxDB", module="openstack")
+
+TRANSIENT_RETRIES = 2  # failed reads in a row tolerated while waiting for a server
 OWNER_KEY = "qm-owner"
 EXPIRES_KEY = "qm-expires"
 INTERFACES = ("public", "internal", "admin")
@@ -159,36 +165,43 @@ class _Cloud:
     """One requester's connection for one provider call; every request goes through ``run``."""
 
     def __init__(self, settings: OpenStackSettings, credential: Credential | None) -> None:
-        app_cred = parse_credential(credential)
+        self._credential = parse_credential(credential)  # fails early, before any thread
         self.settings = settings
         self.host = urlsplit(settings.auth_url).hostname or settings.auth_url
-        with warnings.catch_warnings():
-            # openstacksdk warns that InfluxDB is deprecated although none is configured
-            warnings.filterwarnings("ignore", message="Support for InfluxDB")
-            region = openstack.config.get_cloud_region(
-                load_yaml_config=False,  # the bot's host clouds.yaml / OS_* never leak in
-                load_envvars=False,
-                auth_type="v3applicationcredential",
-                auth={
-                    "auth_url": settings.auth_url,
-                    "application_credential_id": app_cred.id,
-                    "application_credential_secret": app_cred.secret,
-                },
-                region_name=settings.region or "",
-                interface=settings.interface,
-                verify=settings.verify,
-                api_timeout=settings.timeout_seconds,
-            )
-        self.conn = openstack.connection.Connection(config=region, app_name="quartermaster")
+        self.conn: Connection | None = None
+
+    def _connect(self) -> Connection:
+        """Built in the worker thread of the first request: openstacksdk's set-up reads
+        vendor files and builds sessions, which is no work for the event loop."""
+        settings, app_cred = self.settings, self._credential
+        region = openstack.config.get_cloud_region(
+            load_yaml_config=False,  # the bot's host clouds.yaml / OS_* never leak in
+            load_envvars=False,
+            auth_type="v3applicationcredential",
+            auth={
+                "auth_url": settings.auth_url,
+                "application_credential_id": app_cred.id,
+                "application_credential_secret": app_cred.secret,
+            },
+            region_name=settings.region or "",
+            interface=settings.interface,
+            verify=settings.verify,
+            api_timeout=settings.timeout_seconds,
+        )
+        return openstack.connection.Connection(config=region, app_name="quartermaster")
 
     async def run(self, what: str, fn: Callable[[Connection], T]) -> T:
         """``fn(connection)`` in a worker thread within the timeout; failures become readable
         errors. Even ``conn.compute`` must be reached inside ``fn``: the SDK discovers the
         service's versions over the network on first use."""
+
+        def call() -> T:
+            if self.conn is None:
+                self.conn = self._connect()
+            return fn(self.conn)
+
         try:
-            return await asyncio.wait_for(
-                asyncio.to_thread(fn, self.conn), self.settings.timeout_seconds
-            )
+            return await asyncio.wait_for(asyncio.to_thread(call), self.settings.timeout_seconds)
         except TimeoutError:
             raise BackendUnavailable(
                 f"OpenStack at {self.host} did not answer within "
@@ -207,7 +220,7 @@ class _Cloud:
         ):
             return CredentialRequired(
                 f"OpenStack at {self.host} did not accept your application credential (it may "
-                f"be expired, revoked or mistyped): create a new one and {STORE_HINT}."
+                f"be expired, revoked or mistyped): create a new one, then {REPLACE_HINT}."
             )
         if isinstance(
             exc,
@@ -253,8 +266,9 @@ class _Cloud:
         return ProviderError(f"Something went wrong talking to OpenStack while {what}.")
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.close()
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
 
 
 def _server_message(exc: sdk_errors.HttpException) -> str:
@@ -387,9 +401,7 @@ class OpenStackProvider:
         deadline = time.monotonic() + self.settings.build_timeout_seconds
         said_building = said_address = False
         while True:
-            server = await cloud.run(
-                "checking the server", lambda c: c.compute.get_server(server_id)
-            )
+            server = await self._poll(cloud, server_id)
             addresses = _addresses(server)
             if server.status == "BUILD" and not said_building:
                 said_building = True
@@ -408,11 +420,27 @@ class OpenStackProvider:
                 )
             if time.monotonic() >= deadline:
                 raise ProviderError(
-                    f"{name} is still {str(server.status).lower()} after "
+                    f"{name} is still not ready ({str(server.status).lower()}) after "
                     f"{self.settings.build_timeout_seconds:g} s; it is left as OpenStack "
                     f"server {server_id} for you or the admins to check."
                 )
             await asyncio.sleep(self.settings.poll_seconds)
+
+    async def _poll(self, cloud: _Cloud, server_id: str) -> Any:
+        """One read while waiting for a server: a passing hiccup (a 5xx, a slow answer) is
+        retried after the usual pause, up to ``TRANSIENT_RETRIES`` times in a row, so a
+        long build is not abandoned for one bad answer."""
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            try:
+                return await cloud.run(
+                    "checking the server", lambda c: c.compute.get_server(server_id)
+                )
+            except BackendUnavailable:
+                if attempt == TRANSIENT_RETRIES:
+                    raise
+                log.info("openstack: server %s unreadable for now; trying again", server_id)
+                await asyncio.sleep(self.settings.poll_seconds)
+        raise AssertionError("unreachable")
 
     async def _discard(self, cloud: _Cloud, server_id: str) -> None:
         """Remove a server that failed to build, so it holds no quota; best effort."""
@@ -513,9 +541,7 @@ class OpenStackProvider:
             deadline = time.monotonic() + self.settings.build_timeout_seconds
             while True:
                 try:
-                    server = await cloud.run(
-                        "checking the server", lambda c: c.compute.get_server(external_id)
-                    )
+                    server = await self._poll(cloud, external_id)
                 except ResourceNotFound:
                     break
                 if server.status == "DELETED":

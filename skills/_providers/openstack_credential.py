@@ -20,6 +20,7 @@ from bot.providers import Credential, CredentialRequired
 
 MAX_CHARS = 16_384  # a clouds.yaml snippet is well under this
 STORE_HINT = "store it with “store my openstack token” in a direct message to me"
+REPLACE_HINT = "say “replace my openstack token” in a direct message to me and paste it"
 NONE_STORED = (
     "OpenStack works with your own application credential and you have none stored: create "
     "one (`openstack application credential create quartermaster`) and " + STORE_HINT + "."
@@ -27,7 +28,7 @@ NONE_STORED = (
 UNUSABLE = (
     "Your stored OpenStack credential is not in a form I can use ({why}). It should be "
     "`<id>:<secret>`, or the application_credential_id and application_credential_secret of "
-    "a clouds.yaml or openrc; " + STORE_HINT + " again."
+    "a clouds.yaml or openrc: " + REPLACE_HINT + "."
 )
 _OPENRC = {
     "OS_APPLICATION_CREDENTIAL_ID": "application_credential_id",
