@@ -4,7 +4,7 @@ release; and the observers that watch them (idle, expiry, cleanup, staff summary
 "spin up 2 ubuntu 22.04 m1.large for a week" → the bot asks only for what is missing, restates
 the whole request with Yes/No (the model inferred it), then creates the VMs with the requester's
 own credential — or, beyond the ``vms:`` policy, files a ``vm`` request for staff approval whose
-``create_vm`` action creates them once approved. Progress is one edited message in the thread.
+``provision_vms`` action creates them once approved. Progress is one edited message in the thread.
 The logic lives in ``skills._resources``; this module maps chat to it.
 """
 
@@ -94,7 +94,7 @@ async def setup(scope: SkillScope) -> None:
     pending = await Waiting.load()
     scope.provide(WAITING, pending)
     scope.use(resume_after_storing)
-    scope.add_action("create_vm", create_vm_action)
+    scope.add_action("provision_vms", provision_vms_action)
     scope.add_action("extend_vm", extend_vm_action)
     register_observers(scope)
 
@@ -102,6 +102,8 @@ async def setup(scope: SkillScope) -> None:
 # -- asking for VMs ------------------------------------------------------------------------------
 @skill.intent("provision_vm", help='get virtual machines — e.g. "spin up 2 ubuntu VMs for a week"')
 async def provision_vm(ctx: Context) -> None:
+    if not _settings(ctx.app).enabled:
+        raise UserError("VMs are not offered here (`vms.enabled` is off); ask the helpdesk.")
     providers = registry(ctx.app)
     entities = []
     if ctx.parse is not None:
@@ -391,8 +393,8 @@ async def _file_for_approval(ctx: Context, owner: User, draft: Draft, reasons: l
     )
 
 
-async def create_vm_action(run: ActionRun) -> ActionResult:
-    """``on_enter: approved: [create_vm]`` of the ``vm`` request type."""
+async def provision_vms_action(run: ActionRun) -> ActionResult:
+    """``on_enter: approved: [provision_vms]`` of the ``vm`` request type."""
     req = run.request
     requester = req.requester
     assert isinstance(requester, User)
@@ -590,7 +592,7 @@ async def extend_command(ctx: Context) -> None:
 
 
 def _days(text: str) -> int:
-    from nlu.normalise.durations import parse_duration
+    from nlu.normalise import parse_duration
 
     days = days_of(parse_duration(text.strip()))
     if days is None:

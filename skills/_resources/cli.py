@@ -137,7 +137,7 @@ async def _act(settings: Settings, name: str, act: Callable[[Any, Any, Any], Any
 
 
 async def _extend(settings: Settings, args: argparse.Namespace) -> int:
-    from nlu.normalise.durations import parse_duration
+    from nlu.normalise import parse_duration
     from skills._resources import provision
     from skills._resources.draft import days_of
 

@@ -13,8 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from bot.workflow.fields import duration_seconds
-from nlu.normalise.counts import parse_count
-from nlu.normalise.durations import parse_duration
+from nlu.normalise import parse_count, parse_duration
 from skills._resources.settings import VmSettings
 
 MAX_TEXT = 500  # longest part of a message the patterns look at

@@ -398,10 +398,17 @@ async def reconcile(app: Application, providers: ProviderRegistry) -> list[Findi
 
 # -- registration --------------------------------------------------------------------------------
 def register_observers(scope: SkillScope) -> None:
-    """Add the enabled observers (warnings told once: the repeat interval is long for dates)."""
+    """Add the enabled observers when VMs can be created at all (warnings about a date are
+    told once: their repeat interval is long)."""
     app = scope.app
-    if not app.settings.observers.enabled or not vm_settings(app.settings).enabled:
-        return
+    providers = _providers(app)
+    if (
+        not app.settings.observers.enabled
+        or not vm_settings(app.settings).enabled
+        or providers is None
+        or not providers.names
+    ):
+        return  # nothing to watch without a VM provider
     settings = observer_settings(app.settings)
     chosen: list[tuple[Any, timedelta | None]] = []
     if settings.idle.enabled:

@@ -35,7 +35,7 @@ async def test_over_the_limit_needs_staff_approval_and_then_creates(bot: TestBot
     assert all(v.request == "REQ-1" and v.state == "running" for v in vms)
     req = await Request.get(id=1)
     assert req.state == "approved"
-    progress = [s for s in bot.dms_to("alice") if s.text.startswith("REQ-1: create vm")]
+    progress = [s for s in bot.dms_to("alice") if s.text.startswith("REQ-1: provision vms")]
     assert len(progress) == 1 and progress[0].edits  # one DM, edited
     assert "vm-3" in progress[0].text
 
