@@ -123,17 +123,24 @@ async def _show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _act(settings: Settings, name: str, act: Callable[[Any, Any, Any], Any]) -> Any:
+    from bot.observers import DRY_RUN
     from bot.observers_cli import headless_app
     from skills._resources.registry import ProviderRegistry
     from skills._resources.settings import vm_settings
 
-    async with headless_app(settings) as app:
-        vm = await _find(name)
-        providers = ProviderRegistry.build(app, vm_settings(settings).providers)
-        try:
-            return await act(app, providers, vm)
-        finally:
-            await providers.close()
+    # this short-lived process reaches nobody in chat: its observers (the reconcile at start)
+    # only rehearse, so nothing is recorded as told that nobody was told
+    token = DRY_RUN.set(True)
+    try:
+        async with headless_app(settings) as app:
+            vm = await _find(name)
+            providers = ProviderRegistry.build(app, vm_settings(settings).providers)
+            try:
+                return await act(app, providers, vm)
+            finally:
+                await providers.close()
+    finally:
+        DRY_RUN.reset(token)
 
 
 async def _extend(settings: Settings, args: argparse.Namespace) -> int:

@@ -367,10 +367,12 @@ async def reconcile(app: Application, providers: ProviderRegistry) -> list[Findi
         for vm in known:
             if not vm.external_id or vm.state == store.CREATING or vm.external_id in listed:
                 continue
-            if not DRY_RUN.get():
-                await store.update(
-                    vm, store.GONE, now=app.clock.now(), actor="reconcile", kind="vm.gone"
-                )
+            if DRY_RUN.get():
+                pass  # a rehearsal reports it and changes nothing
+            elif not await store.mark_if_still(
+                vm, store.GONE, now=app.clock.now(), actor="reconcile", kind="vm.gone"
+            ):
+                continue  # released or changed meanwhile: not gone behind our back
             findings.append(
                 Finding(
                     subject(vm),

@@ -147,8 +147,31 @@ async def update(
     **data: Any,
 ) -> Vm:
     """Move ``vm`` to ``state`` (and merge ``data``), with its audit record, in one transaction."""
+    found = await _write(vm, state, now, actor, kind, expires_at, None, data)
+    assert found is not None
+    return found
+
+
+async def mark_if_still(vm: Vm, state: str, *, now: datetime, actor: str, kind: str) -> bool:
+    """Move ``vm`` to ``state`` only if its row is still as ``vm`` was read: an observer's
+    conclusion never overwrites what someone did meanwhile (a release, an extension)."""
+    return await _write(vm, state, now, actor, kind, None, vm.state, {}) is not None
+
+
+async def _write(
+    vm: Vm,
+    state: str,
+    now: datetime,
+    actor: str,
+    kind: str,
+    expires_at: datetime | None,
+    only_if: str | None,
+    data: dict[str, Any],
+) -> Vm | None:
     async with in_transaction() as conn:
-        row = await Resource.get(id=vm.id, using_db=conn)
+        row = await Resource.select_for_update().using_db(conn).get(id=vm.id)
+        if only_if is not None and row.state != only_if:
+            return None
         row.state = state
         row.data = {**(row.data or {}), **data}
         fields = ["state", "data", "updated_at"]
