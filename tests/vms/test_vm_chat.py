@@ -143,3 +143,11 @@ async def test_a_vm_being_created_cannot_be_released(bot: TestBot) -> None:
     (refused,) = await bot.say("alice", "release vm-1")
     assert refused.text == "vm-1 is still being created; release it once it is ready."
     assert ask.choices
+
+
+async def test_beyond_the_hard_limits_is_refused_plainly(bot: TestBot) -> None:
+    (many,) = await bot.say("alice", "spin up 50 ubuntu 22.04 m1.small for a week")
+    assert many.text.startswith("I create at most 10 VMs in one request")
+    (long,) = await bot.say("alice", "can i get an ubuntu 22.04 vm m1.small for 3 years")
+    assert long.text == "VMs are lent for at most 365 days; ask for less."
+    assert await Resource.all().count() == 0
