@@ -151,3 +151,16 @@ async def test_beyond_the_hard_limits_is_refused_plainly(bot: TestBot) -> None:
     (long,) = await bot.say("alice", "can i get an ubuntu 22.04 vm m1.small for 3 years")
     assert long.text == "VMs are lent for at most 365 days; ask for less."
     assert await Resource.all().count() == 0
+
+
+async def test_staff_see_and_release_anyones_vm_and_the_owner_is_told(bot: TestBot) -> None:
+    await create_vm(bot, "alice", "spin up 1 ubuntu 22.04 m1.small for 3 days")
+    (shown,) = await bot.say("sam", "show vm-1")
+    assert "Owner: alice" in shown.text
+    (refused,) = await bot.say("bob", "release vm-1")
+    assert refused.text.startswith("You have no VM called vm-1")
+    (ask,) = await bot.say("sam", "release vm-1")
+    assert ask.text.startswith("Delete vm-1 of alice")
+    await bot.click("sam", ask, "Yes")
+    assert any(s.text == "sam deleted your VM vm-1." for s in bot.dms_to("alice"))
+    assert (await Resource.get(name="vm-1")).state == "released"
