@@ -38,6 +38,7 @@ DEFAULT_GROUPS: dict[str, list[str]] = {
     "file_for_others": ["helpdesk"],
     "edit_any_request": ["staff"],
     "comment_on_any_request": ["helpdesk", "staff"],
+    "see_all_resources": ["helpdesk", "staff", "management", "operator"],
 }
 
 
@@ -234,6 +235,9 @@ class Settings(_Section):
         description="provider name -> its settings, validated by the provider (bot.providers)",
     )
     workflows: dict[str, Any] = Field(default_factory=dict)
+    vms: dict[str, Any] = Field(
+        default_factory=dict, description="VMs from chat: policy and defaults (skills/vms.py)"
+    )
     vault: dict[str, Any] = Field(default_factory=dict)
     email: dict[str, Any] = Field(default_factory=dict)
     logging: LoggingSettings = LoggingSettings()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_REPEAT = timedelta(hours=24)
+
+#: set while observers run as a rehearsal (``quartermaster observers run --dry-run``): an observer
+#: that acts (deletes an expired VM) only reports what it would do
+DRY_RUN: ContextVar[bool] = ContextVar("observers_dry_run", default=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,10 @@ class ObserverRunner:
     @property
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+    def observer(self, name: str) -> Observer:
+        """The registered observer ``name`` (``KeyError`` if none), e.g. for a rehearsal."""
+        return self._entries[name].observer
 
     # -- scheduling ----------------------------------------------------------------------------
     def start(self) -> None:

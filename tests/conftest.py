@@ -8,10 +8,13 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.peers.openstack_fixture import openstack_cloud  # noqa: F401  (a fixture)
 
 PG_HOST, PG_PORT = os.environ.get("QM_TEST_PG_HOST", "127.0.0.1"), 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -140,3 +143,120 @@ def skill_pkg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Skill
     yield pkg
     for name in [m for m in sys.modules if m == pkg.name or m.startswith(pkg.name + ".")]:
         del sys.modules[name]
+
+
+@pytest.fixture
+async def libvirt_providers() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """Build ``LibvirtProvider``s on libvirt's in-process ``test:///default`` driver: call with
+    extra settings (``max_memory_mb=…``); every one gets the same unique name prefix, so tests
+    see only their own VMs. Their VMs are deleted and connections closed afterwards (the test
+    driver forgets everything when its last connection closes)."""
+    try:
+        from skills._providers.libvirt import LibvirtProvider
+    except ImportError as exc:
+        message = f"libvirt-python is not installed ({exc}); `make install` builds it"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from bot.providers import no_progress
+
+    prefix = f"qmt{uuid.uuid4().hex[:8]}-"
+    made: list[Any] = []
+
+    async def build(**settings: Any) -> Any:
+        provider = LibvirtProvider({"uri": "test:///default", "name_prefix": prefix, **settings})
+        made.append(provider)
+        return provider
+
+    yield build
+    for provider in made:
+        try:
+            for vm in await provider.list():
+                await provider.delete(vm.external_id, no_progress)
+        finally:
+            await provider.close()
+
+
+@pytest.fixture
+async def libvirt_provider(libvirt_providers: Callable[..., Awaitable[Any]]) -> Any:
+    """One ``LibvirtProvider`` on ``test:///default`` with a unique name prefix (see
+    ``libvirt_providers`` for one with other settings)."""
+    return await libvirt_providers()
+
+
+class Libvirtd:
+    """A private ``libvirtd`` serving only the test driver on a unix socket in a throwaway
+    directory: one test host shared between processes (``uri``), stoppable and restartable."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.socket = root / "libvirt-sock"
+        self.uri = f"test+unix:///default?socket={self.socket}"
+        (root / "nodrivers").mkdir()  # no QEMU driver: it would need a libvirt-qemu user
+        (root / "libvirtd.conf").write_text(
+            f'unix_sock_dir = "{root}"\nunix_sock_rw_perms = "0700"\n'
+            'auth_unix_rw = "none"\nauth_unix_ro = "none"\n'
+            f'log_outputs = "3:file:{root}/libvirtd.log"\n'
+        )
+        self.process: Any = None
+
+    async def start(self) -> None:
+        import asyncio
+        import shutil
+
+        binary = shutil.which("libvirtd") or "/usr/sbin/libvirtd"
+        self.socket.unlink(missing_ok=True)
+        self.process = await asyncio.create_subprocess_exec(
+            binary,
+            "--config",
+            str(self.root / "libvirtd.conf"),
+            "--pid-file",
+            str(self.root / "libvirtd.pid"),
+            env={**os.environ, "LIBVIRT_DRIVER_DIR": str(self.root / "nodrivers")},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(200):
+            if self.socket.exists():
+                return
+            if self.process.returncode is not None:
+                break
+            await asyncio.sleep(0.025)
+        await self.stop()
+        pytest.fail(f"libvirtd did not start; see {self.root / 'libvirtd.log'}")
+
+    async def stop(self) -> None:
+        import asyncio
+
+        process, self.process = self.process, None
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+@pytest.fixture
+async def libvirtd() -> AsyncIterator[Libvirtd]:
+    """A running private libvirtd with the test driver (Debian ``libvirt-daemon``), stopped
+    after; under CI=true a missing binary fails."""
+    import shutil
+    import tempfile
+
+    if shutil.which("libvirtd") is None and not Path("/usr/sbin/libvirtd").exists():
+        message = "libvirtd is not installed (Debian: apt-get install libvirt-daemon)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    # a short directory: unix socket paths are limited to about 100 characters
+    root = Path(tempfile.mkdtemp(prefix="qmlv-"))
+    daemon = Libvirtd(root)
+    await daemon.start()
+    try:
+        yield daemon
+    finally:
+        await daemon.stop()
+        shutil.rmtree(root, ignore_errors=True)

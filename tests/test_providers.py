@@ -150,9 +150,9 @@ def test_misconfigured_providers_name_the_key(memcloud: str) -> None:
         provider_from_config("libvirt", {"memcloud": {"quota": 1}})
     with pytest.raises(
         ConfigError,
-        match=r"providers\.openstack: no quartermaster\.providers "
-        r"plug-in named 'openstack'",
+        match=r"providers\.nimbus: no quartermaster\.providers "
+        r"plug-in named 'nimbus'",
     ):
-        provider_from_config("openstack", {"openstack": {}})
+        provider_from_config("nimbus", {"nimbus": {}})
     with pytest.raises(ConfigError, match=r"providers\.memcloud: quota: required"):
         provider_from_config("memcloud", {"memcloud": {}})
