@@ -369,7 +369,7 @@ async def resume_after_storing(ctx: Context, call_next: Next) -> None:
 
 
 async def _file_for_approval(ctx: Context, owner: User, draft: Draft, reasons: list[str]) -> None:
-    from bot.workflow import copies, notify
+    from bot.workflow import copies
     from bot.workflow.engine import FilingFailed, service
 
     wf = service(ctx.app)
@@ -384,9 +384,9 @@ async def _file_for_approval(ctx: Context, owner: User, draft: Draft, reasons: l
         req = await wf.file(spec, fields, owner, channel=ctx.channel)
     except FilingFailed as exc:
         raise UserError(str(exc)) from None
-    posted = await copies.publish(wf, req)
-    notify.announce_arrival(wf, req, spec, owner)
-    where = f" and posted it to #{spec.channel}" if posted is not None else ""
+    # filing wrote the card and the approvers' notices to the outbox; send the card now so the
+    # answer can say where it is
+    where = f" and posted it to #{spec.channel}" if await copies.post_now(wf, req) else ""
     await ctx.reply(
         f"That needs staff approval ({'; '.join(reasons)}), so I filed {req.ref}{where}. "
         "I'll create the VMs once it is approved."
@@ -647,7 +647,7 @@ async def _extend(ctx: Context, name: str, days: int) -> None:
 
 
 async def _file_extension(ctx: Context, vm: store.Vm, days: int, reason: str) -> None:
-    from bot.workflow import copies, notify
+    from bot.workflow import copies
     from bot.workflow.engine import FilingFailed, service
 
     wf = service(ctx.app)
@@ -662,9 +662,9 @@ async def _file_extension(ctx: Context, vm: store.Vm, days: int, reason: str) ->
         req = await wf.file(spec, {"vm": vm.name, "days": days}, owner, channel=ctx.channel)
     except FilingFailed as exc:
         raise UserError(str(exc)) from None
-    posted = await copies.publish(wf, req)
-    notify.announce_arrival(wf, req, spec, owner)
-    where = f" and posted it to #{spec.channel}" if posted is not None else ""
+    # filing wrote the card and the approvers' notices to the outbox; send the card now so the
+    # answer can say where it is
+    where = f" and posted it to #{spec.channel}" if await copies.post_now(wf, req) else ""
     await ctx.reply(
         f"That needs staff approval ({reason}), so I filed {req.ref}{where}. "
         f"I'll extend {vm.name} once it is approved."
