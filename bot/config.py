@@ -236,6 +236,7 @@ class Settings(_Section):
     workflows: dict[str, Any] = Field(default_factory=dict)
     vault: dict[str, Any] = Field(default_factory=dict)
     email: dict[str, Any] = Field(default_factory=dict)
+    loans: dict[str, Any] = Field(default_factory=dict)
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("identities")

@@ -1,0 +1,334 @@
+"""Node loans from chat: borrow test nodes for a period, see who has what, extend, give back.
+
+A loan is a workflow request (``config/workflows/node_loan.yml``): staff approve, and the
+``assign_loan`` action then books the nodes (free ones first, never overlapping) and writes
+the users into the nodes' Hiera files, one pushed commit. An observer warns before the end and
+cleans up at the end. The parts live in ``skills/_loans`` (see docs/loans.md).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from bot.actions import ActionResult, ActionRun
+from bot.checks import has_role
+from bot.context import Context
+from bot.errors import PermissionDenied, UserError
+from bot.scope import SkillScope
+from bot.skill import Skill
+from bot.workflow import chat
+from nlu.normalise import parse_date
+from skills._loans import assign, models, views
+from skills._loans.check import check_paths
+from skills._loans.expiry import EXTEND_ACTION, REPEAT, LoanExpiry, end_loan
+from skills._loans.inventory import parse_nodes
+from skills._loans.service import LOANS, Loans, days_between, service
+from skills._loans.settings import loan_settings
+
+skill = Skill("loans", "Node loans: borrow test nodes for a period; Hiera files kept in step.")
+
+STAFF = has_role("staff")
+REF = r"(?P<ref>REQ[-_ ]?\d{1,9})"
+LOAN_TYPE = "node_loan"
+EXTENSION_TYPE = "loan_extension"
+#: the words that end one part of "borrow 4 gpu from … to … for project … experiment … users …"
+_PARTS = {
+    "from": "start",
+    "starting": "start",
+    "to": "end",
+    "until": "end",
+    "till": "end",
+    "project": "project",
+    "experiment": "experiment",
+    "users": "users",
+    "user": "users",
+    "sudo": "sudoers",
+    "sudoers": "sudoers",
+}
+
+
+@skill.setup
+async def setup(scope: SkillScope) -> None:
+    settings = loan_settings(scope.settings.loans, scope.settings.source)
+    loans = Loans.create(settings)
+    scope.provide(LOANS, loans)
+    await assign.ensure_locks(settings)
+    scope.add_action("assign_loan", assign_loan)
+    scope.add_action("extend_loan", extend_loan)
+    scope.app.observers.add(LoanExpiry(loans), skill.name, repeat_after=REPEAT)
+    scope.on_close(lambda: scope.app.observers.remove_owner(skill.name))
+
+
+# -- asking for a loan ---------------------------------------------------------------------
+@skill.command(
+    r"(?:borrow|reserve)\s+(?P<rest>[^\n]{1,1000})",
+    help="borrow 4 gpu from 2027-03-01 to 2027-04-30 project Porting experiment Techlab "
+    "users alice,bob — ask for a node loan (hostlists work too: gpu[01-04])",
+    examples=("borrow 4 gpu nodes from 2027-03-01 to 2027-04-30 project X",),
+)
+async def borrow(ctx: Context) -> None:
+    assert ctx.match is not None
+    parts = split_request(ctx.match.group("rest"))
+    if parts.get("nodes"):
+        parse_nodes(parts["nodes"], service(ctx.app).settings)  # a clear answer now, not later
+    raw: dict[str, list[Any]] = {f"={k}": [v] for k, v in parts.items() if v}
+    await chat.start(ctx, LOAN_TYPE, {}, raw=raw)
+
+
+def split_request(text: str) -> dict[str, str]:
+    """ "4 gpu nodes from 2027-03-01 to 2027-04-30 for project X users a,b" -> its parts, by
+    keyword (a word scan: linear in the text)."""
+    parts: dict[str, list[str]] = {"nodes": []}
+    current = "nodes"
+    words = text.split()
+    for i, word in enumerate(words):
+        key = _PARTS.get(word.lower().strip(":"))
+        if key == "project" and parts.get("project"):
+            key = None
+        if key is not None and (key != "end" or current == "start"):
+            current = key
+            parts.setdefault(current, [])
+            continue
+        if word.lower() == "for" and i + 1 < len(words) and words[i + 1].lower() in _PARTS:
+            continue
+        parts.setdefault(current, []).append(word)
+    return {k: " ".join(v).strip(" ,") for k, v in parts.items()}
+
+
+# -- what happens on approval --------------------------------------------------------------
+async def assign_loan(run: ActionRun) -> ActionResult:
+    """Book the nodes and write the Hiera files; the requester is told which nodes."""
+    loans = service(run.app)
+    data = run.request.fields_data
+    wanted = parse_nodes(str(data.get("nodes", "")), loans.settings)
+    users = _names(str(data.get("users", "")))
+    sudo = [u for u in _names(str(data.get("sudoers") or "")) if u in users]
+    requester = run.request.requester
+    terms = assign.LoanTerms(
+        request_id=run.request.id,
+        requester=requester.key if hasattr(requester, "key") else "",
+        requester_name=getattr(requester, "name", ""),
+        start=date.fromisoformat(str(data["start"])),
+        end=date.fromisoformat(str(data["end"])),
+        project=str(data.get("project", "")),
+        experiment=str(data.get("experiment", "")),
+        users=tuple(users),
+        extra={"sudoers": [[u, loans.settings.sudo_rule] for u in sudo]} if sudo else {},
+    )
+    if days_between(terms.start, terms.end) > loans.settings.policy.max_days:
+        raise UserError(
+            f"A loan can last at most {loans.settings.policy.max_days} days; this one asks "
+            f"for {days_between(terms.start, terms.end)}."
+        )
+    loan = await assign.book(loans.settings, wanted, terms)
+    nodes = await assign.loan_nodes(loan)
+    run.app.audit.record("loans", "loan.assigned", loan.ref, nodes=nodes)
+    await run.progress("assigned", ", ".join(nodes))
+    booked = f"Assigned {', '.join(nodes)} from {loan.start} to {loan.end}"
+    try:
+        sha = await loans.write(loan, f"lend to {', '.join(loan.users)} until {loan.end}")
+    except UserError as exc:
+        return ActionResult(
+            False,
+            f"{booked}, but the Hiera files could not be updated ({exc}). "
+            "I'll keep trying every hour.",
+            {"nodes": nodes},
+        )
+    return ActionResult(
+        True,
+        f"{booked}; access for {', '.join(loan.users)} is in Hiera"
+        + (f" (commit {sha[:10]})." if sha else "."),
+        {"nodes": nodes, "commit": sha or ""},
+    )
+
+
+async def extend_loan(run: ActionRun) -> ActionResult:
+    """An approved extension: policy checked again (the approver too), then the new end date
+    in the database and in Hiera."""
+    loans = service(run.app)
+    data = run.request.fields_data
+    loan = await _loan(str(data.get("loan", "")))
+    until = date.fromisoformat(str(data["until"]))
+    policy = loans.settings.policy
+    if loan.state != models.ACTIVE:
+        raise UserError(f"{loan.ref} has already ended; ask for a new loan instead.")
+    if until <= loan.end:
+        raise UserError(f"{loan.ref} already runs until {loan.end}.")
+    if days_between(loan.start, until) > policy.max_days:
+        raise UserError(
+            f"A loan can last at most {policy.max_days} days; until {until} it would last "
+            f"{days_between(loan.start, until)}."
+        )
+    if loan.extensions >= policy.extensions_before_management:
+        actor = run.actor.key if run.actor is not None else ""
+        if not run.app.roles.has(actor, "management"):
+            raise UserError(
+                f"{loan.ref} has been extended {loan.extensions} times; management has to "
+                "approve further extensions."
+            )
+    await assign.extend(loan, until)
+    run.app.audit.record("loans", "loan.extended", loan.ref, until=until.isoformat())
+    try:
+        sha = await loans.write(loan, f"extend until {until}")
+    except UserError as exc:
+        return ActionResult(
+            False, f"{loan.ref} now runs until {until}, but Hiera was not updated ({exc})."
+        )
+    return ActionResult(
+        True,
+        f"{loan.ref} now runs until {until}" + (f" (commit {sha[:10]})." if sha else "."),
+        {"commit": sha or ""},
+    )
+
+
+# -- extending ----------------------------------------------------------------------------
+@skill.command(
+    r"extend\s+loan\s+" + REF + r"(?:\s+(?:until|to|till)\s+(?P<until>[^\n]{1,40}))?",
+    help="extend loan REQ-17 [until 2027-05-31] — ask to keep borrowed nodes longer",
+)
+async def extend_command(ctx: Context) -> None:
+    assert ctx.match is not None
+    await start_extension(ctx, ctx.match.group("ref"), ctx.match.group("until"))
+
+
+@skill.action(EXTEND_ACTION)
+async def extend_clicked(ctx: Context) -> None:
+    await start_extension(ctx, ctx.interaction.value, None)
+
+
+async def start_extension(ctx: Context, ref: str, until: str | None) -> None:
+    loans = service(ctx.app)
+    loan = await _loan(ref)
+    if ctx.user_key != loan.requester and not STAFF(ctx):
+        raise PermissionDenied(f"Only the borrower or staff can extend {loan.ref}.")
+    if loan.state != models.ACTIVE:
+        raise UserError(f"{loan.ref} has already ended; ask for a new loan instead.")
+    raw: dict[str, list[Any]] = {"=loan": [loan.ref]}
+    policy = loans.settings.policy
+    if loan.extensions >= policy.extensions_before_management:
+        raw["=approver"] = ["management"]
+    if until:
+        day = parse_date(until, ctx.app.clock.now())
+        if day is None:
+            raise UserError(f"{until!r} isn't a date I understand — e.g. 2027-05-31.")
+        if days_between(loan.start, date.fromisoformat(day)) > policy.max_days:
+            raise UserError(
+                f"A loan can last at most {policy.max_days} days ({loan.ref} started on "
+                f"{loan.start}, so until {loan.start + timedelta(days=policy.max_days - 1)})."
+            )
+        raw["=until"] = [day]
+    await chat.start(ctx, EXTENSION_TYPE, {}, raw=raw)
+
+
+# -- giving back ---------------------------------------------------------------------------
+@skill.command(
+    r"(?:release|end|return)\s+loan\s+" + REF,
+    help="release loan REQ-17 — give borrowed nodes back now (the borrower or staff)",
+)
+async def release(ctx: Context) -> None:
+    assert ctx.match is not None
+    loan = await _loan(ctx.match.group("ref"))
+    if ctx.user_key != loan.requester and not STAFF(ctx):
+        raise PermissionDenied(f"Only the borrower or staff can release {loan.ref}.")
+    if loan.state != models.ACTIVE:
+        raise UserError(f"{loan.ref} has already ended.")
+    sha = await service(ctx.app).remove(loan, f"released by {ctx.user_name}")
+    await end_loan(loan)
+    ctx.app.audit.record(ctx.user_key, "loan.released", loan.ref, commit=sha or "")
+    nodes = await assign.loan_nodes(loan)
+    await ctx.reply(
+        f"{loan.ref} is released: {', '.join(loan.users)} removed from {', '.join(nodes)}"
+        + (f" (commit {sha[:10]})." if sha else ".")
+    )
+
+
+# -- views ---------------------------------------------------------------------------------
+@skill.command(
+    r"(?:(?:show|list)\s+)?(?:my\s+)?loans",
+    help="my loans — the node loans you hold or use",
+    audit=False,
+)
+async def my_loans(ctx: Context) -> None:
+    await ctx.reply(await views.mine(ctx.user_key, ctx.user_name))
+
+
+@skill.command(
+    r"loan\s+" + REF, help="loan REQ-17 — one loan's nodes, dates and users", audit=False
+)
+async def show_loan(ctx: Context) -> None:
+    assert ctx.match is not None
+    loan = await _loan(ctx.match.group("ref"))
+    await ctx.reply(await views.detail(loan, full=views.may_see(ctx, loan)))
+
+
+@skill.command(
+    r"who\s+(?:has|holds|borrowed|is\s+using)\s+(?P<node>[A-Za-z0-9][A-Za-z0-9_.\-]{0,99})\s*\??",
+    help="who has gpu05? — the loans of a node, now and later",
+    audit=False,
+)
+async def who_has(ctx: Context) -> None:
+    assert ctx.match is not None
+    node = ctx.match.group("node")
+    if node not in service(ctx.app).settings.inventory:
+        raise UserError(f"{node} is not a node I lend.")
+    await ctx.reply(await views.holders(ctx, node, ctx.app.clock.now().date()))
+
+
+@skill.command(
+    r"(?:(?:which|what)\s+)?(?P<kind>[a-z][a-z0-9_-]{0,39}\s+)?nodes\s+(?:are\s+)?free"
+    r"(?P<when>[^\n]{0,80}?)\s*\??|free\s+(?P<kind2>[a-z][a-z0-9_-]{0,39}\s+)?nodes"
+    r"(?P<when2>[^\n]{0,80}?)\s*\??",
+    help="which nodes are free next week? · free gpu nodes from 2027-03-01 to 2027-03-14",
+    audit=False,
+)
+async def free(ctx: Context) -> None:
+    assert ctx.match is not None
+    loans = service(ctx.app)
+    kind = (ctx.match.group("kind") or ctx.match.group("kind2") or "").strip() or None
+    if kind is not None and kind not in loans.settings.kinds:
+        kind = kind.rstrip("s") if kind.rstrip("s") in loans.settings.kinds else None
+    when = (ctx.match.group("when") or ctx.match.group("when2") or "").strip()
+    start, end = views.period(when, ctx.app.clock.now().date())
+    nodes = await assign.free_nodes(loans.settings, start, end, kind)
+    what = f"{kind} nodes" if kind else "nodes"
+    span = f"{start}" if start == end else f"{start} to {end}"
+    if not nodes:
+        await ctx.reply(f"No {what} are free for all of {span}.")
+        return
+    await ctx.reply(f"Free {what} for all of {span}: {views.hostlist(nodes)} ({len(nodes)}).")
+
+
+@skill.command(r"hiera\s+check", checks=[STAFF], help="hiera check — check the node files now")
+async def hiera_check(ctx: Context) -> None:
+    loans = service(ctx.app)
+    repo = loans.working_copy()
+    async with repo.locked():
+        await repo.sync()
+        violations, _ = check_paths(
+            [repo.path], ctx.app.clock.now().date(), loans.settings.users_key
+        )
+    if not violations:
+        await ctx.reply("The node files are in order.")
+        return
+    shown = [str(v).removeprefix(str(repo.path) + "/") for v in violations[:20]]
+    more = f"\n… and {len(violations) - 20} more" if len(violations) > 20 else ""
+    await ctx.reply(f"{len(violations)} problems in the node files:\n" + "\n".join(shown) + more)
+
+
+# -- helpers -------------------------------------------------------------------------------
+async def _loan(ref: str) -> models.Loan:
+    m = re.fullmatch(r"(?i)REQ[-_ ]?(\d{1,9})", ref.strip())
+    loan = await models.Loan.get_or_none(request_id=int(m.group(1))) if m else None
+    if loan is None:
+        raise UserError(f"There is no node loan {ref}. Say `my loans` to see yours.")
+    return loan
+
+
+def _names(text: str) -> list[str]:
+    out: list[str] = []
+    for name in text.replace(",", " ").split():
+        if name not in out:
+            out.append(name)
+    return out
