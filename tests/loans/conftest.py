@@ -89,9 +89,7 @@ class Sink:
         from email import message_from_bytes
 
         return [
-            str(message_from_bytes(m.content)["Subject"])
-            for m in self.messages
-            if to in m.rcpt_tos
+            str(message_from_bytes(m.content)["Subject"]) for m in self.messages if to in m.rcpt_tos
         ]
 
 
