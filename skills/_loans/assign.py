@@ -73,12 +73,7 @@ async def book(settings: LoanSettings, wanted: NodeRequest, terms: LoanTerms) ->
         existing = await models.Loan.filter(request_id=terms.request_id).using_db(conn).first()
         if existing is not None:
             return existing  # approved twice (a retried action): the booking stands
-        await (
-            models.NodeLock.filter(node__in=sorted(candidates))
-            .select_for_update()
-            .using_db(conn)
-            .values_list("node", flat=True)
-        )
+        await _lock(candidates, conn)
         taken = await busy(candidates, terms.start, terms.end, conn)
         if wanted.names:
             clash = [n for n in wanted.names if n in taken]
@@ -132,12 +127,7 @@ async def extend(loan: models.Loan, until: date) -> None:
     """Move the loan's end to ``until`` unless another loan holds one of its nodes by then."""
     async with in_transaction() as conn:
         nodes = await loan_nodes(loan, conn)
-        await (
-            models.NodeLock.filter(node__in=sorted(nodes))
-            .select_for_update()
-            .using_db(conn)
-            .values_list("node", flat=True)
-        )
+        await _lock(nodes, conn)
         rows = await (
             models.LoanNode.filter(
                 node__in=nodes, active=True, start__lte=until, end__gte=loan.start
@@ -158,6 +148,16 @@ async def extend(loan: models.Loan, until: date) -> None:
         loan.warned = []
         await loan.save(using_db=conn, update_fields=["end", "extensions", "synced", "warned"])
         await models.LoanNode.filter(loan_id=loan.id).using_db(conn).update(end=until)
+
+
+async def _lock(nodes: list[str], conn: Any) -> None:
+    """Hold the nodes' lock rows until the transaction ends (in name order: no deadlocks)."""
+    await (
+        models.NodeLock.filter(node__in=sorted(nodes))
+        .order_by("node")
+        .select_for_update()
+        .using_db(conn)
+    )
 
 
 async def loan_nodes(loan: models.Loan, conn: Any = None) -> list[str]:
