@@ -42,7 +42,7 @@ async def test_bad_input_gets_a_clear_answer(
     bot = TestBot.create(tmp_path, overrides=loan_overrides(remote, tmp_path), clock=clock)
     async with bot:
         (out,) = await bot.say("alice", BORROW.format(what="3 tpu nodes", users="alice"))
-        assert "I don't lend 'tpu' nodes. Kinds: arm, gpu." == out.text
+        assert out.text == "I don't lend 'tpu' nodes. Kinds: arm, gpu."
         (out,) = await bot.say("alice", BORROW.format(what="9 gpu", users="alice"))
         assert out.text == "There are only 4 gpu nodes, so I can't lend 9."
         (out,) = await bot.say("alice", BORROW.format(what="cn[01-02]", users="alice"))
