@@ -101,7 +101,7 @@ class LoanExpiry:
         try:
             sha = await self.loans.remove(loan, f"loan ended on {loan.end.isoformat()}")
         except Exception as exc:
-            log.warning("expiry of %s: Hiera clean-up failed: %s", loan.ref, type(exc).__name__)
+            log.warning("expiry of %s: Hiera clean-up failed: %s", loan.ref, _why(exc))
             return [
                 Finding(
                     subject=f"loan:{loan.ref}",
@@ -134,7 +134,7 @@ class LoanExpiry:
         try:
             await self.loans.write(loan, "write the loan's users (retry)")
         except Exception as exc:
-            log.warning("loan %s: Hiera write still fails: %s", loan.ref, type(exc).__name__)
+            log.warning("loan %s: Hiera write still fails: %s", loan.ref, _why(exc))
 
 
 def _why(exc: Exception) -> str:

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 Edit = Callable[[str], "str | None"]  # old text ("" for a new file) -> new text, None: delete
 _USERINFO = re.compile(r"(\w+://)[^/@\s]{1,200}@")
-_REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "failed to push some refs")
+_REJECTED = ("[rejected]", "non-fast-forward", "fetch first")  # not "[remote rejected]": a hook
 _locks: dict[Path, asyncio.Lock] = {}
 
 

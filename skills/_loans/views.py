@@ -179,12 +179,18 @@ def as_csv(data: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in data:
-        writer.writerow(
-            {
-                **row,
-                "nodes": ",".join(row["nodes"]),
-                "users": ",".join(row["users"]),
-                "synced": str(row["synced"]).lower(),
-            }
-        )
+        flat = {
+            **row,
+            "nodes": ",".join(row["nodes"]),
+            "users": ",".join(row["users"]),
+            "synced": str(row["synced"]).lower(),
+        }
+        writer.writerow({k: _inert(v) for k, v in flat.items()})
     return out.getvalue()
+
+
+def _inert(value: Any) -> Any:
+    """A text people typed (a project) never becomes a formula in a spreadsheet."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
