@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.actions import ActionResult, ActionRun
 from bot.checks import has_role
+from bot.confirm import confirm_first
 from bot.context import Context
 from bot.errors import PermissionDenied, UserError
 from bot.scope import SkillScope
@@ -23,6 +24,7 @@ from nlu.normalise import parse_date
 from skills._loans import assign, models, views
 from skills._loans.check import check_paths
 from skills._loans.expiry import EXTEND_ACTION, REPEAT, LoanExpiry, end_loan
+from skills._loans.fields import duration_days
 from skills._loans.inventory import parse_nodes
 from skills._loans.service import LOANS, Loans, days_between, service
 from skills._loans.settings import loan_settings
@@ -229,15 +231,24 @@ async def start_extension(ctx: Context, ref: str, until: str | None) -> None:
 )
 async def release(ctx: Context) -> None:
     assert ctx.match is not None
-    loan = await _loan(ctx.match.group("ref"))
+    await release_loan(ctx, await _loan(ctx.match.group("ref")))
+
+
+async def release_loan(ctx: Context, loan: models.Loan) -> None:
+    """Give the nodes back now: exactly this loan's users leave its nodes' files."""
     if ctx.user_key != loan.requester and not STAFF(ctx):
         raise PermissionDenied(f"Only the borrower or staff can release {loan.ref}.")
     if loan.state != models.ACTIVE:
         raise UserError(f"{loan.ref} has already ended.")
+    nodes = await assign.loan_nodes(loan)
+    summary = (
+        f"Release node loan {loan.ref}: remove {', '.join(loan.users)} from {', '.join(nodes)} now"
+    )
+    if not await confirm_first(ctx, summary, command=f"release loan {loan.ref}"):
+        return
     sha = await service(ctx.app).remove(loan, f"released by {ctx.user_name}")
     await end_loan(loan)
     ctx.app.audit.record(ctx.user_key, "loan.released", loan.ref, commit=sha or "")
-    nodes = await assign.loan_nodes(loan)
     await ctx.reply(
         f"{loan.ref} is released: {', '.join(loan.users)} removed from {', '.join(nodes)}"
         + (f" (commit {sha[:10]})." if sha else ".")
@@ -285,11 +296,15 @@ async def who_has(ctx: Context) -> None:
 )
 async def free(ctx: Context) -> None:
     assert ctx.match is not None
-    loans = service(ctx.app)
     kind = (ctx.match.group("kind") or ctx.match.group("kind2") or "").strip() or None
+    when = (ctx.match.group("when") or ctx.match.group("when2") or "").strip()
+    await _free_reply(ctx, kind, when)
+
+
+async def _free_reply(ctx: Context, kind: str | None, when: str) -> None:
+    loans = service(ctx.app)
     if kind is not None and kind not in loans.settings.kinds:
         kind = kind.rstrip("s") if kind.rstrip("s") in loans.settings.kinds else None
-    when = (ctx.match.group("when") or ctx.match.group("when2") or "").strip()
     start, end = views.period(when, ctx.app.clock.now().date())
     nodes = await assign.free_nodes(loans.settings, start, end, kind)
     what = f"{kind} nodes" if kind else "nodes"
@@ -315,6 +330,129 @@ async def hiera_check(ctx: Context) -> None:
     shown = [str(v).removeprefix(str(repo.path) + "/") for v in violations[:20]]
     more = f"\n… and {len(violations) - 20} more" if len(violations) > 20 else ""
     await ctx.reply(f"{len(violations)} problems in the node files:\n" + "\n".join(shown) + more)
+
+
+# -- plain language -------------------------------------------------------------------------
+_ABOUT_LOANS = re.compile(
+    r"\b(?:loans?|borrow(?:ed|ing)?|lent|lend|reserv(?:ed|ations?))\b", re.IGNORECASE
+)
+_FREE = re.compile(r"\b(?:free|available|unused)\b", re.IGNORECASE)
+_NODES = re.compile(r"\bnodes?\b", re.IGNORECASE)
+_PERIOD_WORDS = ("next week", "this week", "next month", "tomorrow", "today")
+
+
+def _inventory_nodes(ctx: Context) -> list[str]:
+    loans = ctx.app.services.get(LOANS)
+    if loans is None:
+        return []
+    found: list[str] = []
+    for value in ctx.entities("node"):
+        for name in value if isinstance(value, list) else [value]:
+            if isinstance(name, str) and name in loans.settings.inventory:
+                found.append(name)
+    return found
+
+
+def about_loans(ctx: Context) -> bool:
+    """The message is about node loans: loan words, a lendable node, or free nodes."""
+    text = ctx.text[:500]
+    if _ABOUT_LOANS.search(text) or _inventory_nodes(ctx):
+        return True
+    return bool(_FREE.search(text) and _NODES.search(text))
+
+
+@skill.intent("request_loan", help='borrow nodes — e.g. "can I borrow 4 gpu nodes in march?"')
+async def request_loan_intent(ctx: Context) -> None:
+    """The model's reading fills the draft; the dialogue's summary and "yes" file it."""
+    loans = service(ctx.app)
+    raw: dict[str, list[Any]] = {}
+    nodes = _inventory_nodes(ctx)
+    count, kind = ctx.entity("count"), ctx.entity("cluster_type")
+    if nodes:
+        raw["=nodes"] = [",".join(nodes)]
+    elif isinstance(kind, str) and kind.lower() in loans.settings.kinds:
+        raw["=nodes"] = [f"{count if isinstance(count, int) else 1} {kind.lower()}"]
+    dates = [d for d in ctx.entities("date") if isinstance(d, str)]
+    if dates:
+        raw["=start"] = [dates[0]]
+    if len(dates) > 1:
+        raw["=end"] = [dates[1]]
+    else:
+        days = duration_days(ctx.entity("duration"))
+        start = date.fromisoformat(dates[0]) if dates else None
+        if days and start is not None:
+            raw["=end"] = [(start + timedelta(days=days - 1)).isoformat()]
+    users = [u for u in ctx.entities("user") if isinstance(u, str)]
+    if users:
+        raw["=users"] = [", ".join(users)]
+    await chat.start(ctx, LOAN_TYPE, {}, raw=raw)
+
+
+@skill.intent("list_resources", when=about_loans, audit=False)
+async def list_loans_intent(ctx: Context) -> None:
+    await check_loans_intent(ctx)
+
+
+@skill.intent("check_status", when=about_loans, audit=False)
+async def check_loans_intent(ctx: Context) -> None:
+    """ "who has gpu05?", "which nodes are free next week?", "status of my loan REQ-17"."""
+    nodes = _inventory_nodes(ctx)
+    today = ctx.app.clock.now().date()
+    if _FREE.search(ctx.text[:500]):
+        await _free_reply(ctx, None, _period_in(ctx))
+    elif nodes:
+        for node in nodes[:5]:
+            await ctx.reply(await views.holders(ctx, node, today))
+    elif (loan := await _loan_named(ctx)) is not None:
+        await ctx.reply(await views.detail(loan, full=views.may_see(ctx, loan)))
+    else:
+        await ctx.reply(await views.mine(ctx.user_key, ctx.user_name))
+
+
+@skill.intent("extend_loan", when=about_loans)
+async def extend_loan_intent(ctx: Context) -> None:
+    loan = await _loan_named(ctx) or await _only_loan(ctx)
+    until = None
+    dates = [d for d in ctx.entities("date") if isinstance(d, str)]
+    days = duration_days(ctx.entity("duration"))
+    if dates:
+        until = dates[-1]
+    elif days:
+        until = (loan.end + timedelta(days=days)).isoformat()
+    await start_extension(ctx, loan.ref, until)
+
+
+@skill.intent("release_resource", when=about_loans)
+async def release_loan_intent(ctx: Context) -> None:
+    await release_loan(ctx, await _loan_named(ctx) or await _only_loan(ctx))
+
+
+def _period_in(ctx: Context) -> str:
+    lowered = ctx.text.lower()
+    for words in _PERIOD_WORDS:
+        if words in lowered:
+            return words
+    dates = [d for d in ctx.entities("date") if isinstance(d, str)]
+    if len(dates) > 1:
+        return f"from {dates[0]} to {dates[1]}"
+    return dates[0] if dates else ""
+
+
+async def _loan_named(ctx: Context) -> models.Loan | None:
+    ref = ctx.entity("request_id")
+    if not isinstance(ref, str):
+        return None
+    return await _loan(ref)
+
+
+async def _only_loan(ctx: Context) -> models.Loan:
+    mine = [loan for loan in await models.Loan.filter(state=models.ACTIVE, requester=ctx.user_key)]
+    if len(mine) == 1:
+        return mine[0]
+    if not mine:
+        raise UserError("You have no node loan. Say `my loans` to check.")
+    refs = ", ".join(loan.ref for loan in mine)
+    raise UserError(f"Which loan — {refs}? Say for example `extend loan {mine[0].ref}`.")
 
 
 # -- helpers -------------------------------------------------------------------------------

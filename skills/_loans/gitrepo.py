@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 Edit = Callable[[str], "str | None"]  # old text ("" for a new file) -> new text, None: delete
 _USERINFO = re.compile(r"(\w+://)[^/@\s]{1,200}@")
-_REJECTED = ("[rejected]", "non-fast-forward", "fetch first")  # not "[remote rejected]": a hook
+#: the remote moved: a non-fast-forward refusal, or a ref that changed while we pushed (not
+#: "[remote rejected]" in general: a hook that declines is not fixed by trying again)
+_REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "cannot lock ref")
 _locks: dict[Path, asyncio.Lock] = {}
 
 

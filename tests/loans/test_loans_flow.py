@@ -24,10 +24,12 @@ def loans_service(bot: TestBot) -> Any:
     return bot.app.services[key]
 
 
-def colleague_pushes_first(remote: Remote, workdir: Path) -> None:
-    """A pre-push hook in the bot's working copy: the first time, a colleague pushes to the
-    remote just before the bot does, so the bot's push is rejected (the remote moved)."""
-    hook = workdir / "hiera" / ".git" / "hooks" / "pre-push"
+def colleague_pushes_first(remote: Remote, workdir: Path, hook_name: str = "pre-push") -> None:
+    """A hook in the bot's working copy: the first time, a colleague pushes to the remote just
+    before the bot does, so the bot's push is rejected (the remote moved). In ``pre-push`` the
+    remote's ref changes under the push ("cannot lock ref"); in ``pre-commit`` the push finds the
+    remote ahead ("[rejected] … (fetch first)")."""
+    hook = workdir / "hiera" / ".git" / "hooks" / hook_name
     marker = workdir / "colleague-pushed"
     hook.write_text(
         "#!/bin/sh\n"

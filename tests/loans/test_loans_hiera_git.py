@@ -9,11 +9,13 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from bot.testing import FakeClock
 from bot.testing.harness import TestBot
 from skills._loans import models
 from tests.loans.conftest import Remote, git, loan_overrides
-from tests.loans.test_loans_flow import loans_service
+from tests.loans.test_loans_flow import colleague_pushes_first, loans_service
 from tests.loans.test_loans_policy import lend
 
 
@@ -113,3 +115,20 @@ async def test_a_shared_sudoers_entry_stays_while_a_loan_needs_it(
         await bot.say("alice", "release loan REQ-2")
         text = remote.file("nodes/arm01.yaml")
         assert text.splitlines()[1:] == ["users: []"]
+
+
+@pytest.mark.parametrize("hook", ["pre-commit", "pre-push"])
+async def test_a_push_rejected_because_the_remote_moved_is_rebased(
+    tmp_path: Path, remote: Remote, hook: str
+) -> None:
+    clock = FakeClock(datetime(2027, 2, 1, 9, tzinfo=UTC))
+    bot = TestBot.create(tmp_path, overrides=loan_overrides(remote, tmp_path), clock=clock)
+    async with bot:
+        await bot.grant("sam", "staff")
+        await lend(bot, "alice", "gpu01")
+        colleague_pushes_first(remote, tmp_path, hook)
+        await lend(bot, "carol", "gpu02")
+        assert loans_service(bot).repo.rejected_pushes == 1
+        assert remote.log()[:2] == ["REQ-2: lend to carol until 2027-03-31", "colleague edit"]
+        assert "##r REQ-2" in remote.file("nodes/gpu02.yaml")
+        assert (await models.Loan.get(request_id=2)).synced
