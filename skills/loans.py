@@ -65,14 +65,15 @@ async def setup(scope: SkillScope) -> None:
 
 # -- asking for a loan ---------------------------------------------------------------------
 @skill.command(
-    r"(?:borrow|reserve)\s+(?P<rest>[^\n]{1,1000})",
+    r"(?:(?:can|could|may)\s+(?:i|we)\s+(?:please\s+)?)?(?:borrow|reserve)\s+"
+    r"(?P<rest>[^\n]{1,1000})",
     help="borrow 4 gpu from 2027-03-01 to 2027-04-30 project Porting experiment Techlab "
     "users alice,bob — ask for a node loan (hostlists work too: gpu[01-04])",
     examples=("borrow 4 gpu nodes from 2027-03-01 to 2027-04-30 project X",),
 )
 async def borrow(ctx: Context) -> None:
     assert ctx.match is not None
-    parts = split_request(ctx.match.group("rest"))
+    parts = split_request(ctx.match.group("rest").rstrip(" ?"))
     if parts.get("nodes"):
         parse_nodes(parts["nodes"], service(ctx.app).settings)  # a clear answer now, not later
     raw: dict[str, list[Any]] = {f"={k}": [v] for k, v in parts.items() if v}
@@ -288,16 +289,16 @@ async def who_has(ctx: Context) -> None:
 
 
 @skill.command(
-    r"(?:(?:which|what)\s+)?(?P<kind>[a-z][a-z0-9_-]{0,39}\s+)?nodes\s+(?:are\s+)?free"
-    r"(?P<when>[^\n]{0,80}?)\s*\??|free\s+(?P<kind2>[a-z][a-z0-9_-]{0,39}\s+)?nodes"
-    r"(?P<when2>[^\n]{0,80}?)\s*\??",
+    r"(?:(?:which|what|are\s+(?:there\s+)?any|any)\s+)?(?P<kind>[a-z][a-z0-9_-]{0,39}\s+)?nodes\s+"
+    r"(?:are\s+)?free(?P<when>[^\n]{0,80})|free\s+(?P<kind2>[a-z][a-z0-9_-]{0,39}\s+)?nodes"
+    r"(?P<when2>[^\n]{0,80})",
     help="which nodes are free next week? · free gpu nodes from 2027-03-01 to 2027-03-14",
     audit=False,
 )
 async def free(ctx: Context) -> None:
     assert ctx.match is not None
     kind = (ctx.match.group("kind") or ctx.match.group("kind2") or "").strip() or None
-    when = (ctx.match.group("when") or ctx.match.group("when2") or "").strip()
+    when = (ctx.match.group("when") or ctx.match.group("when2") or "").strip(" ?")
     await _free_reply(ctx, kind, when)
 
 
