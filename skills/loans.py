@@ -8,6 +8,7 @@ cleans up at the end. The parts live in ``skills/_loans`` (see docs/loans.md).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date, timedelta
 from typing import Any
@@ -74,8 +75,19 @@ async def setup(scope: SkillScope) -> None:
 async def borrow(ctx: Context) -> None:
     assert ctx.match is not None
     parts = split_request(ctx.match.group("rest").rstrip(" ?"))
+    loans = service(ctx.app)
     if parts.get("nodes"):
-        parse_nodes(parts["nodes"], service(ctx.app).settings)  # a clear answer now, not later
+        parse_nodes(parts["nodes"], loans.settings)  # a clear answer now, not at approval
+    start, end = (parse_date(parts.get(k) or "", ctx.event.time) for k in ("start", "end"))
+    if start and end:
+        days = days_between(date.fromisoformat(start), date.fromisoformat(end))
+        if days < 1:
+            raise UserError(f"The loan would end ({end}) before it starts ({start}).")
+        if days > loans.settings.policy.max_days:
+            raise UserError(
+                f"A loan can last at most {loans.settings.policy.max_days} days; "
+                f"{start} to {end} is {days}."
+            )
     raw: dict[str, list[Any]] = {f"={k}": [v] for k, v in parts.items() if v}
     await chat.start(ctx, LOAN_TYPE, {}, raw=raw)
 
@@ -322,8 +334,8 @@ async def hiera_check(ctx: Context) -> None:
     repo = loans.working_copy()
     async with repo.locked():
         await repo.sync()
-        violations, _ = check_paths(
-            [repo.path], ctx.app.clock.now().date(), loans.settings.users_key
+        violations, _ = await asyncio.to_thread(
+            check_paths, [repo.path], ctx.app.clock.now().date(), loans.settings.users_key
         )
     if not violations:
         await ctx.reply("The node files are in order.")

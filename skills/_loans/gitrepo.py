@@ -161,7 +161,7 @@ class WorkingCopy:
     async def _change(self, edits: Mapping[str, Edit], message: str) -> str | None:
         for _attempt in range(self.attempts):
             remote_has_branch = await self.sync()
-            if not self._apply(edits):
+            if not await asyncio.to_thread(self._apply, edits):
                 return None
             await self.git("add", "-A", "--", *edits)
             await self.git("commit", "-q", "-m", message)

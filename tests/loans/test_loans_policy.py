@@ -53,11 +53,22 @@ async def test_bad_input_gets_a_clear_answer(
         assert "isn't a date I understand" in out.text
         (out,) = await bot.say("alice", "loan REQ-5")
         assert "There is no node loan REQ-5" in out.text
-        # a loan longer than the policy allows fails at approval, with the reason
+        (out,) = await bot.say(
+            "alice", "borrow 1 arm from 2027-03-31 to 2027-03-01 project P experiment E users a"
+        )
+        assert out.text == "The loan would end (2027-03-01) before it starts (2027-03-31)."
+        # a loan longer than the policy allows: refused by the command at once ...
+        (out,) = await bot.say(
+            "alice",
+            "borrow 1 arm from 2027-03-01 to 2027-12-31 project P experiment E users alice",
+        )
+        assert out.text == "A loan can last at most 183 days; 2027-03-01 to 2027-12-31 is 306."
+        # ... and, filed through the generic dialogue, at approval, with the reason
         await bot.grant("sam", "staff")
         await bot.say(
             "alice",
-            "borrow 1 arm from 2027-03-01 to 2027-12-31 project P experiment E users alice",
+            "request loan nodes=arm01 start=2027-03-01 end=2027-12-31 project=P experiment=E "
+            "users=alice",
         )
         await bot.say("alice", "yes")
         await bot.say("sam", "approve REQ-1")
