@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.actions import ActionResult, ActionRun
-from bot.checks import has_role
+from bot.checks import has_role, in_group
 from bot.confirm import confirm_first
 from bot.context import Context
 from bot.errors import PermissionDenied, UserError
@@ -276,6 +276,26 @@ async def release_loan(ctx: Context, loan: models.Loan) -> None:
 )
 async def my_loans(ctx: Context) -> None:
     await ctx.reply(await views.mine(ctx.user_key, ctx.user_name))
+
+
+@skill.command(
+    r"(?:all\s+loans|loans?\s+calendar)",
+    checks=[in_group(views.SEE_ALL)],
+    help="all loans — every current and coming node loan (the calendar)",
+    audit=False,
+)
+async def all_loans(ctx: Context) -> None:
+    rows = await views.rows()
+    if not rows:
+        await ctx.reply("There are no current or coming node loans.")
+        return
+    lines = [
+        f"• {r['request']}: {views.hostlist(r['nodes'])}, {r['start']} to {r['end']} — "
+        f"{r['requester_name'] or r['requester']}, {r['project'] or 'no project'}"
+        for r in rows[:50]
+    ]
+    more = f"\n… and {len(rows) - 50} more (`quartermaster loans list`)" if len(rows) > 50 else ""
+    await ctx.reply("Node loans by start date:\n" + "\n".join(lines) + more)
 
 
 @skill.command(

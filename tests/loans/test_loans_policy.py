@@ -155,6 +155,12 @@ async def test_release_and_the_calendar(
         assert remote.log()[0] == "REQ-1: released by alice"
         (out,) = await bot.say("alice", "release loan REQ-1")
         assert out.text == "REQ-1 has already ended."
+        (out,) = await bot.say("sam", "all loans")
+        assert out.text == (
+            "Node loans by start date:\n• REQ-2: arm01, 2027-03-01 to 2027-03-31 — carol, P"
+        )
+        (out,) = await bot.say("carol", "all loans")
+        assert "needs one of the roles" in out.text
     config = tmp_path / "cli.yml"
     config.write_text(f"database:\n  url: sqlite://{db}\n", encoding="utf-8")
     capsys.readouterr()
