@@ -20,6 +20,7 @@ from bot.context import Context
 from bot.errors import PermissionDenied, UserError
 from bot.scope import SkillScope
 from bot.skill import Skill
+from bot.storage.models import User
 from bot.workflow import chat
 from nlu.normalise import parse_date
 from skills._loans import assign, models, views
@@ -100,9 +101,8 @@ def split_request(text: str) -> dict[str, str]:
     words = text.split()
     for i, word in enumerate(words):
         key = _PARTS.get(word.lower().strip(":"))
-        if key == "project" and parts.get("project"):
-            key = None
-        if key is not None and (key != "end" or current == "start"):
+        # a keyword starts its part once; later it is a word ("Porting from x86 to ARM")
+        if key is not None and key not in parts and (key != "end" or current in ("start", "nodes")):
             current = key
             parts.setdefault(current, [])
             continue
@@ -121,10 +121,11 @@ async def assign_loan(run: ActionRun) -> ActionResult:
     users = _names(str(data.get("users", "")))
     sudo = [u for u in _names(str(data.get("sudoers") or "")) if u in users]
     requester = run.request.requester
+    assert isinstance(requester, User)  # fetched by the workflow before actions run
     terms = assign.LoanTerms(
         request_id=run.request.id,
-        requester=requester.key if hasattr(requester, "key") else "",
-        requester_name=getattr(requester, "name", ""),
+        requester=requester.key,
+        requester_name=requester.name,
         start=date.fromisoformat(str(data["start"])),
         end=date.fromisoformat(str(data["end"])),
         project=str(data.get("project", "")),

@@ -123,9 +123,9 @@ def period(text: str, today: date) -> tuple[date, date]:
         return first, last
     start_text, sep, end_text = words.removeprefix("from ").partition(" to ")
     if not sep:
-        start_text, sep, end_text = words.partition(" until ")
+        start_text, sep, end_text = f" {words}".partition(" until ")
     if sep:
-        start = _day(start_text or "today", today)
+        start = _day(start_text.strip() or "today", today)
         end = _day(end_text, today)
     else:
         start = end = _day(words.removeprefix("on "), today)
