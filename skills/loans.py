@@ -375,16 +375,20 @@ _NODES = re.compile(r"\bnodes?\b", re.IGNORECASE)
 _PERIOD_WORDS = ("next week", "this week", "next month", "tomorrow", "today")
 
 
+def _node_names(ctx: Context) -> list[str]:
+    found: list[str] = []
+    for value in ctx.entities("node"):
+        for name in value if isinstance(value, list) else [value]:
+            if isinstance(name, str) and name not in found:
+                found.append(name)
+    return found
+
+
 def _inventory_nodes(ctx: Context) -> list[str]:
     loans = ctx.app.services.get(LOANS)
     if loans is None:
         return []
-    found: list[str] = []
-    for value in ctx.entities("node"):
-        for name in value if isinstance(value, list) else [value]:
-            if isinstance(name, str) and name in loans.settings.inventory:
-                found.append(name)
-    return found
+    return [n for n in _node_names(ctx) if n in loans.settings.inventory]
 
 
 def about_loans(ctx: Context) -> bool:
@@ -400,22 +404,21 @@ async def request_loan_intent(ctx: Context) -> None:
     """The model's reading fills the draft; the dialogue's summary and "yes" file it."""
     loans = service(ctx.app)
     raw: dict[str, list[Any]] = {}
-    nodes = _inventory_nodes(ctx)
+    nodes = _node_names(ctx)
     count, kind = ctx.entity("count"), ctx.entity("cluster_type")
     if nodes:
-        raw["=nodes"] = [",".join(nodes)]
+        raw["=nodes"] = [parse_nodes(",".join(nodes), loans.settings).describe()]
     elif isinstance(kind, str) and kind.lower() in loans.settings.kinds:
         raw["=nodes"] = [f"{count if isinstance(count, int) else 1} {kind.lower()}"]
-    dates = [d for d in ctx.entities("date") if isinstance(d, str)]
-    if dates:
-        raw["=start"] = [dates[0]]
-    if len(dates) > 1:
-        raw["=end"] = [dates[1]]
-    else:
-        days = duration_days(ctx.entity("duration"))
-        start = date.fromisoformat(dates[0]) if dates else None
-        if days and start is not None:
-            raw["=end"] = [(start + timedelta(days=days - 1)).isoformat()]
+    start, end = _dates_of(ctx)
+    days = duration_days(ctx.entity("duration"))
+    if days and end is None:
+        start = start or ctx.app.clock.now().date()  # "for a month": from today, shown to confirm
+        end = start + timedelta(days=days - 1)
+    if start is not None:
+        raw["=start"] = [start.isoformat()]
+    if end is not None:
+        raw["=end"] = [end.isoformat()]
     users = [u for u in ctx.entities("user") if isinstance(u, str)]
     if users:
         raw["=users"] = [", ".join(users)]
@@ -459,6 +462,27 @@ async def extend_loan_intent(ctx: Context) -> None:
 @skill.intent("release_resource", when=about_loans)
 async def release_loan_intent(ctx: Context) -> None:
     await release_loan(ctx, await _loan_named(ctx) or await _only_loan(ctx))
+
+
+_UNTIL = frozenset({"until", "till", "til", "to", "by", "through", "thru"})
+
+
+def _dates_of(ctx: Context) -> tuple[date | None, date | None]:
+    """The first and last day in the message: a date after "until"/"to" is the end."""
+    start = end = None
+    for ent in ctx.parse.entities if ctx.parse else ():
+        if ent.entity != "date" or not isinstance(ent.value, str):
+            continue
+        try:
+            day = date.fromisoformat(ent.value)
+        except ValueError:
+            continue
+        before = ctx.text[max(0, ent.start - 12) : ent.start].split()
+        if (before and before[-1].lower() in _UNTIL) or start is not None:
+            end = day
+        else:
+            start = day
+    return start, end
 
 
 def _period_in(ctx: Context) -> str:
