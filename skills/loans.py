@@ -67,15 +67,17 @@ async def setup(scope: SkillScope) -> None:
 
 # -- asking for a loan ---------------------------------------------------------------------
 @skill.command(
-    r"(?:(?:can|could|may)\s+(?:i|we)\s+(?:please\s+)?)?(?:borrow|reserve)\s+"
-    r"(?P<rest>[^\n]{1,1000})",
+    r"(?:borrow|reserve)\s+(?P<rest>[^\n]{0,300}?\bfrom\s+\d{4}-\d{2}-\d{2}\s+(?:to|until|till)\s+"
+    r"\d{4}-\d{2}-\d{2}(?:\s[^\n]{0,700})?)",
     help="borrow 4 gpu from 2027-03-01 to 2027-04-30 project Porting experiment Techlab "
     "users alice,bob — ask for a node loan (hostlists work too: gpu[01-04])",
     examples=("borrow 4 gpu nodes from 2027-03-01 to 2027-04-30 project X",),
 )
 async def borrow(ctx: Context) -> None:
+    """The exact form, with ISO dates; anything looser ("can I borrow 4 gpu nodes for a
+    month?") goes to the language model's ``request_loan``."""
     assert ctx.match is not None
-    parts = split_request(ctx.match.group("rest").rstrip(" ?"))
+    parts = split_request(ctx.match.group("rest").rstrip(" ?."))
     loans = service(ctx.app)
     if parts.get("nodes"):
         parse_nodes(parts["nodes"], loans.settings)  # a clear answer now, not at approval
@@ -108,6 +110,12 @@ def split_request(text: str) -> dict[str, str]:
             continue
         if word.lower() == "for" and i + 1 < len(words) and words[i + 1].lower() in _PARTS:
             continue
+        if current in ("start", "end") and parts[current]:
+            raise UserError(
+                f"After the dates I expected `project …`, `experiment …`, `users …` or "
+                f"`sudo …`, not {word[:40]!r}. For example: `borrow 2 gpu from 2027-03-01 to "
+                "2027-03-31 project Porting experiment Techlab users alice, bob`."
+            )
         parts.setdefault(current, []).append(word)
     return {k: " ".join(v).strip(" ,") for k, v in parts.items()}
 
@@ -408,8 +416,9 @@ async def request_loan_intent(ctx: Context) -> None:
     count, kind = ctx.entity("count"), ctx.entity("cluster_type")
     if nodes:
         raw["=nodes"] = [parse_nodes(",".join(nodes), loans.settings).describe()]
-    elif isinstance(kind, str) and kind.lower() in loans.settings.kinds:
-        raw["=nodes"] = [f"{count if isinstance(count, int) else 1} {kind.lower()}"]
+    elif isinstance(kind, str):  # an unknown kind is refused here, naming the kinds lent
+        wanted = f"{count if isinstance(count, int) else 1} {kind.lower()}"
+        raw["=nodes"] = [parse_nodes(wanted, loans.settings).describe()]
     start, end = _dates_of(ctx)
     days = duration_days(ctx.entity("duration"))
     if days and end is None:

@@ -49,9 +49,14 @@ async def test_plain_language_about_loans(
         assert (await Loan.get(request_id=1)).state == "ended"
         assert "##r REQ-1" not in remote.file("nodes/gpu01.yaml")
 
-        # a polite question form of the command starts the request dialogue
-        out = await bot.say(
-            "carol",
-            "can I borrow 2 arm nodes from 2027-03-01 to 2027-03-15 for project Q experiment E?",
-        )
-        assert "Which users get access" in out[-1].text
+        # asking in plain words starts the loan dialogue with what the model read
+        out = await bot.say("carol", "can I borrow 2 arm nodes for two weeks?")
+        assert "Which project" in out[-1].text
+        for answer in ("Porting", "Techlab", "carol"):
+            out = await bot.say("carol", answer)
+        summary = out[-1].text
+        assert "2 arm" in summary and "2027-02-01" in summary and "2027-02-14" in summary
+        out = await bot.say("dave", "reserve gpu02 from march 1 to april 30 for dave")
+        assert "Which project" in out[-1].text
+        (out,) = await bot.say("erin", "could I borrow 2 power nodes for a month?")
+        assert out.text == "I don't lend 'power' nodes. Kinds: arm, gpu."

@@ -41,6 +41,11 @@ def test_split_request(text: str, parts: dict[str, str]) -> None:
     assert split_request(text) == parts
 
 
+def test_split_request_wants_keywords_after_the_dates() -> None:
+    with pytest.raises(UserError, match="After the dates I expected `project …`"):
+        split_request("gpu01 from 2027-03-01 to 2027-04-30 for alice")
+
+
 @pytest.mark.parametrize(
     ("text", "wanted"),
     [
