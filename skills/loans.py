@@ -61,8 +61,9 @@ async def setup(scope: SkillScope) -> None:
     await assign.ensure_locks(settings)
     scope.add_action("assign_loan", assign_loan)
     scope.add_action("extend_loan", extend_loan)
-    scope.app.observers.add(LoanExpiry(loans), skill.name, repeat_after=REPEAT)
-    scope.on_close(lambda: scope.app.observers.remove_owner(skill.name))
+    if settings.inventory or loans.repo is not None:  # nothing to watch where loans are off
+        scope.app.observers.add(LoanExpiry(loans), skill.name, repeat_after=REPEAT)
+        scope.on_close(lambda: scope.app.observers.remove_owner(skill.name))
 
 
 # -- asking for a loan ---------------------------------------------------------------------
