@@ -210,7 +210,7 @@ def rule_spans(
     found: list[tuple[str, int, int]] = []
     for m in REQUEST_ID_RE.finditer(text):
         found.append(("request_id", m.start(), m.end()))
-    for tok in tokens:
+    for i, tok in enumerate(tokens):
         cls = token_class(tok.text)
         if cls == "PATH" and len(tok.text) > 1:
             found.append(("path", tok.start, tok.end))
@@ -220,7 +220,9 @@ def rule_spans(
             found.append(("duration", tok.start, tok.end))
         elif tok.text.lower() in PROVIDERS:
             found.append(("provider", tok.start, tok.end))
-        elif tok.text.startswith("@") and len(tok.text) > 1:
+        elif tok.text.startswith("@") and len(tok.text) > 1 and i > 0:
+            # a leading mention usually addresses someone (the bot, a colleague): the tagger
+            # decides from context ("@dave needs 5TB" vs "@quartermaster install gromacs")
             found.append(("user", tok.start, tok.end))
     for m in _BEHALF.finditer(text):
         found.append(("user", m.start(1), m.end(1)))
