@@ -240,6 +240,7 @@ class Settings(_Section):
     )
     vault: dict[str, Any] = Field(default_factory=dict)
     email: dict[str, Any] = Field(default_factory=dict)
+    loans: dict[str, Any] = Field(default_factory=dict)
     logging: LoggingSettings = LoggingSettings()
 
     @field_validator("identities")

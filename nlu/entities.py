@@ -3,8 +3,10 @@
 The CRF decides *what* a span is from context ("1234" is a job id after "job", a request id after
 "request"); the normalisers decide its *value*. A small set of unambiguous patterns (``REQ-12``,
 ``5TB``, ``c[001-010]``, ``/scratch/x``, ``P14D``, "end of march", provider and configured
-cluster names) is added
-by rules when the tagger found nothing there, which keeps recall up on wordings it never saw.
+cluster names, ``@user`` mentions and "on behalf of jdoe") is added by rules when the tagger
+found nothing there, which keeps recall up on wordings it never saw. Host names with hyphens
+(``gpu-a100-03``, ``cn-r12-07``) look like resource ids (``vm-12``, ``dev-box-3``) to the
+tagger; a hyphenated name with digits before its last part is read as a host.
 """
 
 from __future__ import annotations
@@ -74,6 +76,15 @@ _DURATION_CUES = frozenset(
     | {"give", "need", "needs", "needed", "further", "plus", "+", "to", "it", "them"}
 )
 _VERSION_PREFIX = re.compile(r"^(?:version|ver\.?|v\.)\s*", re.IGNORECASE)
+#: a user name as written: ``@dave``, ``<@U123|dave>`` (Slack), ``jdoe``, ``li.wei``
+_USER = re.compile(r"<?@?([A-Za-z0-9][\w.\-]{0,63})(?:\|[^>]{0,80})?>?")
+#: words read as "for <word>" that name no person
+_NOT_USERS = frozenset(
+    {"me", "my", "myself", "us", "our", "ourselves", "him", "her", "them", "you", "your"}
+    | {"the", "a", "an", "this", "that", "it", "everyone", "all", "group", "lab", "team"}
+    | {"project", "someone", "somebody", "whom", "who"}
+)
+_BEHALF = re.compile(r"\bon\s+behalf\s+of\s+(@?[A-Za-z0-9][\w.\-]{0,63})", re.IGNORECASE)
 
 
 @dataclass
@@ -125,6 +136,26 @@ def parse_flavor(text: str) -> str | dict[str, int] | None:
     return low or None
 
 
+def parse_user(text: str) -> str | None:
+    """The user name (or platform id) without ``@``: "@dave" → "dave", "<@U123|dave>" → "U123"."""
+    m = _USER.fullmatch(text.strip())
+    if m is None:
+        return None
+    name = m.group(1).rstrip(".-")
+    return name if name and name.lower() not in _NOT_USERS else None
+
+
+def is_host_name(text: str) -> bool:
+    """A hyphenated host name ("gpu-a100-03", "cn-r12-07", "a100-node-07") rather than a
+    resource id ("vm-12", "dev-box-3"): a digit in a part before the last one."""
+    parts = text.split("-")
+    if len(text) > 64 or len(parts) < 2 or not all(p.isascii() and p.isalnum() for p in parts):
+        return False
+    return any(ch.isdigit() for ch in parts[-1]) and any(
+        ch.isdigit() for part in parts[:-1] for ch in part
+    )
+
+
 def normalise(entity: str, text: str, ctx: EntityContext) -> Any | None:
     """The schema value of ``text`` read as ``entity``; None when it cannot be that entity."""
     low = text.lower().strip()
@@ -159,6 +190,8 @@ def normalise(entity: str, text: str, ctx: EntityContext) -> Any | None:
         return value if value in PROVIDERS else None
     if entity == "version":
         return _VERSION_PREFIX.sub("", text.strip()) or None
+    if entity == "user":
+        return parse_user(text)
     if entity in ("path", "resource_id"):
         return text.strip() or None
     if entity == "image":
@@ -177,7 +210,7 @@ def rule_spans(
     found: list[tuple[str, int, int]] = []
     for m in REQUEST_ID_RE.finditer(text):
         found.append(("request_id", m.start(), m.end()))
-    for tok in tokens:
+    for i, tok in enumerate(tokens):
         cls = token_class(tok.text)
         if cls == "PATH" and len(tok.text) > 1:
             found.append(("path", tok.start, tok.end))
@@ -187,6 +220,12 @@ def rule_spans(
             found.append(("duration", tok.start, tok.end))
         elif tok.text.lower() in PROVIDERS:
             found.append(("provider", tok.start, tok.end))
+        elif tok.text.startswith("@") and len(tok.text) > 1 and i > 0:
+            # a leading mention usually addresses someone (the bot, a colleague): the tagger
+            # decides from context ("@dave needs 5TB" vs "@quartermaster install gromacs")
+            found.append(("user", tok.start, tok.end))
+    for m in _BEHALF.finditer(text):
+        found.append(("user", m.start(1), m.end(1)))
     for m in SIZE_RE.finditer(text):
         if m.group(1)[0].isdigit():
             found.append(("size", m.start(), m.end()))
@@ -216,6 +255,8 @@ def extract(
     taken: list[tuple[int, int]] = []
     for entity, first, last in tagged:
         start, end = tokens[first].start, tokens[last - 1].end
+        if entity == "resource_id" and is_host_name(text[start:end]):
+            entity = "node"
         value = normalise(entity, text[start:end], ctx)
         if value is None:
             continue

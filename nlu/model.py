@@ -26,6 +26,7 @@ import yaml
 from nlu.data import OUT_OF_SCOPE, DataError, TrainingData, data_files, load_data
 from nlu.entities import EntityContext, extract
 from nlu.gazetteer import Gazetteer
+from nlu.guard import guarded
 from nlu.intent import IntentConfig, IntentModel, train_intent
 from nlu.novelty import KnownWords
 from nlu.result import FALLBACK, IntentScore, ParseResult
@@ -112,6 +113,10 @@ class NLUModel:
         name, confidence, ranking = self.intent.decide(probs, threshold)
         if not tokens:
             name, confidence = FALLBACK, 1.0
+        ruled = guarded(name, tokens, gaz)
+        if ruled != name:  # a question, hedge, "don't", undo or history is never a decision
+            name = ruled
+            ranking = sorted(ranking, key=lambda item: item[0] != ruled)
         top_label = self.intent.labels[int(np.argmax(probs))]
         if context is None:
             context = EntityContext(

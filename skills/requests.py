@@ -16,9 +16,10 @@ from bot import bounds
 from bot.app import Application
 from bot.checks import in_group
 from bot.context import Context
-from bot.errors import UserError
+from bot.errors import PermissionDenied, UserError
 from bot.scope import SkillScope
 from bot.skill import Skill
+from bot.storage.models import User
 from bot.workflow import chat, dialogue
 from bot.workflow.chat import COMMENT_FOLLOWUP, PAIR, REF
 from bot.workflow.engine import WORKFLOWS, Workflows, parse_ref, service
@@ -279,7 +280,32 @@ async def request(ctx: Context) -> None:
 @skill.intent("request_software")
 @skill.intent("extend_walltime")
 async def new_request(ctx: Context) -> None:
-    await chat.start(ctx, None, chat.entities_of(ctx), intent=ctx.intent)
+    behalf = await _person_named(ctx)
+    if behalf is not None and not chat.FILE_FOR_OTHERS(ctx):
+        raise PermissionDenied(
+            f"You can only file requests for yourself, so nothing was filed for {behalf[1]} "
+            f"(filing for someone else {chat.FILE_FOR_OTHERS.describe(ctx)})."
+        )
+    entities = {k: v for k, v in chat.entities_of(ctx).items() if k != "user"}
+    await chat.start(ctx, None, entities, intent=ctx.intent, behalf=behalf[0] if behalf else None)
+
+
+async def _person_named(ctx: Context) -> tuple[str, str] | None:
+    """Whom a plain-language request is for ("for @dave", "for carol", "on behalf of jdoe"):
+    (the id ``chat.start`` files for, the name as said); None when it is the sender. A bare
+    name is looked up among the people the bot knows on this platform; a mention is an id."""
+    said = ctx.entity("user")
+    if not said:
+        return None
+    name = str(said)
+    me = ctx.event
+    if name.lower() in (me.user_id.lower(), (me.user_name or "").lower()):
+        return None
+    if f"@{name}" not in ctx.text:
+        known = await User.filter(platform=ctx.platform, name__iexact=name).limit(2)
+        if len(known) == 1:
+            return known[0].platform_id, name
+    return f"@{name}", name
 
 
 def _ref_entity(ctx: Context) -> str | None:

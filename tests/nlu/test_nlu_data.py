@@ -164,6 +164,8 @@ SCHEMA_INTENTS = {
     "list_resources",
     "release_resource",
     "extend_loan",
+    "request_loan",
+    "request_account",
     "extend_walltime",
     "store_credential",
     "approve_request",
