@@ -8,6 +8,8 @@ over the remaining rows (helpdesk volumes are thousands, not millions).
 
 from __future__ import annotations
 
+import difflib
+
 import operator
 import re
 from collections.abc import Callable
@@ -126,10 +128,7 @@ async def search(types: dict[str, RequestType], query: Query) -> list[Request]:
     known = {n for t in (query.types or types) if t in types for n in types[t].fields}
     for name, _, _ in query.fields:
         if name not in known:
-            raise UserError(
-                f"No request has a field {quoted(name, 40)}. Fields you can search: "
-                f"{', '.join(sorted(known))} (and type:, state:, requester:, assignee:)."
-            )
+            raise UserError(_unknown_field(name, known))
     qs = Request.filter(deleted=False)
     if query.types:
         unknown = [t for t in query.types if t not in types]
@@ -177,3 +176,21 @@ async def search(types: dict[str, RequestType], query: Query) -> list[Request]:
                 continue
         out.append(req)
     return out
+
+
+#: how many field names an "unknown field" answer lists before pointing at ``type:``
+FIELDS_LISTED = 12
+
+
+def _unknown_field(name: str, known: set[str]) -> str:
+    """Name the close matches first ("sise" → size); list the rest only while the list stays
+    short (every request type adds fields), else say how to see one type's fields."""
+    fields = sorted(known)
+    close = difflib.get_close_matches(name.lower(), fields, n=3, cutoff=0.6)
+    text = f"No request has a field {quoted(name, 40)}."
+    if close:
+        text += f" Did you mean {' or '.join(close)}?"
+    shown = ", ".join(fields[:FIELDS_LISTED])
+    if len(fields) > FIELDS_LISTED:
+        shown += f" and {len(fields) - FIELDS_LISTED} more (add `type:NAME` for one type's)"
+    return f"{text} Fields you can search: {shown}; and type:, state:, requester:, assignee:."

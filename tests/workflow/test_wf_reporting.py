@@ -52,5 +52,5 @@ async def test_search_by_person_and_path_in_plain_words_and_unknown_fields(
         assert out.text.splitlines()[0] == "1 request(s):"
         assert mine.ref in out.text
         (bad,) = await bot.say("sam", "search requests sise>5TB")
-        assert bad.text.startswith("No request has a field 'sise'. Fields you can search: ")
-        assert "size" in bad.text
+        assert bad.text.startswith("No request has a field 'sise'. Did you mean size?")
+        assert "Fields you can search: " in bad.text and "add `type:NAME`" in bad.text
