@@ -279,6 +279,7 @@ async def request(ctx: Context) -> None:
 )
 @skill.intent("request_software")
 @skill.intent("extend_walltime")
+@skill.intent("request_account")
 async def new_request(ctx: Context) -> None:
     behalf = await _person_named(ctx)
     if behalf is not None and not chat.FILE_FOR_OTHERS(ctx):

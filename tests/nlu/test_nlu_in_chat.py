@@ -118,3 +118,20 @@ async def test_naming_yourself_files_for_yourself(bot: TestBot) -> None:
     req = await Request.get()
     await req.fetch_related("requester")
     assert req.requester.platform_id == "alice"
+
+
+async def test_a_new_postdoc_asking_for_an_account_gets_the_account_dialogue(
+    bot: TestBot,
+) -> None:
+    """Issue #15 item 1: "need an account on terra" was not understood; now it opens the
+    account request type (its `intent: request_account`) and asks only what was not said."""
+    out = await bot.say("pia", "I'm a new postdoc and need an account on terra")
+    assert "username" in out[-1].text.lower(), [s.text for s in out]
+    await bot.say("pia", "pia")
+    out = await bot.say("pia", "Prof. Okafor")
+    assert "until" in out[-1].text.lower(), [s.text for s in out]
+    await bot.say("pia", "2027-06-30")
+    await bot.say("pia", "yes")
+    req = await Request.get()
+    assert req.type == "account"
+    assert req.fields_data["cluster"] == "terra" and req.fields_data["username"] == "pia"
