@@ -9,7 +9,6 @@ over the remaining rows (helpdesk volumes are thousands, not millions).
 from __future__ import annotations
 
 import difflib
-
 import operator
 import re
 from collections.abc import Callable
