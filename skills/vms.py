@@ -312,7 +312,7 @@ async def _create_now(
     except UserError as exc:
         await _say(app, owner_key, where, str(exc))
         return None
-    await status.finish("ready" if outcome.ok else "finished with a failure")
+    await status.finish(f"Done: {len(outcome.created)} of {outcome.wanted} created.")
     await _say(app, owner_key, where, outcome.report(settings.login_user))
     if not outcome.ok and outcome.created:
         log.warning("%s: %s of %s VMs created", owner_key, len(outcome.created), outcome.wanted)

@@ -29,7 +29,7 @@ async def test_a_full_request_is_restated_then_created_with_one_progress_message
     assert progress.thread == ask.thread
     final = progress.text
     assert "✔ vm-1: address assigned" in final and "✔ vm-2: booting" in final
-    assert final.rstrip().endswith("\nready")
+    assert final.rstrip().endswith("\nDone: 2 of 2 created.")
     ready = out[-1].text
     assert ready.startswith("Your VMs are ready:")
     assert "ssh ubuntu@" in ready and "vm-1" in ready and "vm-2" in ready
