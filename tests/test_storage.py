@@ -143,3 +143,17 @@ def test_redact_url():
     assert redact_url("sqlite:///tmp/x.db") == "sqlite:///tmp/x.db"
     assert redact_url("redis://:pw@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
     assert redact_url("http://127.0.0.1:8080/a:b@c") == "http://127.0.0.1:8080/a:b@c"
+
+
+async def test_sqlite_commits_do_not_wait_for_an_fsync(tmp_path):
+    """WAL with synchronous=NORMAL: a slow disk must not stall every conversation (a commit
+    per outbox claim made fsync stalls visible as "the database did not answer")."""
+    from tortoise import Tortoise
+
+    await open_database(f"sqlite://{tmp_path / 'qm.sqlite3'}")
+    try:
+        conn = Tortoise.get_connection("default")
+        assert await conn.execute_query_dict("PRAGMA journal_mode") == [{"journal_mode": "wal"}]
+        assert await conn.execute_query_dict("PRAGMA synchronous") == [{"synchronous": 1}]
+    finally:
+        await close_database()

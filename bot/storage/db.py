@@ -55,17 +55,21 @@ def installed_apps() -> dict[str, tuple[list[str], str]]:
 
 
 def connection_config(url: str, timeout: float | None = None) -> str | dict[str, Any]:
-    """tortoise's connection entry: the URL, or for PostgreSQL the expanded URL with asyncpg's
-    per-query (``command_timeout``) and connect (``timeout``) limits, which the URL cannot
-    carry as numbers."""
+    """tortoise's connection entry: the URL, or the expanded URL with SQLite's pragmas or, for
+    PostgreSQL, asyncpg's per-query (``command_timeout``) and connect (``timeout``) limits,
+    which the URL cannot carry as numbers."""
     from tortoise.backends.base.config_generator import expand_db_url
 
-    if timeout is None:
-        return url
     expanded = expand_db_url(url)
-    if expanded["engine"] != "tortoise.backends.asyncpg":
-        return url
     credentials = expanded["credentials"]
+    if expanded["engine"] == "tortoise.backends.sqlite":
+        # WAL (tortoise's default) with synchronous=NORMAL: a commit no longer waits for an
+        # fsync, so a slow disk cannot stall every conversation; a killed process still loses
+        # nothing (a power cut may lose the last commits; production runs PostgreSQL)
+        credentials.setdefault("synchronous", "NORMAL")
+        return expanded
+    if timeout is None or expanded["engine"] != "tortoise.backends.asyncpg":
+        return url
     credentials.setdefault("command_timeout", timeout)
     credentials.setdefault("timeout", timeout)
     return expanded
