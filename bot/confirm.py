@@ -67,13 +67,22 @@ async def confirm_first(ctx: Context, summary: str, *, command: str = "") -> boo
     return False
 
 
-def _is_answer(ctx: Context) -> bool:
-    return ctx.text.strip().lower().rstrip(".!") in YES | NO
+def is_yes_or_no(ctx: Context) -> bool:
+    """A typed answer to a Yes/No question (for ``accepts=`` of any skill's yes/no follow-up)."""
+    return _word(ctx) in YES | NO
 
 
-@skill.followup(FOLLOWUP, accepts=_is_answer, cancelled="Nothing changed.")
+def said_yes(ctx: Context) -> bool:
+    return _word(ctx) in YES
+
+
+def _word(ctx: Context) -> str:
+    return ctx.text.strip().lower().rstrip(".!")
+
+
+@skill.followup(FOLLOWUP, accepts=is_yes_or_no, cancelled="Nothing changed.")
 async def answered(ctx: Context) -> None:
-    if ctx.text.strip().lower().rstrip(".!") in YES:
+    if said_yes(ctx):
         await _carry_out(ctx)
     else:
         await _drop(ctx)

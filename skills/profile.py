@@ -7,6 +7,7 @@ platform reports for them is used.
 
 from __future__ import annotations
 
+from bot.confirm import is_yes_or_no, said_yes
 from bot.context import Context
 from bot.emails import normalise_email
 from bot.events import Choice
@@ -16,8 +17,6 @@ skill = Skill("profile", "Your e-mail address for notices about your requests.")
 
 CONFIRM = "profile.email"
 _ADDRESS = r"(?P<email><mailto:[^>\s]{1,400}>|[^\s<>]{1,320})"
-YES = frozenset({"yes", "y", "yep", "yup", "sure", "ok", "okay", "confirm"})
-NO = frozenset({"no", "n", "nope", "cancel"})
 
 
 @skill.command(
@@ -41,13 +40,9 @@ async def set_email(ctx: Context) -> None:
     )
 
 
-def _is_answer(ctx: Context) -> bool:
-    return ctx.text.strip().lower().rstrip(".!") in YES | NO
-
-
-@skill.followup(CONFIRM, accepts=_is_answer, cancelled="Your e-mail address is unchanged.")
+@skill.followup(CONFIRM, accepts=is_yes_or_no, cancelled="Your e-mail address is unchanged.")
 async def answer(ctx: Context) -> None:
-    if ctx.text.strip().lower().rstrip(".!") in YES:
+    if said_yes(ctx):
         await _save(ctx)
     else:
         await _keep(ctx)

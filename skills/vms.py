@@ -18,7 +18,7 @@ from typing import Any
 from bot.actions import ActionResult, ActionRun
 from bot.app import Application
 from bot.checks import in_group
-from bot.confirm import unsure
+from bot.confirm import is_yes_or_no, said_yes, unsure
 from bot.context import Context
 from bot.errors import UserError
 from bot.events import Choice, Message
@@ -49,8 +49,6 @@ YES_ACTION, NO_ACTION = "vms.yes", "vms.no"
 PROVIDER_ACTION = "vms.provider"
 EXTEND_ACTION, RELEASE_ACTION = "vms.extend", "vms.release"
 KEEP_ACTION, SNOOZE_ACTION = "vms.keep", "vms.snooze"
-YES = frozenset({"yes", "y", "yep", "yup", "yea", "yeah", "sure", "ok", "okay", "confirm", "do it"})
-NO = frozenset({"no", "n", "nope", "don't", "do not", "stop"})
 
 _VM_NAME = r"(?P<vm>vm-?\d{1,9})"
 _ABOUT_VMS = re.compile(
@@ -178,13 +176,9 @@ async def provider_click(ctx: Context) -> None:
 
 
 # -- yes / no ------------------------------------------------------------------------------------
-def _is_yes_no(ctx: Context) -> bool:
-    return ctx.text.strip().lower().rstrip(".!") in YES | NO
-
-
-@skill.followup(CONFIRM, accepts=_is_yes_no, cancelled="OK, nothing changed.")
+@skill.followup(CONFIRM, accepts=is_yes_or_no, cancelled="OK, nothing changed.")
 async def confirm_answer(ctx: Context) -> None:
-    if ctx.text.strip().lower().rstrip(".!") in YES:
+    if said_yes(ctx):
         await _carry_out(ctx)
     else:
         await _drop(ctx)
