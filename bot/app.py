@@ -60,7 +60,10 @@ class Application:
         adapters: Sequence[AdapterFactory] | None = None,
         load_nlu: bool = True,
         clock: Clock | None = None,
+        deliver: bool = True,
     ) -> None:
+        """``deliver=False`` for a process without chat platforms (a command-line run): the
+        outbox rows it records are left for a running bot to send."""
         self.settings = settings
         self.name = settings.name
         self.clock: Clock = clock or SystemClock()
@@ -69,6 +72,7 @@ class Application:
         #: the durable outbox: what follows a recorded change, sent after its commit
         self.deliveries = Deliveries(self.background, self.stats)
         self.deliveries.register(DM, self._deliver_dm)
+        self.deliveries.sending = deliver
         self.actions = ActionRegistry()
         self.observers = ObserverRunner(
             self, repeat_after=timedelta(hours=settings.observers.repeat_after_hours)
@@ -352,8 +356,27 @@ class Application:
             return None
         return await adapter.send_dm(user_id, self.outbound(text), choices=choices)
 
+    async def dm_later(
+        self, user_key: str, text: str, *, choices: Sequence[Choice] = (), key: str = ""
+    ) -> None:
+        """DM through the outbox: inside ``deliveries.recording()`` it commits with the change
+        it reports and is sent after it (by this process, or by a running bot when this one has
+        no platform); ``key`` keeps one subject's messages in order."""
+        payload: dict[str, Any] = {"to": user_key, "text": text}
+        if choices:
+            payload["choices"] = [
+                {"label": c.label, "action": c.action, "value": c.value, "style": c.style}
+                for c in choices
+            ]
+        await self.deliveries.add(DM, payload, key=key)
+
     async def _deliver_dm(self, payload: dict[str, Any]) -> None:
-        await self.notify(str(payload["to"]), str(payload["text"]))  # None: not connected
+        choices = [
+            Choice(str(c["label"]), str(c["action"]), str(c.get("value", "")), str(c["style"]))
+            for c in payload.get("choices") or ()
+        ]
+        # None (no platform of theirs is connected) is logged by notify, and not retried
+        await self.notify(str(payload["to"]), str(payload["text"]), choices=choices)
 
     async def post(
         self,

@@ -38,8 +38,11 @@ log = logging.getLogger(__name__)
 
 #: sends one delivery's payload; raises to have it retried
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
-#: the core's own kind: a DM by ``platform:id`` (``app.notify``)
+#: the core's own kind: a DM by ``platform:id`` (``app.notify``), with optional ``choices``
 DM = "dm"
+#: an e-mail to a user (``to``, ``subject``, ``text``); sent by the workflow engine's notifier,
+#: which registers it when e-mail is set up
+EMAIL = "email"
 
 _recording: contextvars.ContextVar[bool] = contextvars.ContextVar("qm_recording", default=False)
 
@@ -77,17 +80,34 @@ class Deliveries:
         self.settle = settle
         self.origin = uuid.uuid4().hex
         self._handlers: dict[str, Handler] = {}
+        self._accepts: dict[str, Callable[[], bool]] = {}
         self._pass_lock = asyncio.Lock()
         self._kicked = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._warned: set[str] = set()
+        #: False in a process without chat platforms (a command-line run): what it records waits
+        #: in the table for a process that can send it, instead of being "sent" to nobody
+        self.sending = True
 
     # -- handlers ------------------------------------------------------------------------------
-    def register(self, kind: str, handler: Handler) -> None:
-        """Say how rows of ``kind`` are sent (a later registration replaces an earlier one)."""
+    def register(
+        self, kind: str, handler: Handler, *, accepts: Callable[[], bool] | None = None
+    ) -> None:
+        """Say how rows of ``kind`` are sent (a later registration replaces an earlier one);
+        ``accepts`` says whether new rows of it are wanted now (e-mail: only when it is on)."""
         self._handlers[kind] = handler
+        if accepts is None:
+            self._accepts.pop(kind, None)
+        else:
+            self._accepts[kind] = accepts
+
+    def handles(self, kind: str) -> bool:
+        """Whether rows of ``kind`` are worth recording here: a handler sends them, and wants
+        them now."""
+        accepts = self._accepts.get(kind)
+        return kind in self._handlers and (accepts is None or accepts())
 
     # -- writing -------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -117,7 +137,7 @@ class Deliveries:
 
     def kick(self) -> None:
         """Run a delivery pass soon: after the current turn, if inside one."""
-        if self._kicked:
+        if self._kicked or not self.sending:
             return
         self._kicked = True
         self.background.submit("outbox: deliver", self._kicked_pass, key="outbox", attempts=1)
@@ -132,6 +152,8 @@ class Deliveries:
         claim left is a crashed run's, released at once instead of after its lease."""
         from bot.storage.models import Delivery
 
+        if not self.sending:
+            return
         if not shared:
             await Delivery.filter(state="pending", claimed_by__not_isnull=True).update(
                 claimed_by=None, claimed_until=None
@@ -183,6 +205,8 @@ class Deliveries:
         """Send every row that is due now and at least ``settle`` seconds old (one pass at a
         time per process); returns how many were sent. One key's rows go in order."""
         sent = 0
+        if not self.sending:
+            return sent
         async with self._pass_lock:
             while True:
                 async with answering("the outbox"):
@@ -199,6 +223,8 @@ class Deliveries:
 
         from bot.storage.models import Delivery
 
+        if not self.sending:
+            return False
         now = _now()
         async with self._pass_lock:
             async with answering("the outbox"):

@@ -4,10 +4,12 @@ An observer (``name``, ``every``, ``async check(app, now) -> list[Finding]``) re
 true now ("vm:12 has been idle for 3 days"); the runner decides whom to tell. Per-subject state
 in ``ObserverState`` makes that decision survive restarts: a (subject, kind) is told once, and
 again only after the repeat interval; nothing is told while a subject is snoozed; the state of
-subjects the observer no longer reports is dropped. The state is written before anyone is told
-(the telling goes through ``app.background``, retried), so a restart never repeats a warning.
-Each firing runs in one process only (the scheduler's Redis claim), and one failing observer
-is logged and audited without stopping the others.
+subjects the observer no longer reports is dropped. The state, the audit record and the
+messages (outbox rows: DMs with their buttons, e-mails) are written in one transaction, so a
+warning recorded as told is sent (after the commit, retried; by a running bot when the run was
+``quartermaster observers run``) and a restart never repeats one. Each firing runs in one
+process only (the scheduler's Redis claim), and one failing observer is logged and audited
+without stopping the others.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tortoise.transactions import in_transaction
 
+from bot.deliveries import EMAIL
 from bot.events import Choice
 
 if TYPE_CHECKING:
@@ -45,6 +48,12 @@ class Finding:
     text: str
     notify: tuple[str, ...] = ()  # user keys (platform:id) or person keys
     choices: tuple[Choice, ...] = ()  # e.g. Extend / Release / Snooze buttons
+    #: also e-mailed, with this subject, when e-mail is set up (to ``email_to``, else ``notify``)
+    email_subject: str = ""
+    email_to: tuple[str, ...] | None = None
+    #: still true, but not to be told now (quiet hours): the subject's state is kept, and the
+    #: kind is told at the first run without ``hold``
+    hold: bool = False
 
 
 @runtime_checkable
@@ -160,9 +169,7 @@ class ObserverRunner:
         self.app.stats.observer_runs += 1
         try:
             findings = await entry.observer.check(self.app, now)
-            report = await self._settle(
-                name, findings, now, entry.repeat_after or self.repeat_after
-            )
+            return await self._settle(name, findings, now, entry.repeat_after or self.repeat_after)
         except Exception as exc:
             log.exception("observer %s failed", name)
             self.app.stats.observer_errors += 1
@@ -170,14 +177,21 @@ class ObserverRunner:
                 "observers", "observer.error", name, "error", error=type(exc).__name__
             )
             return RunReport(error=type(exc).__name__)
-        for finding in report.told:
-            self._tell(name, finding)
-        return report
 
     async def _settle(
         self, name: str, findings: Sequence[Finding], now: datetime, repeat: timedelta
     ) -> RunReport:
-        """Decide what to tell and record it, in one transaction, before anyone is told."""
+        """Decide what to tell, and record it with its audit entry and its messages in one
+        transaction: all are stored or none is."""
+        async with self.app.deliveries.recording():
+            report = await self._decide(name, findings, now, repeat)
+            for finding in report.told:
+                await self._tell(name, finding)
+        return report
+
+    async def _decide(
+        self, name: str, findings: Sequence[Finding], now: datetime, repeat: timedelta
+    ) -> RunReport:
         from bot.storage.models import ObserverState
 
         report = RunReport()
@@ -205,7 +219,7 @@ class ObserverRunner:
                 alerts = {k: v for k, v in alerts.items() if k in kinds}  # cleared kinds reset
                 for finding in found:
                     last = alerts.get(finding.kind)
-                    if last is not None and now - last < repeat:
+                    if finding.hold or (last is not None and now - last < repeat):
                         report.held.append(finding)
                         continue
                     alerts[finding.kind] = now
@@ -218,26 +232,24 @@ class ObserverRunner:
                 await row.save(using_db=conn)
         return report
 
-    def _tell(self, name: str, finding: Finding) -> None:
+    async def _tell(self, name: str, finding: Finding) -> None:
+        """The audit record and outbox rows of one finding (inside ``_settle``'s transaction)."""
         self.app.stats.observer_alerts += 1
-        self.app.audit.record(
+        await self.app.audit.record_now(
             "observers",
             f"observer.{finding.kind}",
             finding.subject,
             observer=name,
             notify=list(finding.notify),
         )
-        for key in finding.notify:
-
-            async def send(key: str = key) -> None:
-                if await self.app.notify(key, finding.text, choices=finding.choices) is None:
-                    log.warning(
-                        "observer %s: could not reach %s about %s", name, key, finding.subject
-                    )
-
-            self.app.background.submit(
-                f"observer {name}: {finding.kind} {finding.subject} to {key}", send
-            )
+        key = f"observer:{name}:{finding.subject}"[:200]
+        for user_key in finding.notify:
+            await self.app.dm_later(user_key, finding.text, choices=finding.choices, key=key)
+        if finding.email_subject and self.app.deliveries.handles(EMAIL):
+            to = finding.notify if finding.email_to is None else finding.email_to
+            for user_key in to:
+                payload = {"to": user_key, "subject": finding.email_subject, "text": finding.text}
+                await self.app.deliveries.add(EMAIL, payload, key=key)
 
     # -- snoozing ------------------------------------------------------------------------------
     async def snooze(self, observer: str, subject: str, until: datetime) -> None:

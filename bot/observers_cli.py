@@ -4,9 +4,9 @@ configuration and for tests from the outside.
 
 The run happens in a headless bot (the configured database, Redis and skills; no chat platform,
 no HTTP server). Without ``--dry-run`` it is a real run: state is recorded (so the running bot
-will not repeat what was found) and observers act (a configured cleanup deletes). People are
-told through the platforms of the process that runs the observer, and this one has none, so
-findings are printed instead; use ``--dry-run`` to look without recording or acting."""
+will not repeat what was found), observers act (a configured cleanup deletes), and the messages
+go into the outbox, where the running bot picks them up and sends them (this process has no
+platform to send them itself). ``--dry-run`` looks without recording, acting or telling."""
 
 from __future__ import annotations
 
@@ -59,14 +59,19 @@ def parse_at(text: str | None) -> datetime | None:
 @contextlib.asynccontextmanager
 async def headless_app(settings: Settings, at: datetime | None = None) -> AsyncIterator[Any]:
     """The bot without chat platforms or HTTP server: its database, Redis, skills and
-    services, for commands that need what the skills provide (observers, providers)."""
+    services, for commands that need what the skills provide (observers, providers). It sends
+    nothing: the messages its changes record wait in the outbox for the running bot."""
     from bot.app import Application
 
     quiet = settings.model_copy(
         update={"http": settings.http.model_copy(update={"enabled": False})}
     )
     app = Application(
-        quiet, adapters=[], load_nlu=False, clock=FixedClock(at) if at is not None else None
+        quiet,
+        adapters=[],
+        load_nlu=False,
+        clock=FixedClock(at) if at is not None else None,
+        deliver=False,
     )
     await app.start()
     try:

@@ -5,12 +5,13 @@ neighbour, and run each scheduled firing in one process only. Time moves on a Fa
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.events import Choice
 from bot.observers import Finding
-from bot.storage.models import AuditEvent, ObserverState
+from bot.storage.models import AuditEvent, Delivery, ObserverState
 from bot.testing import FakeClock, TestBot
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
@@ -179,3 +180,73 @@ async def test_with_redis_each_firing_runs_in_one_process_only(
         clock.advance(hours=1)  # the next slot
         await asyncio.gather(one.app.observers.fire("expiry"), two.app.observers.fire("expiry"))
         assert len(one_obs.checked) + len(two_obs.checked) == 2
+
+
+class Scripted:
+    """Reports exactly the findings it is given for the next run."""
+
+    name = "scripted"
+    every = timedelta(hours=1)
+
+    def __init__(self) -> None:
+        self.next: list[Finding] = []
+
+    async def check(self, app: object, now: datetime) -> list[Finding]:
+        return list(self.next)
+
+
+async def test_a_held_finding_is_told_when_the_hold_ends_and_keeps_its_subjects_state(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Quiet hours hold findings back: a new kind for a subject already told (the 5-day warning
+    after the 15-day one) is told after them, not recorded as told during them, and a snooze
+    set meanwhile survives them."""
+    clock = FakeClock(START)
+    fifteen = Finding("vm:7", "expires-15d", "vm:7 expires in 15 days", ("test:fay",))
+    five = Finding("vm:7", "expires-5d", "vm:7 expires in 5 days", ("test:fay",))
+    idle = Finding("vm:8", "idle", "vm:8 is idle", ("test:fay",))
+    async with TestBot.create(tmp_path, database_url=db_url, clock=clock) as bot:
+        observer = Scripted()
+        bot.app.observers.add(observer, owner="test")
+        observer.next = [fifteen, idle]
+        assert len((await bot.app.observers.run("scripted")).told) == 2
+        await bot.app.observers.snooze("scripted", "vm:8", START + timedelta(days=20))
+        clock.advance(days=10)
+        observer.next = [replace(five, hold=True), replace(idle, hold=True)]
+        report = await bot.app.observers.run("scripted")
+        assert report.told == [] and len(report.held) == 2
+        state = await ObserverState.get(observer="scripted", subject="vm:8")
+        assert state.snooze_until == START + timedelta(days=20)  # not forgotten while held
+        clock.advance(hours=9)
+        observer.next = [five]
+        assert [f.kind for f in (await bot.app.observers.run("scripted")).told] == ["expires-5d"]
+        await bot.app.background.idle()
+        assert [m.text for m in bot.dms_to("fay")] == [
+            "vm:7 expires in 15 days",
+            "vm:8 is idle",
+            "vm:7 expires in 5 days",
+        ]
+
+
+async def test_what_is_told_is_stored_with_its_buttons_even_where_nothing_can_be_sent(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A process that cannot send (the command line's headless bot) leaves the DMs, with their
+    buttons, to the next process that can: recorded as told means sent, eventually."""
+    clock = FakeClock(START)
+    async with TestBot.create(tmp_path, database_url=db_url, clock=clock) as bot:
+        bot.app.deliveries.sending = False
+        bot.app.observers.add(Expiry(**{"4": "gus"}), owner="test")
+        assert len((await bot.app.observers.run("expiry")).told) == 1
+        await bot.app.background.idle()
+        assert bot.dms_to("gus") == []
+        assert await Delivery.filter(state="pending", kind="dm").count() == 1
+        await bot.app.audit.flush()
+        assert await AuditEvent.filter(kind="observer.expires-15d", target="vm:4").count() == 1
+    async with TestBot.create(tmp_path, database_url=db_url, clock=clock) as bot:
+        bot.app.observers.add(Expiry(**{"4": "gus"}), owner="test")
+        await bot.app.deliveries.deliver_due()
+        assert [(m.text, m.labels) for m in bot.dms_to("gus")] == [
+            ("vm:4 expires in 15 days", ["Extend", "Snooze"])
+        ]
+        assert await bot.app.observers.run_due() != {} and bot.dms_to("gus")[1:] == []

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from bot.deliveries import DM
+from bot.deliveries import EMAIL
 from bot.errors import ConfigError
 from bot.storage.models import User
 
@@ -73,10 +73,6 @@ class EmailSettings(BaseModel):
             raise ConfigError(f"{source}: email{'.' + loc if loc else ''}: {msg}") from None
 
 
-#: the outbox kind of e-mails (bot/deliveries.py; DMs are the core's ``DM``)
-EMAIL = "email"
-
-
 class EmailFailed(Exception):
     """An e-mail could not be sent (the SMTP error's type only: no addresses or passwords)."""
 
@@ -86,12 +82,12 @@ class Notifier:
         self.app = app
         self.email = EmailSettings.from_mapping(app.settings.email, app.settings.source)
         self.sent_emails = 0
-        app.deliveries.register(EMAIL, self._send_mail)
+        app.deliveries.register(EMAIL, self._send_mail, accepts=lambda: self.email.enabled)
 
     async def dm(self, user_key: str, text: str, *, key: str = "") -> None:
         """DM ``user_key`` once the change being recorded has committed (an outbox row: call it
         inside ``app.deliveries.recording()``; ``key`` keeps one request's messages in order)."""
-        await self.app.deliveries.add(DM, {"to": user_key, "text": text}, key=key)
+        await self.app.dm_later(user_key, text, key=key)
 
     async def tell(self, user_key: str, subject: str, text: str, *, key: str = "") -> None:
         """``dm``, and an e-mail when e-mail is on (its address is looked up when it is sent)."""

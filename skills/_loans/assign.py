@@ -145,8 +145,7 @@ async def extend(loan: models.Loan, until: date) -> None:
         loan.end = until
         loan.extensions += 1
         loan.synced = False
-        loan.warned = []
-        await loan.save(using_db=conn, update_fields=["end", "extensions", "synced", "warned"])
+        await loan.save(using_db=conn, update_fields=["end", "extensions", "synced"])
         await models.LoanNode.filter(loan_id=loan.id).using_db(conn).update(end=until)
 
 

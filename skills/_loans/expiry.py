@@ -1,9 +1,10 @@
 """Watching loans: warnings before the end, clean-up at the end, retries of unsynced files.
 
 The observer only says what is true now; the core runner (``app.observers``) tells each
-(loan, kind) once and keeps that across restarts. The e-mail copy of a warning is sent once per
-loan and kind (``Loan.warned``). At expiry exactly that loan's users leave exactly its nodes'
-files (one commit), unless ``loans.expiry.dry_run`` is on: then staff are told what would go.
+(loan, kind) once and keeps that across restarts; the e-mail copy of a warning or of the end
+(``Finding.email_subject``) is recorded with the DM, in the same transaction. At expiry exactly
+that loan's users leave exactly its nodes' files (one commit), unless ``loans.expiry.dry_run``
+is on: then staff are told what would go.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING
 from bot.errors import UserError
 from bot.events import Choice
 from bot.observers import Finding
-from bot.storage.models import User
 from skills._loans import models
 from skills._loans.assign import loan_nodes
 from skills._loans.service import Loans
@@ -51,7 +51,6 @@ class LoanExpiry:
             found = self._warning(loan, today)
             if found is not None:
                 findings.append(found)
-                await self._email_once(app, loan, found)
         return findings
 
     def _warning(self, loan: models.Loan, today: date) -> Finding | None:
@@ -72,14 +71,8 @@ class LoanExpiry:
             text=text,
             notify=(loan.requester,),
             choices=(Choice("Extend", EXTEND_ACTION, loan.ref),),
+            email_subject=f"{loan.ref}: your node loan ends soon",
         )
-
-    async def _email_once(self, app: Application, loan: models.Loan, found: Finding) -> None:
-        if found.kind in (loan.warned or []):
-            return
-        loan.warned = [*(loan.warned or []), found.kind]
-        await loan.save(update_fields=["warned"])
-        mail_later(app, loan.requester, f"{loan.ref}: your node loan ends soon", found.text)
 
     async def _expired(self, app: Application, loan: models.Loan, today: date) -> list[Finding]:
         nodes = await loan_nodes(loan)
@@ -120,13 +113,14 @@ class LoanExpiry:
             f"{'were' if len(loan.users) != 1 else 'was'} removed"
             + (f" (commit {sha[:10]})." if sha else ".")
         )
-        mail_later(app, loan.requester, f"{loan.ref}: your node loan has ended", text)
         return [
             Finding(
                 subject=f"loan:{loan.ref}",
                 kind="ended",
                 text=text,
                 notify=(loan.requester, *staff),
+                email_subject=f"{loan.ref}: your node loan has ended",
+                email_to=(loan.requester,),
             )
         ]
 
@@ -146,25 +140,3 @@ async def end_loan(loan: models.Loan) -> None:
     loan.ended_at = datetime.now(UTC)
     await loan.save(update_fields=["state", "ended_at"])
     await models.LoanNode.filter(loan_id=loan.id).update(active=False)
-
-
-def mail_later(app: Application, user_key: str, subject: str, text: str) -> None:
-    """The e-mail copy of a notice, when e-mail is on and the address is known (background,
-    retried); the chat DM goes through the observer runner."""
-    from bot.workflow.engine import service as workflows
-
-    notifier = workflows(app).notifier
-    if not notifier.email.enabled:
-        return
-
-    async def mail() -> None:
-        platform, _, platform_id = user_key.partition(":")
-        user = await User.get_or_none(platform=platform, platform_id=platform_id)
-        address = user.email if user is not None else None
-        if not address and platform in app.adapters:
-            info = await app.adapters[platform].user_info(platform_id)
-            address = info.email
-        if address:
-            await notifier.send_email(address, subject, text, raise_errors=True)
-
-    app.background.submit(f"loans: e-mail to {user_key}", mail)

@@ -37,6 +37,7 @@ class Loan(Model):
     state = fields.CharField(max_length=16, default=ACTIVE, db_index=True)
     extensions = fields.IntField(default=0)
     synced = fields.BooleanField(default=False)
+    # no longer written: e-mail copies follow the observer runner's told state (kept for the schema)
     warned = fields.JSONField(default=list)
     created_at = fields.DatetimeField(auto_now_add=True)
     ended_at = fields.DatetimeField(null=True)

@@ -171,7 +171,8 @@ async def _release(settings: Settings, args: argparse.Namespace) -> int:
         if not vm.live or vm.state == "creating":
             raise UserError(f"{vm.name} is {vm.state}; nothing to release now")
         done = await provision.delete(app, providers, vm, actor=_actor())
-        await app.notify(vm.owner, f"An operator deleted your VM {vm.name}.")
+        # sent by the running bot (this process has no chat platform)
+        await app.dm_later(vm.owner, f"An operator deleted your VM {vm.name}.", key=f"vm:{vm.id}")
         return done
 
     vm = await _act(settings, args.name, act)

@@ -10,19 +10,20 @@ is told once and survives restarts; snoozes are honoured; one process runs each 
 - ``vm-reconcile``: a VM deleted outside the bot is marked gone (owner told); one of ours at
   the provider that the table does not know is reported to staff, never deleted.
 
-Quiet hours hold back the non-urgent ones (idle, expiry, summary): during them only subjects
-already told are reported (so their state is kept) and nobody is notified."""
+Quiet hours hold back the non-urgent ones (idle, expiry, summary): their findings are held
+(``Finding.hold``: state and snoozes kept, nobody notified) and told at the first run after."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.events import Choice
 from bot.observers import DRY_RUN, Finding
 from bot.providers import ProviderError
-from bot.storage.models import ObserverState, Resource
+from bot.storage.models import Resource
 from skills._resources import provision, store
 from skills._resources.registry import PROVIDERS, ProviderRegistry
 from skills._resources.settings import ObserverSettings, observer_settings, vm_settings
@@ -52,17 +53,9 @@ def _staff(app: Application) -> tuple[str, ...]:
     return tuple(app.roles.holders(STAFF_ROLE))
 
 
-async def _told_subjects(name: str) -> set[str]:
-    rows = await ObserverState.filter(observer=name).values_list("subject", flat=True)
-    return {str(s) for s in rows}
-
-
-async def _quietly(name: str, findings: list[Finding]) -> list[Finding]:
-    """Quiet hours: keep the state of subjects already known, tell nobody anything new."""
-    known = await _told_subjects(name)
-    return [
-        Finding(f.subject, f.kind, f.text, (), f.choices) for f in findings if f.subject in known
-    ]
+def _quietly(findings: list[Finding]) -> list[Finding]:
+    """Quiet hours: everything found is held (state kept, nobody told until they end)."""
+    return [replace(f, hold=True) for f in findings]
 
 
 def _is_quiet(settings: ObserverSettings, now: datetime) -> bool:
@@ -106,7 +99,7 @@ class IdleObserver:
                 )
             )
         if _is_quiet(self.settings, now):
-            return await _quietly(self.name, findings)
+            return _quietly(findings)
         return findings
 
 
@@ -184,49 +177,17 @@ class ExpiryObserver:
                         Choice("Extend", EXTEND, vm.name, style="primary"),
                         Choice("Release", RELEASE, vm.name, style="danger"),
                     ),
+                    email_subject="VM expiry" if cfg.email else "",
                 )
             )
         if _is_quiet(self.settings, now):
-            return await _quietly(self.name, findings)
-        if cfg.email:
-            await _email_new(app, self.name, findings)
+            return _quietly(findings)
         return findings
 
 
 def _days_left(left: timedelta) -> str:
     days = left.total_seconds() / 86400
     return f"{days:.0f} days" if days >= 1.5 else f"{left.total_seconds() / 3600:.0f} hours"
-
-
-async def _email_new(app: Application, observer: str, findings: list[Finding]) -> None:
-    """E-mail the warnings the runner is about to tell for the first time (the DM is its)."""
-    from bot.workflow.engine import service
-
-    try:
-        notifier = service(app).notifier
-    except Exception:
-        return
-    if not notifier.email.enabled:
-        return
-    rows = {r.subject: r for r in await ObserverState.filter(observer=observer)}
-    for finding in findings:
-        row = rows.get(finding.subject)
-        alerts = ((row.data or {}).get("alerts") or {}) if row is not None else {}
-        if finding.kind in alerts or (row is not None and row.snooze_until is not None):
-            continue
-        for key in finding.notify:
-            platform, _, platform_id = key.partition(":")
-            from bot.storage.models import User
-
-            user = await User.get_or_none(platform=platform, platform_id=platform_id)
-            if user is None or not user.email:
-                continue
-            address, text = user.email, finding.text
-
-            async def mail(address: str = address, text: str = text) -> None:
-                await notifier.send_email(address, "VM expiry", text, raise_errors=True)
-
-            app.background.submit(f"vm expiry e-mail to {key}", mail)
 
 
 # -- cleanup at expiry ---------------------------------------------------------------------------
@@ -297,7 +258,7 @@ class SummaryObserver:
 
     async def check(self, app: Application, now: datetime) -> list[Finding]:
         if _is_quiet(self.settings, now):
-            return await _quietly(self.name, await self._findings(app, now))
+            return _quietly(await self._findings(app, now))
         return await self._findings(app, now)
 
     async def _findings(self, app: Application, now: datetime) -> list[Finding]:

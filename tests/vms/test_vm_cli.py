@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from bot.storage.models import Resource
+from bot.storage.models import Delivery, Resource
 from tests.vms.conftest import create_vm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,6 +114,19 @@ async def _scenario(make_bot: Callable[..., Any], tmp_path: Path, libvirtd: Any)
     assert "vm-2 now runs until 2027-03-" in extended.stdout
     released = qm(tmp_path, libvirtd.uri, "resources", "release", "vm-1")
     assert released.returncode == 0, released.stderr
-    async with make_bot(providers={"libvirt": {"uri": libvirtd.uri}}):
+    # the commands have no chat platform: what they had to say waited in the outbox (none of the
+    # later commands took it) and the bot sends it when it runs, with the alert's buttons
+    waiting = qm(tmp_path, libvirtd.uri, "outbox", "list").stdout.splitlines()
+    assert [line.split("  ")[1:5] for line in waiting] == [
+        ["pending", "dm", "observer:vm-expiry:vm:1", "to test:alice"],
+        ["pending", "dm", "vm:1", "to test:alice"],
+    ]
+    async with make_bot(providers={"libvirt": {"uri": libvirtd.uri}}) as bot:
         assert (await Resource.get(name="vm-1")).state == "released"
         assert (await Resource.get(name="vm-2")).state == "running"
+        await bot.app.deliveries.deliver_due()
+        told = bot.dms_to("alice")
+        assert [m.text for m in told if "expires on 2027-03-21" in m.text] == [told[0].text]
+        assert told[0].labels == ["Extend", "Release"]
+        assert told[-1].text == "An operator deleted your VM vm-1."
+        assert await Delivery.filter(state="pending").count() == 0
