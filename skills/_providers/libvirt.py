@@ -352,7 +352,7 @@ class LibvirtProvider:
             raise ProviderError(
                 f"There is already a VM called {name} on libvirt; choose another name."
             )
-        if self.settings.network not in host.networks:
+        if self.settings.interface_type == "network" and self.settings.network not in host.networks:
             raise ProviderError(
                 f"The libvirt network {self.settings.network!r} does not exist on the host "
                 f"(networks: {', '.join(host.networks) or 'none'}); an admin must fix "
