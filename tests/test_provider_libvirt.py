@@ -534,3 +534,20 @@ async def test_a_restarted_libvirtd_is_unavailable_then_reconnected_without_a_ne
         assert [r.external_id for r in await provider.list()] == [again.external_id]
     finally:
         await provider.close()
+
+
+def test_records_round_trip_and_old_ones_without_volumes_or_seed_still_read() -> None:
+    from skills._providers.libvirt_xml import Record, record_from
+
+    full = Record(
+        "vm-9", "test:alice", EXPIRES, EXPIRES, "debian-12", "m1.tiny", "/p/d.qcow2",
+        "/p/d-seed.iso", "debian",
+    )  # fmt: skip
+    assert record_from(full.element(qualified=True)) == full
+    old = ET.fromstring(
+        f"<resource xmlns='{NS}'><name>vm-1</name><owner>test:bob</owner>"
+        f"<created>{EXPIRES.isoformat()}</created><image>rocky-9</image></resource>"
+    )
+    read = record_from(old)
+    assert read is not None and (read.name, read.image) == ("vm-1", "rocky-9")
+    assert (read.volume, read.seed, read.login, read.expires) == (None, None, None, None)

@@ -8,7 +8,12 @@ libvirt-python blocks, so every call runs in ``asyncio.to_thread`` under ``timeo
 a call that does not come back in time is a ``BackendUnavailable`` for the user, while the
 event loop carries on. Domains we create carry a Quartermaster record in their metadata
 (``libvirt_xml.Record``): only those are listed, extended or deleted, never anyone else's.
-See docs/resources.md "## libvirt".
+
+On a real host each VM's disk is a qcow2 overlay on its image's volume, and a cloud-init seed
+(``cloud_init``) with the requester's SSH keys (``ResourceSpec.extra["ssh_keys"]``) is uploaded
+next to it and attached as a cdrom (``libvirt_storage``); both volumes are removed with the VM.
+The test driver's storage is simulated and takes no uploads, so there the seed is left out.
+See docs/resources.md "## libvirt" and "### A real host".
 """
 
 from __future__ import annotations

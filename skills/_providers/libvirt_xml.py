@@ -1,9 +1,10 @@
 """Domain XML for the libvirt provider: what we define, and the Quartermaster record inside it.
 
-The record (owner, expiry, image, flavor) lives in the domain's own ``<metadata>`` under our
-namespace, so it travels with the domain: ``list`` tells our domains from anyone else's and
-``extend`` updates the expiry without a table of its own. The XML comes from our own
-hypervisor connection, and ElementTree (expat) refuses entity expansion attacks anyway.
+The record (owner, expiry, image, flavor, the disk and seed volumes to remove with it, the login
+user) lives in the domain's own ``<metadata>`` under our namespace, so it travels with the
+domain: ``list`` tells our domains from anyone else's and ``extend`` updates the expiry without a
+table of its own. Records written before a field existed simply lack it. The XML comes from our
+own hypervisor connection, and ElementTree (expat) refuses entity expansion attacks anyway.
 """
 
 from __future__ import annotations

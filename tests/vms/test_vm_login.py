@@ -124,3 +124,15 @@ async def test_from_chat_to_a_real_storage_pool_the_key_lands_in_the_seed(
         (done,) = await bot.click("alice", ask, "Yes")
         assert done.text.startswith("Deleted vm-1")
         assert not Path(cdrom.get("file", "")).exists()
+
+
+async def test_rows_from_before_keys_keep_their_ssh_line(bot: TestBot) -> None:
+    from bot.storage.models import Resource
+
+    await create_vm(bot, "dave", "spin up 1 ubuntu 22.04 m1.small for 3 days")
+    row = await Resource.get(name="vm-1")
+    row.data = {k: v for k, v in row.data.items() if k not in ("ssh_key", "login_user")}
+    await row.save(update_fields=["data"])
+    (shown,) = await bot.say("dave", "show vm-1")
+    (vm,) = await listing("test:dave")
+    assert vm.ssh_key is None and f"`ssh ubuntu@{vm.addresses[0]}`" in shown.text
