@@ -7,6 +7,9 @@ STAMP  := $(VENV)/.installed
 
 # libvirt-python has no wheels: pip builds it against the system libvirt (Debian: these packages)
 LIBVIRT_DEBS := libvirt-dev pkg-config
+# The tests on real libvirt storage (tests/test_provider_libvirt_images.py) also want a daemon,
+# qemu-img and QEMU; they skip without them (fail under CI=true; .ci/run installs them):
+#     sudo apt-get install --no-install-recommends libvirt-daemon qemu-utils qemu-system-x86
 
 .PHONY: install run test lint bench clean system-deps
 

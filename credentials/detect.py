@@ -85,6 +85,12 @@ _FILLERS = frozenset(
         "will",
     }
 )
+#: an SSH *public* key line (type, then its base64 blob, which always starts AAAA): no secret,
+#: and people paste them on purpose (``my ssh key is ssh-ed25519 AAAA…``), so never a finding
+_PUBLIC_KEY = re.compile(
+    r"(?<![\w-])(?:ssh-(?:ed25519|rsa)|ecdsa-sha2-nistp(?:256|384|521)|"
+    r"sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)[ \t]+AAAA[A-Za-z0-9+/]{8,8000}={0,3}"
+)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _WINDOW = 60
 
@@ -153,6 +159,9 @@ def find_secrets(text: str) -> list[Finding]:
                 found.append(Finding("a password or key", start, word.end()))
             break
     found.extend(_remembered(text))
+    public = [(m.start(), m.end()) for m in _PUBLIC_KEY.finditer(text)] if "AAAA" in text else []
+    if public:
+        found = [f for f in found if not any(a <= f.start and f.end <= b for a, b in public)]
     found.sort(key=lambda f: (f.start, -f.end))
     merged: list[Finding] = []
     for f in found:

@@ -1,8 +1,10 @@
-"""Your profile: the e-mail address notices about your requests go to.
+"""Your profile: the e-mail address notices about your requests go to, and the SSH public key
+new VMs let you log in with.
 
 A person sets their own (``my email is alice@uni.edu``), confirmed before it is saved; admins set
 anyone's from the server (``quartermaster users set-email``). Without one, the address the chat
-platform reports for them is used.
+platform reports for them is used. ``my ssh key is ssh-ed25519 AAAA…`` is saved at once (a public
+key is no secret, and replacing it changes no existing VM); see ``skills/_resources/keyring.py``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ from bot.context import Context
 from bot.emails import normalise_email
 from bot.events import Choice
 from bot.skill import Skill
+from skills._providers.ssh_keys import BadKey, fingerprint, parse_public_key
+from skills._resources import keyring
 
-skill = Skill("profile", "Your e-mail address for notices about your requests.")
+skill = Skill(
+    "profile", "Your e-mail address for notices, and your SSH key for the VMs you create."
+)
 
 CONFIRM = "profile.email"
 _ADDRESS = r"(?P<email><mailto:[^>\s]{1,400}>|[^\s<>]{1,320})"
@@ -102,3 +108,57 @@ async def show_email(ctx: Context) -> None:
         "You haven't given me an e-mail address; I use what the chat platform knows about you, "
         "if anything. Say `my email is you@example.org` to set one."
     )
+
+
+# -- SSH public keys, for the VMs people create -------------------------------------------------
+@skill.command(
+    r"(?:my\s+)?(?:ssh|public)(?:\s+public)?\s+key\s+is\s+(?P<key>.{1,5000})"
+    r"|(?:add|set)\s+my\s+(?:ssh|public)(?:\s+public)?\s+key(?:\s+to)?\s+(?P<key2>.{1,5000})",
+    help="my ssh key is ssh-ed25519 AAAA… — the public key new VMs let you log in with",
+    examples=("my ssh key is ssh-ed25519 AAAAC3Nza… alice@laptop",),
+    audit=False,  # the audit record below names the fingerprint, not the whole line
+)
+async def set_ssh_key(ctx: Context) -> None:
+    assert ctx.match is not None
+    try:
+        key = parse_public_key(ctx.match.group("key") or ctx.match.group("key2"))
+    except BadKey as exc:
+        await ctx.reply(str(exc))
+        return
+    await keyring.set_ssh_keys(ctx.app, ctx.user_key, [key])
+    ctx.app.audit.record(ctx.user_key, "user.ssh_key", ctx.user_key, fingerprint=fingerprint(key))
+    await ctx.reply(
+        f"Saved your SSH key ({_describe(key)}). VMs you create from now on let you log in "
+        "with it; VMs that exist already keep the keys they were made with."
+    )
+
+
+@skill.command(
+    r"(?:what(?:'|’)?s|what\s+(?:is|are)|show)\s+my\s+(?:ssh|public)(?:\s+public)?\s+keys?\??",
+    help="what's my ssh key — the key new VMs get",
+    audit=False,
+)
+async def show_ssh_key(ctx: Context) -> None:
+    keys = await keyring.ssh_keys(ctx.app, ctx.user_key)
+    if not keys:
+        await ctx.reply(f"You have no SSH key on file. To add one, {keyring.HOW_TO_ADD}.")
+        return
+    await ctx.reply("New VMs get your SSH key " + ", ".join(_describe(k) for k in keys) + ".")
+
+
+@skill.command(
+    # "forget my ssh key" is the vault's (a secret named ssh): this one says "public"
+    r"(?:forget|remove|delete)\s+my\s+(?:ssh\s+public|public\s+ssh|public)\s+keys?",
+    help="forget my ssh public key — new VMs get no key",
+)
+async def forget_ssh_key(ctx: Context) -> None:
+    await keyring.set_ssh_keys(ctx.app, ctx.user_key, [])
+    await ctx.reply(
+        "Done: I forgot your SSH key. VMs you create from now on get none (nobody can log in "
+        "to them with ssh); existing VMs keep theirs."
+    )
+
+
+def _describe(key: str) -> str:
+    kind, _blob, *comment = key.split(maxsplit=2)
+    return " ".join([kind, fingerprint(key), *comment])

@@ -296,7 +296,14 @@ async def _create_now(
     )
     try:
         outcome = await provision.create(
-            app, registry(app), owner, draft, status, actor=owner_key, request_id=request_id
+            app,
+            registry(app),
+            owner,
+            draft,
+            status,
+            actor=owner_key,
+            request_id=request_id,
+            login_user=settings.login_user,
         )
     except MissingCredential as exc:
         await _wait_for_credential(
@@ -402,6 +409,7 @@ async def provision_vms_action(run: ActionRun) -> ActionResult:
             run.progress,
             actor=run.actor.key if run.actor is not None else "workflow",
             request_id=req.id,
+            login_user=_settings(run.app).login_user,
         )
     except MissingCredential as exc:
         await _wait_for_credential(
@@ -508,8 +516,8 @@ async def _show(ctx: Context, name: str) -> None:
         f"Owner: {vm.owner_name or vm.owner}",
     ]
     if vm.addresses:
-        login = f"ssh {_settings(ctx.app).login_user}@{vm.addresses[0]}"
-        lines.append(f"Address: {', '.join(vm.addresses)} — `{login}`")
+        login = provision.login_hint(vm, _settings(ctx.app).login_user)
+        lines.append(f"Address: {', '.join(vm.addresses)} — {login}")
     if vm.created:
         lines.append(f"Created: {vm.created:%Y-%m-%d %H:%M} UTC")
     if vm.expires_at:

@@ -260,3 +260,155 @@ async def libvirtd() -> AsyncIterator[Libvirtd]:
     finally:
         await daemon.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+class SessionLibvirtd:
+    """A private ``libvirtd`` run as an unprivileged user (``nobody`` when the tests run as
+    root): libvirt's *session* mode, whose QEMU driver needs no system set-up, and whose storage
+    calls reach libvirt's real ``dir`` pool backend (``qemu-img`` does the qcow2 work) in a
+    throwaway directory. ``pool`` is a transient pool there; ``uri`` reaches it all."""
+
+    BINARIES = {
+        "libvirtd": "libvirt-daemon",
+        "qemu-img": "qemu-utils",
+        "qemu-system-x86_64": "qemu-system-x86",
+    }
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.run = root / "run"
+        self.pool_dir = root / "pool"
+        self.pool = f"qmt-{uuid.uuid4().hex[:8]}"
+        self.uri = f"qemu+unix:///session?socket={self.run}/libvirt-sock"
+        for d in (self.run, self.pool_dir, root / "home"):
+            d.mkdir(parents=True)
+        (root / "libvirtd.conf").write_text(
+            f'unix_sock_dir = "{self.run}"\nunix_sock_rw_perms = "0777"\n'
+            'unix_sock_ro_perms = "0777"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
+            f'log_outputs = "3:file:{root}/libvirtd.log"\n'
+        )
+        self.as_user: dict[str, Any] = {}
+        if os.geteuid() == 0:  # session mode needs a user that is not root
+            import pwd
+
+            nobody = pwd.getpwnam("nobody")
+            for path in (root, *root.rglob("*")):
+                os.chown(path, nobody.pw_uid, nobody.pw_gid)
+            self.as_user = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+        self.process: Any = None
+
+    def chown(self, path: Path) -> None:
+        """Give a file made by the test to the daemon's user (it must read and refresh it)."""
+        if self.as_user:
+            os.chown(path, self.as_user["user"], self.as_user["group"])
+
+    async def start(self) -> None:
+        import asyncio
+        import shutil
+
+        home = self.root / "home"
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": str(home),
+            "XDG_RUNTIME_DIR": str(self.run),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+        }
+        self.process = await asyncio.create_subprocess_exec(
+            shutil.which("libvirtd", path=env["PATH"]) or "libvirtd",
+            "--config",
+            str(self.root / "libvirtd.conf"),
+            env=env,
+            cwd=str(self.root),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            **self.as_user,
+        )
+        for _ in range(400):
+            if (self.run / "libvirt-sock").exists():
+                break
+            if self.process.returncode is not None:
+                break
+            await asyncio.sleep(0.025)
+        else:
+            await self.stop()
+            pytest.fail(f"libvirtd did not start; see {self.root / 'libvirtd.log'}")
+        if self.process.returncode is not None:
+            pytest.fail(f"libvirtd exited; see {self.root / 'libvirtd.log'}")
+        await asyncio.to_thread(self._make_pool)
+
+    def _make_pool(self) -> None:
+        import libvirt
+
+        conn = libvirt.open(self.uri)
+        try:
+            conn.storagePoolCreateXML(
+                f"<pool type='dir'><name>{self.pool}</name>"
+                f"<target><path>{self.pool_dir}</path></target></pool>",
+                0,
+            )
+        finally:
+            conn.close()
+
+    def _clear(self) -> None:
+        """Stop every guest first: QEMU processes outlive a stopped libvirtd."""
+        import libvirt
+
+        conn = libvirt.open(self.uri)
+        try:
+            for dom in conn.listAllDomains(0):
+                if dom.isActive():
+                    dom.destroy()
+                dom.undefine()
+        finally:
+            conn.close()
+
+    async def stop(self) -> None:
+        import asyncio
+        import contextlib
+
+        process, self.process = self.process, None
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.to_thread(self._clear), 30)
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+@pytest.fixture
+async def session_libvirtd() -> AsyncIterator[SessionLibvirtd]:
+    """A running private session-mode libvirtd with a real ``dir`` storage pool (Debian:
+    libvirt-daemon, qemu-utils, qemu-system-x86), stopped after; under CI=true a missing
+    package fails."""
+    import shutil
+    import tempfile
+
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/usr/bin"
+    missing = [d for exe, d in SessionLibvirtd.BINARIES.items() if not shutil.which(exe, path=path)]
+    if missing:
+        message = f"needs {', '.join(missing)} (Debian: apt-get install {' '.join(missing)})"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        import libvirt
+    except ImportError as exc:
+        message = f"libvirt-python is not installed ({exc}); `make install` builds it"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    libvirt.registerErrorHandler(lambda _c, _e: None, None)
+    root = Path(tempfile.mkdtemp(prefix="qmss-"))
+    root.chmod(0o755)
+    daemon = SessionLibvirtd(root)
+    await daemon.start()
+    try:
+        yield daemon
+    finally:
+        await daemon.stop()
+        shutil.rmtree(root, ignore_errors=True)

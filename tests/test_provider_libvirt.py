@@ -4,6 +4,7 @@ what the provider says it did is checked on a separate raw libvirt connection.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import os
 import time
@@ -170,6 +171,39 @@ async def test_with_a_storage_pool_each_vm_gets_its_own_volume_removed_with_it(
     await provider.delete(made.external_id, no_progress)
     with pytest.raises(libvirt.libvirtError):
         raw.storageVolLookupByPath(path)
+
+
+async def test_on_the_test_driver_images_with_volumes_give_overlays_but_no_seed(
+    libvirt_providers: Providers, raw: Any
+) -> None:
+    """The test driver's storage is simulated and takes no uploads: overlays are made (its pool
+    records the backing store), the seed is left out, and nobody is promised a login."""
+    pool = raw.storagePoolLookupByName("default-pool")
+    image = pool.createXML(
+        "<volume><name>img-" + uuid.uuid4().hex[:6] + "</name><capacity unit='GiB'>4</capacity>"
+        "<target><format type='qcow2'/></target></volume>",
+        0,
+    )
+    try:
+        provider = await libvirt_providers(
+            storage_pool="default-pool",
+            images={"ubuntu-22.04": {"volume": image.name(), "login_user": "ubuntu"}},
+        )
+        made = await provider.create(vm("layered", flavor="m1.tiny"), no_progress)
+        record = metadata(raw.lookupByUUIDString(made.external_id))
+        overlay = ET.fromstring(raw.storageVolLookupByPath(record["volume"]).XMLDesc(0))
+        assert overlay.findtext("backingStore/path") == image.path()
+        assert overlay.findtext("capacity") == str(4 * 1024**3)  # never smaller than the image
+        assert "seed" not in record and "login" not in record
+        devices = ET.fromstring(raw.lookupByUUIDString(made.external_id).XMLDesc(0))
+        assert [d.get("device") for d in devices.findall("devices/disk")] == ["disk"]
+        assert made.details["seed"] is False and made.details["login_user"] == "ubuntu"
+        image.delete(0)  # the site removed the image: refused, naming it
+        with pytest.raises(InvalidSpec, match=r"image ubuntu-22\.04 is not on the libvirt host"):
+            await provider.create(vm("lost", flavor="m1.tiny"), no_progress)
+    finally:
+        with contextlib.suppress(libvirt.libvirtError):
+            image.delete(0)
 
 
 # -- refusals people can read -------------------------------------------------------------------
@@ -452,6 +486,12 @@ def test_settings_are_checked_and_the_error_names_the_key() -> None:
         "default_image": {"images": ["debian-12"], "default_image": "ubuntu-22.04"},
         "uri": {"uri": ""},
         "storage_poool": {"storage_poool": "x"},
+        "images.ubuntu.volume": {"images": {"ubuntu": {"login_user": "ubuntu"}}},
+        "images.ubuntu.login_user": {
+            "images": {"ubuntu": {"volume": "u.img", "login_user": "Root!"}}
+        },
+        "images.ubuntu:": {"images": {"ubuntu": "u.img"}},
+        "interface_type": {"interface_type": "bridge"},
     }
     for key, section in cases.items():
         with pytest.raises(ConfigError, match=rf"^providers\.libvirt: {key}"):
@@ -494,3 +534,20 @@ async def test_a_restarted_libvirtd_is_unavailable_then_reconnected_without_a_ne
         assert [r.external_id for r in await provider.list()] == [again.external_id]
     finally:
         await provider.close()
+
+
+def test_records_round_trip_and_old_ones_without_volumes_or_seed_still_read() -> None:
+    from skills._providers.libvirt_xml import Record, record_from
+
+    full = Record(
+        "vm-9", "test:alice", EXPIRES, EXPIRES, "debian-12", "m1.tiny", "/p/d.qcow2",
+        "/p/d-seed.iso", "debian",
+    )  # fmt: skip
+    assert record_from(full.element(qualified=True)) == full
+    old = ET.fromstring(
+        f"<resource xmlns='{NS}'><name>vm-1</name><owner>test:bob</owner>"
+        f"<created>{EXPIRES.isoformat()}</created><image>rocky-9</image></resource>"
+    )
+    read = record_from(old)
+    assert read is not None and (read.name, read.image) == ("vm-1", "rocky-9")
+    assert (read.volume, read.seed, read.login, read.expires) == (None, None, None, None)

@@ -8,7 +8,12 @@ libvirt-python blocks, so every call runs in ``asyncio.to_thread`` under ``timeo
 a call that does not come back in time is a ``BackendUnavailable`` for the user, while the
 event loop carries on. Domains we create carry a Quartermaster record in their metadata
 (``libvirt_xml.Record``): only those are listed, extended or deleted, never anyone else's.
-See docs/resources.md "## libvirt".
+
+On a real host each VM's disk is a qcow2 overlay on its image's volume, and a cloud-init seed
+(``cloud_init``) with the requester's SSH keys (``ResourceSpec.extra["ssh_keys"]``) is uploaded
+next to it and attached as a cdrom (``libvirt_storage``); both volumes are removed with the VM.
+The test driver's storage is simulated and takes no uploads, so there the seed is left out.
+See docs/resources.md "## libvirt" and "### A real host".
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from uuid import uuid4
 
 import libvirt
 
@@ -41,9 +47,11 @@ from bot.providers import (
     Usage,
 )
 
+from . import libvirt_storage as storage
+from .cloud_init import seed_iso
 from .libvirt_settings import Flavor, LibvirtSettings, parse
 from .libvirt_xml import NS, PREFIX, DomainFacts, Record, domain_xml, parse_domain, random_mac
-from .libvirt_xml import volume_xml as _volume_xml
+from .ssh_keys import BadKey, parse_public_key
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,6 +92,17 @@ libvirt.registerErrorHandler(_quiet, None)
 class _Sample:
     at: float  # time.monotonic()
     cpu_time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Disk:
+    """What a VM's disks are made from: the image volume (None on the test driver's demo),
+    the login user and keys for its cloud-init seed (no seed when ``seed`` is False)."""
+
+    backing: storage.ImageVolume | None
+    login_user: str
+    ssh_keys: tuple[str, ...]
+    seed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +219,7 @@ class LibvirtProvider:
         self, spec: ResourceSpec, progress: Progress, *, credential: Credential | None = None
     ) -> ProvisionedResource:
         image, flavor_name, size = self._resolve(spec)
+        keys = _keys(spec)
         domain_name = self.settings.name_prefix + spec.name
         conn = await self._connection()
         record = Record(
@@ -214,12 +234,13 @@ class LibvirtProvider:
         # happens, because another request may have taken the room in between
         host = await self._call("read the host's capacity", self._host_sync, conn)
         self._check_free(host, domain_name, spec.name, size)
+        disk = await self._disk(conn, image, spec, keys)
         await progress("defining", spec.name)
         async with self._defining:
             host = await self._call("read the host's capacity", self._host_sync, conn)
             self._check_free(host, domain_name, spec.name, size)
             dom, uuid, record = await self._call(
-                f"define {spec.name}", self._define_sync, conn, domain_name, record, size
+                f"define {spec.name}", self._define_sync, conn, domain_name, record, size, disk
             )
         await progress("booting", spec.name)
         try:
@@ -245,8 +266,40 @@ class LibvirtProvider:
                 "cpus": size.cpus,
                 "memory_mb": size.memory_mb,
                 "disk_gb": size.disk_gb,
+                "login_user": disk.login_user,
+                "ssh_keys": len(disk.ssh_keys) if disk.seed else 0,
+                "seed": disk.seed,
             },
         )
+
+    async def _disk(self, conn: Any, image: str, spec: ResourceSpec, keys: list[str]) -> _Disk:
+        """Find the image volume before anything is created. On a real host every image must
+        map to a volume (or nothing could boot); the test driver keeps its empty-disk demo and
+        gets no seed, because it cannot take a volume upload."""
+        s = self.settings
+        source = s.image_sources.get(image)
+        real = self._domain_type != "test"
+        wanted = spec.extra.get("login_user")
+        login = (source.login_user if source else None) or (
+            wanted if isinstance(wanted, str) and wanted else "ubuntu"
+        )
+        if real and source is None:
+            raise InvalidSpec(
+                f"The image {image} has no volume on this libvirt host, so a VM could not boot "
+                f"from it. An admin must map it to one: providers.libvirt.images.{image}.volume "
+                "(docs/resources.md, 'A real host')."
+            )
+        if real and s.storage_pool is None:
+            raise ProviderError(
+                "providers.libvirt.storage_pool is not set, so there is nowhere to put the VMs' "
+                "disks; an admin must set it (docs/resources.md, 'A real host')."
+            )
+        backing = None
+        if source is not None:
+            backing = await self._call(
+                f"find the image {image}", storage.find_image, conn, image, source, s.storage_pool
+            )
+        return _Disk(backing, login, tuple(keys), seed=real)
 
     def _resolve(self, spec: ResourceSpec) -> tuple[str, str | None, Flavor]:
         """Image, flavor name and size from the spec; ``InvalidSpec`` names what exists."""
@@ -304,7 +357,7 @@ class LibvirtProvider:
             raise ProviderError(
                 f"There is already a VM called {name} on libvirt; choose another name."
             )
-        if self.settings.network not in host.networks:
+        if self.settings.interface_type == "network" and self.settings.network not in host.networks:
             raise ProviderError(
                 f"The libvirt network {self.settings.network!r} does not exist on the host "
                 f"(networks: {', '.join(host.networks) or 'none'}); an admin must fix "
@@ -330,31 +383,55 @@ class LibvirtProvider:
             )
 
     def _define_sync(
-        self, conn: Any, domain_name: str, record: Record, size: Flavor
+        self, conn: Any, domain_name: str, record: Record, size: Flavor, disk: _Disk
     ) -> tuple[Any, str, Record]:
+        """Disk volume (an overlay on the image), seed volume, then the domain; whatever was
+        made is removed again when a later step fails."""
+        pool = self.settings.storage_pool
         disk_path = f"/var/lib/libvirt/images/{domain_name}.qcow2"
-        volume = None
-        if self.settings.storage_pool is not None:
-            pool = conn.storagePoolLookupByName(self.settings.storage_pool)
-            volume = pool.createXML(_volume_xml(f"{domain_name}.qcow2", size.disk_gb), 0)
-            disk_path = volume.path()
-            record = replace(record, volume=disk_path)
-        xml = domain_xml(
-            domain_name=domain_name,
-            domain_type=self._domain_type,
-            cpus=size.cpus,
-            memory_mb=size.memory_mb,
-            disk_path=disk_path,
-            network=self.settings.network,
-            mac=random_mac(),
-            record=record,
-        )
+        uuid = str(uuid4())
+        made: list[Any] = []
         try:
+            if pool is not None:
+                volume = storage.create_disk(
+                    conn, pool, f"{domain_name}.qcow2", size.disk_gb * 1024**3, disk.backing
+                )
+                made.append(volume)
+                disk_path = volume.path()
+                record = replace(record, volume=disk_path)
+            seed_path = None
+            if disk.seed and pool is not None:
+                iso = seed_iso(
+                    instance_id=uuid,
+                    hostname=record.name,
+                    login_user=disk.login_user,
+                    ssh_keys=disk.ssh_keys,
+                )
+                seed = storage.upload(conn, pool, f"{domain_name}-seed.iso", iso)
+                made.append(seed)
+                seed_path = seed.path()
+                record = replace(record, seed=seed_path)
+            if disk.seed and disk.ssh_keys:
+                record = replace(record, login=disk.login_user)
+            xml = domain_xml(
+                domain_name=domain_name,
+                domain_type=self._domain_type,
+                cpus=size.cpus,
+                memory_mb=size.memory_mb,
+                disk_path=disk_path,
+                network=self.settings.network,
+                mac=random_mac(),
+                record=record,
+                uuid=uuid,
+                seed_path=seed_path,
+                interface_type=self.settings.interface_type,
+            )
             dom = conn.defineXML(xml)
             return dom, dom.UUIDString(), record
-        except libvirt.libvirtError:
-            if volume is not None:
-                volume.delete(0)
+        except BaseException:
+            for volume in reversed(made):
+                with contextlib.suppress(libvirt.libvirtError):
+                    volume.delete(0)
             raise
 
     async def _discard(self, dom: Any, record: Record) -> None:
@@ -366,7 +443,10 @@ class LibvirtProvider:
 
     async def _wait_for_addresses(self, dom: Any, name: str) -> list[str]:
         """Poll the DHCP lease (then the guest agent) until an address shows up or
-        ``boot_timeout_seconds`` pass; a VM without an address yet is still created."""
+        ``boot_timeout_seconds`` pass; a VM without an address yet is still created. With
+        user-mode networking the guest's address is private to QEMU: none to wait for."""
+        if self.settings.interface_type == "user":
+            return []
         deadline = time.monotonic() + self.settings.boot_timeout_seconds
         while True:
             addresses = await self._call(
@@ -506,11 +586,8 @@ class LibvirtProvider:
             libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
             | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
         )
-        if record.volume:
-            try:
-                dom.connect().storageVolLookupByPath(record.volume).delete(0)
-            except libvirt.libvirtError as exc:
-                log.warning("libvirt: volume %s of %s stays: %s", record.volume, record.name, exc)
+        paths = [p for p in (record.volume, record.seed) if p]
+        storage.delete_paths(dom.connect(), paths, record.name)
 
     # -- list, close -------------------------------------------------------------------------
     async def list(self, *, credential: Credential | None = None) -> list[ProvisionedResource]:
@@ -539,6 +616,7 @@ class LibvirtProvider:
                         "created": record.created,
                         "image": record.image,
                         "flavor": record.flavor,
+                        "login_user": record.login,
                         "cpus": facts.vcpus,
                         "memory_mb": facts.memory_mb,
                     },
@@ -554,6 +632,17 @@ class LibvirtProvider:
                 await self._call("disconnect", conn.close)
             except ProviderError as exc:
                 log.warning("libvirt: closing the connection failed: %s", exc)
+
+
+def _keys(spec: ResourceSpec) -> list[str]:
+    """The requester's SSH public keys from ``spec.extra["ssh_keys"]``, checked again here."""
+    given = spec.extra.get("ssh_keys") or []
+    if isinstance(given, str) or not isinstance(given, list | tuple):
+        raise InvalidSpec("ssh_keys must be a list of SSH public keys.")
+    try:
+        return [parse_public_key(str(k)) for k in given[:10]]
+    except BadKey as exc:
+        raise InvalidSpec(f"An SSH key given for {spec.name} is not usable: {exc}") from None
 
 
 def _size(flavor: Flavor) -> str:

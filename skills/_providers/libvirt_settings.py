@@ -1,5 +1,9 @@
 """The ``providers.libvirt`` settings: checked once when the provider is built, so a typo is a
-start-up error naming the key rather than a failed VM request hours later."""
+start-up error naming the key rather than a failed VM request hours later.
+
+``images`` is either a list of names (the test driver's demo: nothing boots, so no disk image is
+needed) or a mapping from each name to the volume that holds it on the host (``ImageSource``):
+that volume becomes the backing file of each VM's copy-on-write disk."""
 
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ DEFAULT_URI = "test:///default"
 DEFAULT_IMAGES = ("ubuntu-22.04", "ubuntu-24.04", "debian-12", "rocky-9")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+_LOGIN = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 KNOWN_KEYS = frozenset(
     {
         "uri",
         "network",
         "storage_pool",
+        "interface_type",
         "domain_type",
         "name_prefix",
         "max_cpus",
@@ -51,6 +57,15 @@ DEFAULT_FLAVORS = {
 
 
 @dataclass(frozen=True, slots=True)
+class ImageSource:
+    """Where an image lives on the host, and who logs in to VMs made from it."""
+
+    volume: str  # volume name in ``pool``, e.g. jammy-server-cloudimg-amd64.img
+    pool: str | None = None  # None: the provider's ``storage_pool``
+    login_user: str | None = None  # the account cloud-init creates with the requester's key
+
+
+@dataclass(frozen=True, slots=True)
 class LibvirtSettings:
     uri: str = DEFAULT_URI
     network: str = "default"
@@ -60,6 +75,8 @@ class LibvirtSettings:
     max_cpus: int | None = None  # None: what the host reports (conn.getInfo)
     max_memory_mb: int | None = None
     images: tuple[str, ...] = DEFAULT_IMAGES
+    image_sources: Mapping[str, ImageSource] = field(default_factory=dict)
+    interface_type: str = "network"  # "user": QEMU user-mode networking (qemu:///session)
     default_image: str = DEFAULT_IMAGES[0]
     flavors: Mapping[str, Flavor] = field(default_factory=lambda: dict(DEFAULT_FLAVORS))
     default_flavor: str = "m1.small"
@@ -74,9 +91,11 @@ def parse(config: Mapping[str, Any]) -> LibvirtSettings:
     if unknown:
         raise ValueError(f"{unknown[0]}: unknown setting (known: {', '.join(sorted(KNOWN_KEYS))})")
     values: dict[str, Any] = {}
-    for key in ("uri", "network", "storage_pool", "domain_type", "name_prefix"):
+    for key in ("uri", "network", "storage_pool", "interface_type", "domain_type", "name_prefix"):
         if config.get(key) is not None:
             values[key] = _text(config, key)
+    if values.get("interface_type", "network") not in ("network", "user"):
+        raise ValueError("interface_type: must be network (the default) or user")
     prefix = values.get("name_prefix", "")
     if prefix and not _NAME.fullmatch(prefix):
         raise ValueError("name_prefix: letters, digits, '.', '_' and '-' only, at most 63")
@@ -87,7 +106,7 @@ def parse(config: Mapping[str, Any]) -> LibvirtSettings:
         if config.get(key) is not None:
             values[key] = _positive_float(config, key)
     if config.get("images") is not None:
-        values["images"] = _images(config["images"])
+        values["images"], values["image_sources"] = _images(config["images"])
     images = values.get("images", DEFAULT_IMAGES)
     values["default_image"] = (
         _text(config, "default_image") if config.get("default_image") is not None else images[0]
@@ -129,15 +148,44 @@ def _positive_float(config: Mapping[str, Any], key: str) -> float:
     return float(value)
 
 
-def _images(value: Any) -> tuple[str, ...]:
+def _images(value: Any) -> tuple[tuple[str, ...], dict[str, ImageSource]]:
+    """A list of names, or ``{name: {volume, pool, login_user}}``."""
+    if isinstance(value, Mapping) and value:
+        sources = {}
+        for name, source in value.items():
+            _image_name(name)
+            where = f"images.{name}"
+            if not isinstance(source, Mapping) or set(source) - {"volume", "pool", "login_user"}:
+                raise ValueError(f"{where}: must be {{volume, pool, login_user}}")
+            if "volume" not in source:
+                raise ValueError(f"{where}.volume: required (the image's volume in the pool)")
+            try:
+                sources[name] = ImageSource(
+                    volume=_text(source, "volume"),
+                    pool=_text(source, "pool") if source.get("pool") is not None else None,
+                    login_user=_login(source),
+                )
+            except ValueError as exc:
+                raise ValueError(f"{where}.{exc}") from None
+        return tuple(sources), sources
     if not isinstance(value, list | tuple) or not value:
-        raise ValueError("images: must be a non-empty list of image names")
-    names = []
-    for item in value:
-        if not isinstance(item, str) or not _NAME.fullmatch(item):
-            raise ValueError(f"images: {item!r} is not an image name (letters, digits, . _ -)")
-        names.append(item)
-    return tuple(names)
+        raise ValueError("images: must be a list of image names or map names to volumes")
+    return tuple(_image_name(item) for item in value), {}
+
+
+def _image_name(item: Any) -> str:
+    if not isinstance(item, str) or not _NAME.fullmatch(item):
+        raise ValueError(f"images: {item!r} is not an image name (letters, digits, . _ -)")
+    return item
+
+
+def _login(source: Mapping[str, Any]) -> str | None:
+    if source.get("login_user") is None:
+        return None
+    user = _text(source, "login_user")
+    if not _LOGIN.fullmatch(user):
+        raise ValueError("login_user: a Unix user name (lower-case letters, digits, _ and -)")
+    return user
 
 
 def _flavors(value: Any) -> dict[str, Flavor]:

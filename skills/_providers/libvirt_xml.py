@@ -1,9 +1,10 @@
 """Domain XML for the libvirt provider: what we define, and the Quartermaster record inside it.
 
-The record (owner, expiry, image, flavor) lives in the domain's own ``<metadata>`` under our
-namespace, so it travels with the domain: ``list`` tells our domains from anyone else's and
-``extend`` updates the expiry without a table of its own. The XML comes from our own
-hypervisor connection, and ElementTree (expat) refuses entity expansion attacks anyway.
+The record (owner, expiry, image, flavor, the disk and seed volumes to remove with it, the login
+user) lives in the domain's own ``<metadata>`` under our namespace, so it travels with the
+domain: ``list`` tells our domains from anyone else's and ``extend`` updates the expiry without a
+table of its own. Records written before a field existed simply lack it. The XML comes from our
+own hypervisor connection, and ElementTree (expat) refuses entity expansion attacks anyway.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ NS = "https://quartermaster.example/xmlns/1"
 PREFIX = "qm"
 ET.register_namespace(PREFIX, NS)
 
-_FIELDS = ("name", "owner", "created", "expires", "image", "flavor", "volume")
+_FIELDS = ("name", "owner", "created", "expires", "image", "flavor", "volume", "seed", "login")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,8 @@ class Record:
     image: str | None = None
     flavor: str | None = None
     volume: str | None = None  # path of the disk volume we created for it, removed with it
+    seed: str | None = None  # path of its cloud-init seed volume, removed with it
+    login: str | None = None  # the user cloud-init made, when it got an SSH key
 
     def with_expiry(self, until: datetime) -> Record:
         return replace(self, expires=until)
@@ -76,6 +79,8 @@ def record_from(resource: ET.Element | None) -> Record | None:
             image=values.get("image"),
             flavor=values.get("flavor"),
             volume=values.get("volume"),
+            seed=values.get("seed"),
+            login=values.get("login"),
         )
     except (KeyError, ValueError):
         return None
@@ -123,11 +128,17 @@ def domain_xml(
     network: str,
     mac: str,
     record: Record,
+    uuid: str | None = None,
+    seed_path: str | None = None,
+    interface_type: str = "network",
 ) -> str:
-    """A minimal bootable definition: one ``vda`` disk (so ``blockStats("vda")`` answers) and
-    one NIC with a known MAC (so ``interfaceStats`` and address lookups can name it)."""
+    """A minimal bootable definition: one ``vda`` disk (so ``blockStats("vda")`` answers), the
+    cloud-init seed as a read-only cdrom, and one NIC with a known MAC (so ``interfaceStats``
+    and address lookups can name it)."""
     dom = ET.Element("domain", type=domain_type)
     ET.SubElement(dom, "name").text = domain_name
+    if uuid is not None:
+        ET.SubElement(dom, "uuid").text = uuid
     metadata = ET.SubElement(dom, "metadata")
     metadata.append(record.element(qualified=True))
     ET.SubElement(dom, "memory", unit="MiB").text = str(memory_mb)
@@ -140,17 +151,38 @@ def domain_xml(
     ET.SubElement(disk, "driver", name="qemu", type="qcow2")
     ET.SubElement(disk, "source", file=disk_path)
     ET.SubElement(disk, "target", dev="vda", bus="virtio")
-    nic = ET.SubElement(devices, "interface", type="network")
+    if seed_path is not None:
+        cdrom = ET.SubElement(devices, "disk", type="file", device="cdrom")
+        ET.SubElement(cdrom, "driver", name="qemu", type="raw")
+        ET.SubElement(cdrom, "source", file=seed_path)
+        ET.SubElement(cdrom, "target", dev="sda", bus="sata")
+        ET.SubElement(cdrom, "readonly")
+    nic = ET.SubElement(devices, "interface", type=interface_type)
     ET.SubElement(nic, "mac", address=mac)
-    ET.SubElement(nic, "source", network=network)
+    if interface_type == "network":
+        ET.SubElement(nic, "source", network=network)
     ET.SubElement(nic, "model", type="virtio")
     return ET.tostring(dom, encoding="unicode")
 
 
-def volume_xml(name: str, disk_gb: int) -> str:
+def volume_xml(
+    name: str,
+    capacity_bytes: int,
+    *,
+    fmt: str = "qcow2",
+    backing_path: str | None = None,
+    backing_format: str = "qcow2",
+) -> str:
+    """A volume: qcow2 (a copy-on-write overlay when ``backing_path`` is given) or raw."""
     vol = ET.Element("volume")
     ET.SubElement(vol, "name").text = name
-    ET.SubElement(vol, "capacity", unit="GiB").text = str(disk_gb)
+    ET.SubElement(vol, "capacity", unit="bytes").text = str(capacity_bytes)
+    if fmt == "raw":
+        ET.SubElement(vol, "allocation", unit="bytes").text = str(capacity_bytes)
     target = ET.SubElement(vol, "target")
-    ET.SubElement(target, "format", type="qcow2")
+    ET.SubElement(target, "format", type=fmt)
+    if backing_path is not None:
+        backing = ET.SubElement(vol, "backingStore")
+        ET.SubElement(backing, "path").text = backing_path
+        ET.SubElement(backing, "format", type=backing_format)
     return ET.tostring(vol, encoding="unicode")

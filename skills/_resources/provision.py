@@ -22,7 +22,7 @@ from bot.providers import (
     ResourceState,
     no_progress,
 )
-from skills._resources import store
+from skills._resources import keyring, store
 from skills._resources.draft import Draft
 from skills._resources.registry import ProviderRegistry, explain
 from skills._resources.store import Vm
@@ -59,6 +59,12 @@ class Outcome:
             )
             lines.append(f"{head}:")
             lines += [ready_line(vm, login_user) for vm in self.created]
+            if any(vm.ssh_key is False for vm in self.created):
+                lines.append(
+                    "You have no SSH key on file, so nobody can log in to "
+                    f"{'them' if len(self.created) != 1 else 'it'} with ssh. To add one, "
+                    f"{keyring.HOW_TO_ADD}; VMs you create after that get it."
+                )
             expires = self.created[0].expires_at
             if expires is not None:
                 lines.append(
@@ -89,14 +95,31 @@ class _Named:
         await self.progress(f"{self.name}: {step}", shown)
 
 
-def ready_line(vm: Vm, login_user: str) -> str:
+def login_hint(vm: Vm, login_user: str) -> str:
+    """How to log in: ``ssh user@address`` with the image's login user, only when the owner's
+    key went into the VM (rows from before keys were passed keep the old line)."""
     address = vm.addresses[0] if vm.addresses else None
-    login = f" — log in with `ssh {login_user}@{address}`" if address else " — no address yet"
+    if address is None:
+        return "no address yet"
+    if vm.ssh_key is False:
+        return "no SSH login (no key was on file)"
+    return f"log in with `ssh {vm.login_user or login_user}@{address}`"
+
+
+def ready_line(vm: Vm, login_user: str) -> str:
+    login = f" — {login_hint(vm, login_user)}"
     shown = ", ".join(vm.addresses) if vm.addresses else "no address"
     return f"• {vm.name} ({vm.describe()}): {shown}{login}"
 
 
-def _spec(vm: Vm, draft: Draft, expires_at: datetime, request: str | None) -> ResourceSpec:
+def _spec(
+    vm: Vm,
+    draft: Draft,
+    expires_at: datetime,
+    request: str | None,
+    ssh_keys: list[str],
+    login_user: str,
+) -> ResourceSpec:
     return ResourceSpec(
         "vm",
         vm.name,
@@ -107,7 +130,12 @@ def _spec(vm: Vm, draft: Draft, expires_at: datetime, request: str | None) -> Re
         cpus=None if draft.flavor else draft.cpus,
         memory_mb=None if draft.flavor or not draft.memory_gb else draft.memory_gb * 1024,
         expires_at=expires_at,
-        extra={"quartermaster_id": vm.name, "request": request or ""},
+        extra={
+            "quartermaster_id": vm.name,
+            "request": request or "",
+            "ssh_keys": ssh_keys,  # the owner's, for the VM's cloud-init seed
+            "login_user": login_user,  # when the provider's image names none
+        },
     )
 
 
@@ -120,15 +148,17 @@ async def create(
     *,
     actor: str,
     request_id: int | None = None,
+    login_user: str = "ubuntu",
 ) -> Outcome:
-    """Create ``draft.count`` VMs for ``owner``; ``MissingCredential`` before anything starts
-    when the provider needs a credential the owner has not stored."""
+    """Create ``draft.count`` VMs for ``owner``, with their SSH keys; ``MissingCredential``
+    before anything starts when the provider needs a credential the owner has not stored."""
     assert draft.provider and draft.days and draft.count
     provider = providers.get(draft.provider)
     credential = await providers.credential_for(provider, owner.key)
     now = app.clock.now()
     expires_at = now + timedelta(days=draft.days)
     outcome = Outcome(draft.count)
+    ssh_keys = await keyring.ssh_keys(app, owner.key)
     spec_data = {k: v for k, v in draft.to_dict().items() if k not in ("provider", "count", "days")}
     for index in range(draft.count):
         vm = await store.reserve(
@@ -146,7 +176,9 @@ async def create(
         request = f"REQ-{request_id}" if request_id else None
         try:
             made = await provider.create(
-                _spec(vm, draft, expires_at, request), step, credential=credential
+                _spec(vm, draft, expires_at, request, ssh_keys, login_user),
+                step,
+                credential=credential,
             )
         except Exception as exc:
             if not isinstance(exc, ProviderError):
@@ -175,6 +207,8 @@ async def create(
                 kind="vm.create",
                 external_id=made.external_id,
                 addresses=list(made.status.addresses),
+                login_user=str(made.details.get("login_user") or login_user),
+                ssh_key=bool(ssh_keys),
             )
         )
     return outcome

@@ -44,6 +44,8 @@ class Vm:
     expires_at: datetime | None
     request: str | None  # REQ-12
     idle_since: datetime | None = None  # kept by the idle observer while CPU stays low
+    login_user: str | None = None  # the image's login user, as the provider reported it
+    ssh_key: bool | None = None  # whether the owner's SSH key went in; None: an older row
 
     @property
     def live(self) -> bool:
@@ -91,6 +93,8 @@ async def _vm(row: Resource) -> Vm:
         expires_at=row.expires_at,
         request=f"REQ-{row.request.id}" if row.request is not None else None,
         idle_since=datetime.fromisoformat(idle) if isinstance(idle, str) else None,
+        login_user=str(data["login_user"]) if data.get("login_user") else None,
+        ssh_key=bool(data["ssh_key"]) if "ssh_key" in data else None,
     )
 
 

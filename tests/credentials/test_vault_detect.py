@@ -80,3 +80,23 @@ def test_only_the_value_right_after_the_keyword_counts() -> None:
     listing = "Reloaded 4 skill modules: admin, credentials, requests.\nqmt_56e2c5e4.greeter failed"
     assert detect.redact(listing) == listing
     assert detect.redact("api key=3f2ab4c5d6e7f8091a2b3c4d5e6f7081, ok") == "api key=[redacted], ok"
+
+
+def test_ssh_public_keys_are_not_secrets_but_what_follows_them_still_is() -> None:
+    """People paste public keys on purpose (``my ssh key is …``, docs/resources.md): refusing
+    them would make VM logins impossible; a token next to one is still caught."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    for private in (
+        ed25519.Ed25519PrivateKey.generate(),
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        ec.generate_private_key(ec.SECP384R1()),
+    ):
+        key = private.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
+        for text in (f"my ssh key is {key} alice@lab", f"set my ssh key to {key}", key):
+            assert detect.find_secrets(text) == [], text
+        leaked = f"my ssh key is {key}, and my token is {GH}"
+        assert [f.kind for f in detect.find_secrets(leaked)] == ["a GitHub token"]
+    # the key type alone, without the key's data, is no exemption
+    assert detect.find_secrets("my key is ssh-ed25519 Zm9vYmFyYmF6cXV4cXV1eDEyMw==")

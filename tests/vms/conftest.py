@@ -93,6 +93,27 @@ async def bot(make_bot: Callable[..., Any]) -> AsyncIterator[TestBot]:
         yield bot
 
 
+def public_key(comment: str = "alice@laptop") -> str:
+    """A fresh OpenSSH public key line (the private half is dropped)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    raw = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH)
+    )
+    return f"{raw.decode()} {comment}".strip()
+
+
+async def give_key(bot: TestBot, user: str) -> str:
+    """``user`` stores an SSH key through the profile skill, as a person would."""
+    key = public_key(f"{user}@laptop")
+    (saved,) = await bot.say(user, f"my ssh key is {key}")
+    assert saved.text.startswith("Saved your SSH key"), saved.text
+    return key
+
+
 def texts(sent: list[Any]) -> list[str]:
     return [s.text for s in sent]
 

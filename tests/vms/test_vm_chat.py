@@ -9,12 +9,13 @@ from typing import Any
 from bot.storage.models import AuditEvent, Resource
 from bot.testing import TestBot
 from skills._resources.store import listing
-from tests.vms.conftest import START, create_vm, providers, texts
+from tests.vms.conftest import START, create_vm, give_key, providers, texts
 
 
 async def test_a_full_request_is_restated_then_created_with_one_progress_message(
     bot: TestBot,
 ) -> None:
+    await give_key(bot, "alice")
     (ask,) = await bot.say("alice", "spin up 2 ubuntu 22.04 m1.large for a week", channel="lab")
     assert ask.text.startswith("Create 2 VMs, ubuntu-22.04, m1.large (4 CPUs, 8 GB), for 1 week")
     assert [c.label for c in ask.choices] == ["Yes", "No"]
@@ -72,6 +73,7 @@ async def test_no_means_nothing_is_created(bot: TestBot) -> None:
 
 
 async def test_list_show_extend_release_in_plain_words_and_commands(bot: TestBot) -> None:
+    await give_key(bot, "alice")
     await bot.say("alice", "spin up 1 ubuntu 22.04 m1.small for 3 days")
     await bot.say("alice", "yes")
     await bot.say("bob", "spin up 1 debian 12 m1.small for 3 days")
