@@ -130,7 +130,7 @@ async def route(ctx: Context, call_next: Next) -> None:
         if app.understanding.loading:  # the first start trains the model: say so, don't go quiet
             await ctx.reply(
                 "One moment: I'm still learning to read free text (on a first start that takes "
-                "about 15 seconds); I'll answer this as soon as I can. Commands work already — "
+                "about 10 seconds); I'll answer this as soon as I can. Commands work already — "
                 "say `help`."
             )
         ctx.parse = await app.parse(text, event.time)
