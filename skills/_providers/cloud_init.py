@@ -1,6 +1,8 @@
-"""A cloud-init NoCloud seed, built in memory: an ISO 9660 image labelled ``cidata`` holding
-``meta-data`` (instance id, host name) and ``user-data`` (``#cloud-config``: the login user with
-the requester's SSH keys). Cloud images read it from the VM's cdrom at first boot.
+"""cloud-init data for new VMs. For libvirt, a NoCloud seed built in memory: an ISO 9660 image
+labelled ``cidata`` holding ``meta-data`` (instance id, host name) and ``user-data``
+(``#cloud-config``: the login user with the requester's SSH keys), which cloud images read from
+the VM's cdrom at first boot. For clouds with a metadata service (OpenStack), ``default_user_keys``:
+user-data that only authorises the keys for the image's own default user.
 
 The YAML is dumped from data (``yaml.safe_dump``), never formatted from strings, so a key comment
 or a name cannot inject configuration; the keys are checked by ``ssh_keys.parse_public_key``
@@ -10,6 +12,7 @@ Ridge names, as ``cloud-localds``/``genisoimage -volid cidata -joliet -rock`` do
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +21,7 @@ import yaml
 from .ssh_keys import parse_public_key
 
 LABEL = "cidata"
+LOGIN_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")  # a Unix user name cloud-init can create
 
 
 def meta_data(instance_id: str, hostname: str) -> str:
@@ -36,6 +40,15 @@ def user_data(login_user: str, ssh_keys: Sequence[str]) -> str:
     if keys:
         user["ssh_authorized_keys"] = keys
     config = {"users": [user], "ssh_pwauth": False, "disable_root": True}
+    return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, width=100_000)
+
+
+def default_user_keys(ssh_keys: Sequence[str]) -> str:
+    """``#cloud-config`` with only a top-level ``ssh_authorized_keys``, which cloud-init's ssh
+    module adds to the image's default user (``ubuntu``, ``debian``, ``rocky``, …): the image
+    keeps its own user, sudo rule and sshd settings, so nothing but the keys is ours."""
+    keys = [parse_public_key(k) for k in ssh_keys]
+    config = {"ssh_authorized_keys": keys}
     return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, width=100_000)
 
 

@@ -268,6 +268,9 @@ class LibvirtProvider:
                 "disk_gb": size.disk_gb,
                 "login_user": disk.login_user,
                 "ssh_keys": len(disk.ssh_keys) if disk.seed else 0,
+                # the ready message's ``ssh`` line: on a real host the keys are in the seed; the
+                # test driver boots nothing, and its line stays the demo it always was
+                "ssh_key": bool(disk.ssh_keys),
                 "seed": disk.seed,
             },
         )

@@ -8,6 +8,13 @@ runs in a worker thread, bounded by ``timeout_seconds`` (also the HTTP timeout),
 that does not answer is ``BackendUnavailable``. Keystone tokens that expire mid-call are
 renewed once by keystoneauth (a 401 triggers one re-authentication with the same credential).
 
+The requester's SSH public keys (``ResourceSpec.extra["ssh_keys"]``) go to Nova as cloud-init
+user-data (``cloud_init.default_user_keys``: a top-level ``ssh_authorized_keys``, which cloud-init
+adds to the image's default user); ``details["ssh_key"]`` says whether they went in, and
+``details["login_user"]`` is the image's login user from ``images.<name>.login_user`` (else the
+caller's ``extra["login_user"]``). Nova key pairs are not used: they are per user in Nova, and
+the bot would have to create and delete one per VM in the requester's name.
+
 Servers we create carry metadata ``qm-owner`` (the owner's user key) and ``qm-expires`` (ISO
 8601, UTC); ``list`` returns only servers with ``qm-owner``. CPU usage comes from Nova's server
 diagnostics (cumulative CPU time and uptime): the first reading averages since boot, later ones
@@ -18,12 +25,13 @@ administrators (policy ``os_compute_api:os-server-diagnostics``); there ``usage`
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -49,7 +57,9 @@ from bot.providers import (
     ResourceStatus,
     Usage,
 )
+from skills._providers.cloud_init import LOGIN_USER, default_user_keys
 from skills._providers.openstack_credential import REPLACE_HINT, parse_credential
+from skills._providers.ssh_keys import BadKey, parse_public_key
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,12 +73,14 @@ TRANSIENT_RETRIES = 2  # failed reads in a row tolerated while waiting for a ser
 OWNER_KEY = "qm-owner"
 EXPIRES_KEY = "qm-expires"
 INTERFACES = ("public", "internal", "admin")
+USER_DATA_LIMIT = 65_535  # Nova's limit on user_data, counted in base64 characters
 SETTINGS = (
     "auth_url",
     "region",
     "interface",
     "network",
     "default_image",
+    "images",
     "timeout_seconds",
     "build_timeout_seconds",
     "poll_seconds",
@@ -108,6 +120,7 @@ class OpenStackSettings:
     interface: str = "public"
     network: str | None = None
     default_image: str | None = None
+    login_users: Mapping[str, str] = field(default_factory=dict)  # image name or id -> user
     timeout_seconds: float = 30.0
     build_timeout_seconds: float = 900.0
     poll_seconds: float = 5.0
@@ -137,6 +150,7 @@ class OpenStackSettings:
             interface=interface,
             network=_optional_text(config, "network"),
             default_image=_optional_text(config, "default_image"),
+            login_users=_login_users(config.get("images")),
             timeout_seconds=_seconds(config, "timeout_seconds", 30.0),
             build_timeout_seconds=_seconds(config, "build_timeout_seconds", 900.0),
             poll_seconds=_seconds(config, "poll_seconds", 5.0),
@@ -151,6 +165,28 @@ def _optional_text(config: Mapping[str, Any], key: str) -> str | None:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{key}: must be a non-empty name")
     return value.strip()
+
+
+def _login_users(value: Any) -> dict[str, str]:
+    """``images: {<name or id>: {login_user: debian}}``: who logs in to servers of each image."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError("images: must map image names (or ids) to {login_user: <user>}")
+    users = {}
+    for name, entry in value.items():
+        where = f"images.{name}"
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"images: {name!r} is not an image name or id")
+        if not isinstance(entry, Mapping) or set(entry) != {"login_user"}:
+            raise ValueError(f"{where}: must be {{login_user: <user>}}")
+        user = entry["login_user"]
+        if not isinstance(user, str) or not LOGIN_USER.fullmatch(user):
+            raise ValueError(
+                f"{where}.login_user: a Unix user name (lower-case letters, digits, _ and -)"
+            )
+        users[name.strip()] = user
+    return users
 
 
 def _seconds(config: Mapping[str, Any], key: str, default: float) -> float:
@@ -306,6 +342,8 @@ class OpenStackProvider:
     async def create(
         self, spec: ResourceSpec, progress: Progress, *, credential: Credential | None = None
     ) -> ProvisionedResource:
+        keys = _keys(spec)
+        user_data = _user_data(keys)  # both checked before anything is asked of the cloud
         with self._cloud(credential) as cloud:
             await progress("creating", spec.name)
             image = await self._image(cloud, spec.image or self.settings.default_image)
@@ -330,6 +368,8 @@ class OpenStackProvider:
                 attrs["networks"] = [{"uuid": net.id}]
             if key_name := spec.extra.get("key_name"):
                 attrs["key_name"] = str(key_name)
+            if user_data is not None:
+                attrs["user_data"] = user_data  # base64 text: the SDK passes it on as is
             server = await cloud.run(
                 "creating the server", lambda c: c.compute.create_server(**attrs)
             )
@@ -349,8 +389,20 @@ class OpenStackProvider:
                     "memory_mb": flavor.ram,
                     "disk_gb": flavor.disk,
                     "owner": spec.owner,
+                    "login_user": self._login_user(image, spec),
+                    "ssh_key": user_data is not None,  # the owner's keys are in its user-data
+                    "ssh_keys": len(keys),
                 },
             )
+
+    def _login_user(self, image: Any, spec: ResourceSpec) -> str | None:
+        """The image's login user from ``images``, else the one the caller asked for."""
+        users = self.settings.login_users
+        for key in (image.name, image.id):
+            if key in users:
+                return users[key]
+        wanted = spec.extra.get("login_user")
+        return wanted if isinstance(wanted, str) and LOGIN_USER.fullmatch(wanted) else None
 
     async def _image(self, cloud: _Cloud, wanted: str | None) -> Any:
         """By id or name among the active images the project can see (one listing, which
@@ -597,6 +649,33 @@ def _found(find: Callable[..., Any], name_or_id: str) -> Any:
         return find(name_or_id, ignore_missing=False)
     except sdk_errors.NotFoundException:
         return None
+
+
+def _keys(spec: ResourceSpec) -> list[str]:
+    """The requester's SSH public keys from ``spec.extra["ssh_keys"]``, checked again here."""
+    given = spec.extra.get("ssh_keys") or []
+    if isinstance(given, str) or not isinstance(given, list | tuple):
+        raise InvalidSpec("ssh_keys must be a list of SSH public keys.")
+    try:
+        return [parse_public_key(str(k)) for k in given]
+    except BadKey as exc:
+        raise InvalidSpec(f"An SSH key given for {spec.name} is not usable: {exc}") from None
+
+
+def _user_data(keys: list[str]) -> str | None:
+    """Nova's ``user_data`` (base64 of the ``#cloud-config``) for ``keys``; None without keys.
+    ``InvalidSpec`` when it would pass Nova's limit, which Nova would refuse with a 400."""
+    if not keys:
+        return None
+    encoded = base64.b64encode(default_user_keys(keys).encode()).decode("ascii")
+    if len(encoded) > USER_DATA_LIMIT:
+        raise InvalidSpec(
+            f"Your {len(keys)} SSH keys are too many for an OpenStack server: their cloud-init "
+            f"user-data would be {len(encoded):,} characters, and OpenStack takes at most "
+            f"{USER_DATA_LIMIT:,}. Keep fewer keys, or shorter ones (an ssh-ed25519 key is "
+            "about 100 characters)."
+        )
+    return encoded
 
 
 def _metadata(owner: str, expires_at: datetime | None) -> dict[str, str]:

@@ -59,11 +59,18 @@ class Outcome:
             )
             lines.append(f"{head}:")
             lines += [ready_line(vm, login_user) for vm in self.created]
-            if any(vm.ssh_key is False for vm in self.created):
+            keyless = [vm for vm in self.created if vm.ssh_key is False]
+            if any(not vm.keys_on_file for vm in keyless):
                 lines.append(
                     "You have no SSH key on file, so nobody can log in to "
-                    f"{'them' if len(self.created) != 1 else 'it'} with ssh. To add one, "
+                    f"{'them' if len(keyless) != 1 else 'it'} with ssh. To add one, "
                     f"{keyring.HOW_TO_ADD}; VMs you create after that get it."
+                )
+            elif keyless:
+                lines.append(
+                    f"{keyless[0].provider} does not put SSH keys into its VMs, so yours is "
+                    f"not in {'them' if len(keyless) != 1 else 'it'}: log in the way that "
+                    "provider's images allow."
                 )
             expires = self.created[0].expires_at
             if expires is not None:
@@ -97,11 +104,14 @@ class _Named:
 
 def login_hint(vm: Vm, login_user: str) -> str:
     """How to log in: ``ssh user@address`` with the image's login user, only when the owner's
-    key went into the VM (rows from before keys were passed keep the old line)."""
+    key went into the VM as the provider reported (rows from before keys were passed keep the
+    old line)."""
     address = vm.addresses[0] if vm.addresses else None
     if address is None:
         return "no address yet"
     if vm.ssh_key is False:
+        if vm.keys_on_file:
+            return f"no SSH login ({vm.provider} does not take SSH keys)"
         return "no SSH login (no key was on file)"
     return f"log in with `ssh {vm.login_user or login_user}@{address}`"
 
@@ -208,7 +218,9 @@ async def create(
                 external_id=made.external_id,
                 addresses=list(made.status.addresses),
                 login_user=str(made.details.get("login_user") or login_user),
-                ssh_key=bool(ssh_keys),
+                # what the provider says went in; one that does not say took none
+                ssh_key=made.details.get("ssh_key") is True,
+                keys_on_file=bool(ssh_keys),
             )
         )
     return outcome

@@ -46,6 +46,7 @@ class Vm:
     idle_since: datetime | None = None  # kept by the idle observer while CPU stays low
     login_user: str | None = None  # the image's login user, as the provider reported it
     ssh_key: bool | None = None  # whether the owner's SSH key went in; None: an older row
+    keys_on_file: bool | None = None  # whether the owner had a key when it was made
 
     @property
     def live(self) -> bool:
@@ -95,6 +96,7 @@ async def _vm(row: Resource) -> Vm:
         idle_since=datetime.fromisoformat(idle) if isinstance(idle, str) else None,
         login_user=str(data["login_user"]) if data.get("login_user") else None,
         ssh_key=bool(data["ssh_key"]) if "ssh_key" in data else None,
+        keys_on_file=bool(data["keys_on_file"]) if "keys_on_file" in data else None,
     )
 
 

@@ -15,7 +15,9 @@ vanish ``delete_polls`` reads after DELETE. Failure knobs: project quotas (Nova'
 servers go ERROR with that fault), ``faults`` (a status or a delay on matching requests),
 ``token_uses`` (a token answers 401 after N uses, so clients must re-authenticate),
 ``diagnostics_admin_only`` (403 as Nova's default policy). Every request is kept in ``calls``
-with the user and project its token belongs to.
+with the user and project its token belongs to. A server's ``user_data`` is checked as Nova's
+schema does (base64, at most 65,535 characters; a 400 otherwise) and kept: ``user_data(id)``
+reads it back decoded (real Nova shows it only to admins, as ``OS-EXT-SRV-ATTR:user_data``).
 
     async with OpenStackPeer() as cloud:
         cred = cloud.add_user("alice")          # "<id>:<secret>"
@@ -25,6 +27,8 @@ with the user and project its token belongs to.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import json
 import re
@@ -38,6 +42,7 @@ from aiohttp import web
 
 JSON = "application/json"
 NOVA_MAX = "2.96"
+USER_DATA_MAX = 65_535  # Nova's schema: maxLength of the base64 text
 REGION = "RegionOne"
 
 
@@ -118,6 +123,7 @@ class Server:
     metadata: dict[str, str]
     network: dict[str, Any] | None
     key_name: str | None = None
+    user_data: str | None = None  # base64, as given
     status: str = "BUILD"
     polls: int = 0
     fault: str | None = None
@@ -332,6 +338,11 @@ class OpenStackPeer:
         fault = Fault(method, pattern, count, status, delay)
         self.faults.append(fault)
         return fault
+
+    def user_data(self, server_id: str) -> str | None:
+        """The server's user-data decoded (as cloud-init in the guest would read it)."""
+        encoded = self.servers[server_id].user_data
+        return None if encoded is None else base64.b64decode(encoded).decode()
 
     def calls_to(self, method: str, pattern: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and re.search(pattern, c.path)]
@@ -661,6 +672,11 @@ class OpenStackPeer:
             network = next(iter(self.networks.values()), None)
         elif networks != "none":
             return nova_error(400, "badRequest", "Invalid input for field/attribute networks.")
+        user_data = body.get("user_data")
+        if user_data is not None and (problem := _user_data_problem(user_data)):
+            return nova_error(
+                400, "badRequest", f"Invalid input for field/attribute user_data. {problem}"
+            )
         metadata = body.get("metadata") or {}
         if not all(isinstance(v, str) and len(v) <= 255 for v in metadata.values()):
             return nova_error(400, "badRequest", "Invalid input for field/attribute metadata.")
@@ -685,6 +701,7 @@ class OpenStackPeer:
             metadata=dict(metadata),
             network=network,
             key_name=body.get("key_name"),
+            user_data=user_data,
         )
         if self.fail_builds:
             server.fault = self.fail_builds.pop(0)
@@ -867,6 +884,20 @@ class OpenStackPeer:
 
     async def _floating_ips(self, request: web.Request) -> web.Response:
         return reply({"floatingips": []})
+
+
+def _user_data_problem(value: Any) -> str | None:
+    """What Nova's JSON schema says of ``user_data`` (``type: string, format: base64,
+    maxLength: 65535``; the format is ``base64.decodebytes``), or None when it is fine."""
+    if not isinstance(value, str):
+        return f"Value: {value!r}. {value!r} is not of type 'string'"
+    if len(value) > USER_DATA_MAX:
+        return f"Value: {value[:20]!r}…. It is too long"
+    try:
+        base64.decodebytes(value.encode())
+    except (binascii.Error, ValueError):
+        return f"Value: {value[:20]!r}. {value[:20]!r} is not a 'base64'"
+    return None
 
 
 def _tokens_cred(request: web.Request) -> AppCredential:
