@@ -61,6 +61,7 @@ def _counting_adapter() -> type:
 
 
 async def pipeline(messages: int, users: int, roundtrips: int) -> dict[str, float]:
+    from bot import heap
     from bot.events import Message
     from bot.testing import TestBot
 
@@ -70,6 +71,7 @@ async def pipeline(messages: int, users: int, roundtrips: int) -> dict[str, floa
     bot = TestBot(_settings(home), adapter_class=counter)
     async with bot:
         app = bot.app
+        heap.settle()  # as `quartermaster run` does once the bot is up (bot/heap.py)
         # warm-up: user rows, caches, code paths
         names = [f"u{u}" for u in range(users)]
         channels = [f"dm:{n}" for n in names]
