@@ -1,7 +1,8 @@
 """Throughput, latency, start-up and memory of the message pipeline, with a bare-loop floor.
 
 adapter → dispatcher → middleware (errors, route, authorize, audit) → skill → reply, through the
-in-memory test adapter on SQLite, NLU off (the NLU has its own benchmark, bench/nlu.py).
+in-memory test adapter on SQLite, NLU off (the NLU has its own benchmark, bench/nlu.py), with the
+heap settled after start as ``quartermaster run`` does (bot/heap.py). Figures: docs/quickstart.md.
 The last line printed is one JSON object with the figures.
 
     .venv/bin/python bench/pipeline.py [--messages 20000] [--users 100] [--roundtrips 2000]
