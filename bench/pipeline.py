@@ -1,7 +1,8 @@
 """Throughput, latency, start-up and memory of the message pipeline, with a bare-loop floor.
 
 adapter → dispatcher → middleware (errors, route, authorize, audit) → skill → reply, through the
-in-memory test adapter on SQLite, NLU off (the NLU has its own benchmark, bench/nlu.py).
+in-memory test adapter on SQLite, NLU off (the NLU has its own benchmark, bench/nlu.py), with the
+heap settled after start as ``quartermaster run`` does (bot/heap.py). Figures: docs/quickstart.md.
 The last line printed is one JSON object with the figures.
 
     .venv/bin/python bench/pipeline.py [--messages 20000] [--users 100] [--roundtrips 2000]
@@ -61,6 +62,7 @@ def _counting_adapter() -> type:
 
 
 async def pipeline(messages: int, users: int, roundtrips: int) -> dict[str, float]:
+    from bot import heap
     from bot.events import Message
     from bot.testing import TestBot
 
@@ -70,6 +72,7 @@ async def pipeline(messages: int, users: int, roundtrips: int) -> dict[str, floa
     bot = TestBot(_settings(home), adapter_class=counter)
     async with bot:
         app = bot.app
+        heap.settle()  # as `quartermaster run` does once the bot is up (bot/heap.py)
         # warm-up: user rows, caches, code paths
         names = [f"u{u}" for u in range(users)]
         channels = [f"dm:{n}" for n in names]

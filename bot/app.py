@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot import heap
 from bot import middleware as mw
 from bot.actions import ActionRegistry
 from bot.audit import AuditLog
@@ -281,6 +282,8 @@ class Application:
             self.stats.reloads += 1
             if self.scheduler is not None:
                 self.scheduler.sync(self.registry)
+            if heap.settled():  # the replaced modules were frozen: let them go
+                heap.settle()
         return report
 
     # -- NLU -----------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ def _run_async(coro: Coroutine[Any, Any, int]) -> int:
 
 # -- run / chat ----------------------------------------------------------------------------------
 async def _serve(settings: Settings) -> int:
+    from bot import heap
     from bot.app import Application
     from bot.logs import setup_logging
     from bot.paths import data_dir
@@ -50,6 +51,7 @@ async def _serve(settings: Settings) -> int:
         settings.logging.file or (data_dir() / "quartermaster.log" if shell else None),
     )
     async with Application(settings) as app:
+        heap.settle()  # start-up's objects out of the collector's way (bot/heap.py)
         adapter = app.adapters.get("shell")
         if adapter is not None:
             from bot.adapters.shell import ShellAdapter

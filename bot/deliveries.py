@@ -44,7 +44,10 @@ DM = "dm"
 #: which registers it when e-mail is set up
 EMAIL = "email"
 
-_recording: contextvars.ContextVar[bool] = contextvars.ContextVar("qm_recording", default=False)
+#: inside ``recording``: the ids of the rows added in it so far (None outside)
+_recording: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "qm_recording", default=None
+)
 
 
 class UnknownKind(Exception):
@@ -113,16 +116,22 @@ class Deliveries:
     @contextlib.asynccontextmanager
     async def recording(self) -> AsyncIterator[None]:
         """A transaction for a change and what follows it; the deliveries added inside are
-        sent once it has committed (after the current turn's answer)."""
+        sent once it has committed (after the current turn's answer). A change that added none
+        queues no pass: there is nothing new to send, and a pass is a query."""
         from tortoise.transactions import in_transaction
 
-        token = _recording.set(True)
+        outer = _recording.get()
+        added: list[int] = []
+        token = _recording.set(added)
         try:
             async with in_transaction():
                 yield
         finally:
             _recording.reset(token)
-        self.kick()
+        if added:
+            if outer is not None:  # nested: the outer block's commit is the one that counts
+                outer.extend(added)
+            self.kick()
 
     async def add(self, kind: str, payload: dict[str, Any], *, key: str = "") -> int:
         """Store one delivery (returns its id). Inside ``recording`` it commits (or not) with
@@ -131,8 +140,11 @@ class Deliveries:
 
         row = await Delivery.create(kind=kind, key=key[:200], payload=payload, next_at=_now())
         self.stats.outbox_added += 1
-        if not _recording.get():
+        added = _recording.get()
+        if added is None:
             self.kick()
+        else:
+            added.append(int(row.id))
         return int(row.id)
 
     def kick(self) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-from email_validator import EmailNotValidError, validate_email
-
 from bot.errors import UserError
 
 #: Slack sends a typed address as ``<mailto:a@b.org|a@b.org>``
@@ -21,6 +19,10 @@ def normalise_email(text: str) -> str:
         raw = found.group(1)
     if len(raw) > 254:
         raise UserError("That e-mail address is too long (254 characters at most).")
+    # imported on first use: its module-level patterns take ~20 ms to compile, paid at every
+    # start by a bot in which nobody may give an address that day
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as exc:

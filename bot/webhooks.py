@@ -10,10 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
-from aiohttp import web
+# aiohttp (~0.1 s to import) is needed only once the HTTP server serves a hook; a bot without
+# ``http:`` (the shell default) never imports it
+if TYPE_CHECKING:
+    from aiohttp import web
 
-WebhookHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+WebhookHandler: TypeAlias = "Callable[[web.Request], Awaitable[web.StreamResponse]]"
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -58,6 +62,8 @@ class WebhookTable:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         """The aiohttp handler of ``/hooks/{skill}/{name}``."""
+        from aiohttp import web
+
         hook = self.get(request.match_info["skill"], request.match_info["name"])
         if hook is None:
             raise web.HTTPNotFound(text="no such webhook\n")

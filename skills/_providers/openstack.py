@@ -33,14 +33,8 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
-
-import openstack.config
-import openstack.connection
-import openstack.exceptions as sdk_errors
-from keystoneauth1 import exceptions as ks_errors
-from openstack.connection import Connection
 
 from bot.providers import (
     BackendUnavailable,
@@ -60,6 +54,13 @@ from bot.providers import (
 from skills._providers.cloud_init import LOGIN_USER, default_user_keys
 from skills._providers.openstack_credential import REPLACE_HINT, parse_credential
 from skills._providers.ssh_keys import BadKey, parse_public_key
+
+# openstacksdk is imported where a call needs it, not here: importing it takes 0.3-0.4 s, which a
+# bot with the provider configured would otherwise pay at every start and skill reload although
+# no one has asked for a VM yet. The first import happens in a call's worker thread (``_connect``).
+if TYPE_CHECKING:
+    import openstack.exceptions as sdk_errors
+    from openstack.connection import Connection
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -209,6 +210,9 @@ class _Cloud:
     def _connect(self) -> Connection:
         """Built in the worker thread of the first request: openstacksdk's set-up reads
         vendor files and builds sessions, which is no work for the event loop."""
+        import openstack.config
+        import openstack.connection
+
         settings, app_cred = self.settings, self._credential
         region = openstack.config.get_cloud_region(
             load_yaml_config=False,  # the bot's host clouds.yaml / OS_* never leak in
@@ -251,6 +255,10 @@ class _Cloud:
         log.info("openstack %s failed: %s", what, type(exc).__name__)
         if isinstance(exc, ProviderError):
             return exc
+        # already imported by the failed call's ``_connect``: a look-up, not an import
+        import openstack.exceptions as sdk_errors
+        from keystoneauth1 import exceptions as ks_errors
+
         if isinstance(exc, ks_errors.Unauthorized | ks_errors.Forbidden) or (
             isinstance(exc, sdk_errors.HttpException) and exc.status_code == 401
         ):
@@ -522,6 +530,8 @@ class OpenStackProvider:
         with self._cloud(credential) as cloud:
 
             def read(conn: Connection) -> Any:
+                import openstack.exceptions as sdk_errors
+
                 try:
                     return conn.compute.get_server_diagnostics(external_id)
                 except sdk_errors.ForbiddenException:
@@ -645,6 +655,8 @@ def _missing(external_id: str) -> ResourceNotFound:
 
 def _found(find: Callable[..., Any], name_or_id: str) -> Any:
     """``find_*`` by name or id, ``None`` when absent (``ignore_missing`` is deprecated)."""
+    import openstack.exceptions as sdk_errors
+
     try:
         return find(name_or_id, ignore_missing=False)
     except sdk_errors.NotFoundException:
