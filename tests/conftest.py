@@ -10,7 +10,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -29,13 +29,39 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
-def need_service(name: str, host: str, port: int) -> None:
-    if _reachable(host, port):
-        return
-    message = f"{name} is not reachable at {host}:{port}"
+def absent(message: str) -> NoReturn:
+    """Something a test needs is not here: a skip on a user's machine, a failure under CI=true
+    (where everything must be present)."""
     if IN_CI:
-        pytest.fail(message + " (CI=true: services must be present)")
+        pytest.fail(message + " (CI=true: it must be present)")
     pytest.skip(message)
+
+
+def need_service(name: str, host: str, port: int) -> None:
+    if not _reachable(host, port):
+        absent(f"{name} is not reachable at {host}:{port}")
+
+
+def need_libvirt() -> None:
+    """libvirt-python (a dependency, built by ``make install``) is importable."""
+    try:
+        import libvirt  # noqa: F401
+    except ImportError as exc:
+        absent(f"libvirt-python is not installed ({exc}); `make install` builds it")
+
+
+async def stop_process(process: Any) -> None:
+    """Terminate a daemon started with ``asyncio.create_subprocess_exec``; kill it after 10 s."""
+    import asyncio
+
+    if process is None or process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), 10)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
 
 
 @pytest.fixture(autouse=True)
@@ -154,10 +180,7 @@ async def libvirt_providers() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     try:
         from skills._providers.libvirt import LibvirtProvider
     except ImportError as exc:
-        message = f"libvirt-python is not installed ({exc}); `make install` builds it"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        absent(f"libvirt-python is not installed ({exc}); `make install` builds it")
     from bot.providers import no_progress
 
     prefix = f"qmt{uuid.uuid4().hex[:8]}-"
@@ -226,17 +249,9 @@ class Libvirtd:
         pytest.fail(f"libvirtd did not start; see {self.root / 'libvirtd.log'}")
 
     async def stop(self) -> None:
-        import asyncio
 
         process, self.process = self.process, None
-        if process is None or process.returncode is not None:
-            return
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await stop_process(process)
 
 
 @pytest.fixture
@@ -247,10 +262,7 @@ async def libvirtd() -> AsyncIterator[Libvirtd]:
     import tempfile
 
     if shutil.which("libvirtd") is None and not Path("/usr/sbin/libvirtd").exists():
-        message = "libvirtd is not installed (Debian: apt-get install libvirt-daemon)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        absent("libvirtd is not installed (Debian: apt-get install libvirt-daemon)")
     # a short directory: unix socket paths are limited to about 100 characters
     root = Path(tempfile.mkdtemp(prefix="qmlv-"))
     daemon = Libvirtd(root)
@@ -372,12 +384,7 @@ class SessionLibvirtd:
             return
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.to_thread(self._clear), 30)
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await stop_process(process)
 
 
 @pytest.fixture
@@ -391,17 +398,10 @@ async def session_libvirtd() -> AsyncIterator[SessionLibvirtd]:
     path = os.environ.get("PATH", "") + ":/usr/sbin:/usr/bin"
     missing = [d for exe, d in SessionLibvirtd.BINARIES.items() if not shutil.which(exe, path=path)]
     if missing:
-        message = f"needs {', '.join(missing)} (Debian: apt-get install {' '.join(missing)})"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        import libvirt
-    except ImportError as exc:
-        message = f"libvirt-python is not installed ({exc}); `make install` builds it"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        absent(f"needs {', '.join(missing)} (Debian: apt-get install {' '.join(missing)})")
+    need_libvirt()
+    import libvirt
+
     libvirt.registerErrorHandler(lambda _c, _e: None, None)
     root = Path(tempfile.mkdtemp(prefix="qmss-"))
     root.chmod(0o755)

@@ -13,20 +13,10 @@ from typing import Any
 import pytest
 
 from bot.testing import FakeClock, TestBot
-from tests.conftest import IN_CI
+from tests.conftest import need_libvirt
 from tests.workflow.conftest import smtp  # noqa: F401  (a fixture: a real SMTP sink)
 
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
-
-
-def _need_libvirt() -> None:
-    try:
-        import libvirt  # noqa: F401
-    except ImportError as exc:
-        message = f"libvirt-python is not installed ({exc}); `make install` builds it"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 BotFactory = Callable[..., Any]
@@ -43,7 +33,7 @@ def make_bot(
 ) -> Callable[..., Any]:
     """``async with make_bot(**overrides) as bot``: a started bot; the same ``tmp_path`` (and
     so the same database) each time, for restarts."""
-    _need_libvirt()
+    need_libvirt()
     prefix = f"qmt{uuid.uuid4().hex[:8]}-"
     import libvirt
 
