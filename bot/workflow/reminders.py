@@ -1,8 +1,9 @@
 """Reminders for stalled steps, and polite notices for abandoned request drafts.
 
-The last reminder is a ``RequestEvent`` ("reminded"), written *before* anyone is pinged, so a
-restart (or a second bot process that lost the race) never repeats one within the interval.
-"Now" is ``app.clock``'s, so tests move a ``FakeClock`` instead of back-dating rows.
+The last reminder is a ``RequestEvent`` ("reminded"), written in one transaction with its audit
+record and its DMs (outbox rows, sent after the commit): a restart (or a second bot process that
+lost the race) never repeats one within the interval, and a crash never loses one that was
+recorded. "Now" is ``app.clock``'s, so tests move a ``FakeClock`` instead of back-dating rows.
 """
 
 from __future__ import annotations
@@ -91,17 +92,19 @@ async def remind_stalled(app: Application, wf: Workflows, now: datetime | None =
         if now - since < interval:
             continue
         people = wf.responsible(req, spec)
-        if not people or not await _claim(req, req.state, since, interval, now):
+        if not people:
             continue
-        waited = _ago(now - since)
-        for key in people:
-            await app.notify(
-                key,
-                f"Reminder: {req.ref} ({wf.describe(req, spec)}) has been "
-                f"{spec.state_label(req.state)} for {waited}. "
-                f"Say `status of {req.ref}` to see it.",
-            )
-        app.audit.record("scheduler", "request.reminded", req.ref, people=people)
+        text = (
+            f"Reminder: {req.ref} ({wf.describe(req, spec)}) has been "
+            f"{spec.state_label(req.state)} for {_ago(now - since)}. "
+            f"Say `status of {req.ref}` to see it."
+        )
+        async with app.deliveries.recording():
+            if not await _claim(req, req.state, since, interval, now):
+                continue
+            for key in people:
+                await app.dm_later(key, text, key=req.ref)
+            await app.audit.record_now("scheduler", "request.reminded", req.ref, people=people)
         sent += 1
     return sent
 

@@ -152,6 +152,7 @@ async def test_wording_the_requester_and_the_card_get(tmp_path: Path, db_url: st
         card = next(s for s in bot.sent if s.channel == "helpdesk-storage")
         clock.advance(days=3)
         assert await remind_stalled(bot.app, service(bot.app)) == 1
+        await bot.app.background.idle()  # the reminder's DM to sam is sent
         (status,) = await bot.say("alice", f"status of {req.ref}")
         card_part = status.text.split("History:")[0]
         assert "reminded" not in card_part and "someone" not in card_part

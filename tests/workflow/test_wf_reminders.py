@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.storage.models import Request, RequestEvent
+from bot.storage.models import AuditEvent, Request, RequestEvent
 from bot.testing import FakeClock, TestBot
 from bot.workflow.engine import service
 from bot.workflow.reminders import expire_drafts, remind_stalled
@@ -36,6 +36,7 @@ async def test_reminders_ping_responsible_people_once_even_after_a_restart(
         assert await remind_stalled(bot.app, wf) == 0  # not yet (2 days)
         clock.advance(hours=2)
         assert await remind_stalled(bot.app, wf) == 1
+        await bot.app.background.idle()
         reminders = [s for s in bot.dms_to("mary") if s.text.startswith("Reminder")]
         assert len(reminders) == 1 and req.ref in reminders[0].text
         assert "for 2 days" in reminders[0].text
@@ -49,8 +50,33 @@ async def test_reminders_ping_responsible_people_once_even_after_a_restart(
         assert not bot.dms_to("mary")
         clock.advance(hours=47)  # the next interval
         assert await remind_stalled(bot.app, wf) == 1
+        await bot.app.background.idle()
         assert len(bot.dms_to("mary")) == 1
         assert await RequestEvent.filter(request_id=req.id, action="reminded").count() == 2
+
+
+async def test_a_recorded_reminder_is_sent_even_by_another_process(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Recorded as reminded means sent: the reminder is stored with the record, so a process
+    that cannot send (or dies right after the commit) leaves it to the next one that can."""
+    clock = FakeClock(datetime.now(UTC))
+    async with TestBot.create(tmp_path, database_url=db_url, clock=clock) as bot:
+        await bot.grant("mary", "management")
+        req = await file_quota(bot, "alice", "8TB")
+        await bot.app.background.idle()
+        bot.app.deliveries.sending = False
+        clock.advance(hours=49)
+        assert await remind_stalled(bot.app, service(bot.app)) == 1
+        await bot.app.background.idle()
+        assert not [s for s in bot.dms_to("mary") if s.text.startswith("Reminder")]
+        await bot.app.audit.flush()
+        assert await AuditEvent.filter(kind="request.reminded", target=req.ref).count() == 1
+    async with TestBot.create(tmp_path, database_url=db_url, clock=clock) as bot:
+        await bot.app.deliveries.deliver_due()
+        reminders = [s for s in bot.dms_to("mary") if s.text.startswith("Reminder")]
+        assert len(reminders) == 1 and req.ref in reminders[0].text
+        assert await remind_stalled(bot.app, service(bot.app)) == 0
 
 
 async def test_an_abandoned_draft_expires_politely_when_the_clock_passes_the_timeout(
