@@ -575,10 +575,9 @@ async def _release(ctx: Context, name: str) -> None:
     vm = await store.find(name, ctx.user_key, see_all=_staff(ctx))
     store.check_owner(vm, ctx.user_key, staff=_staff(ctx))
     _releasable(vm)
-    await provision.delete(ctx.app, registry(ctx.app), vm, actor=ctx.user_key)
+    tell = f"{ctx.user_name} deleted your VM {vm.name}." if vm.owner != ctx.user_key else ""
+    await provision.delete(ctx.app, registry(ctx.app), vm, actor=ctx.user_key, tell_owner=tell)
     await ctx.reply(f"Deleted {vm.name}. Thanks for giving it back.")
-    if vm.owner != ctx.user_key:
-        await ctx.app.notify(vm.owner, f"{ctx.user_name} deleted your VM {vm.name}.")
 
 
 # -- extending -----------------------------------------------------------------------------------

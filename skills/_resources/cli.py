@@ -170,10 +170,9 @@ async def _release(settings: Settings, args: argparse.Namespace) -> int:
     async def act(app: Any, providers: Any, vm: Any) -> Any:
         if not vm.live or vm.state == "creating":
             raise UserError(f"{vm.name} is {vm.state}; nothing to release now")
-        done = await provision.delete(app, providers, vm, actor=_actor())
-        # sent by the running bot (this process has no chat platform)
-        await app.dm_later(vm.owner, f"An operator deleted your VM {vm.name}.", key=f"vm:{vm.id}")
-        return done
+        # the owner's DM is sent by the running bot (this process has no chat platform)
+        tell = f"An operator deleted your VM {vm.name}."
+        return await provision.delete(app, providers, vm, actor=_actor(), tell_owner=tell)
 
     vm = await _act(settings, args.name, act)
     print(f"{vm.name} deleted and marked {vm.state}")

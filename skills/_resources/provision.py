@@ -234,9 +234,12 @@ async def delete(
     actor: str,
     state: str = store.RELEASED,
     progress: Progress = no_progress,
+    tell_owner: str = "",
 ) -> Vm:
     """Delete ``vm`` at its provider with its owner's credential, then mark it ``state``.
-    A VM the provider no longer has is marked all the same."""
+    A VM the provider no longer has is marked all the same. ``tell_owner`` is a DM to the owner
+    recorded with the new state (an outbox row: sent after the commit, by a running bot when
+    this process has no chat platform)."""
     provider = providers.get(vm.provider)
     if vm.external_id:
         credential = await providers.credential_for(provider, vm.owner)
@@ -248,7 +251,11 @@ async def delete(
             if not isinstance(exc, ProviderError):
                 log.exception("deleting %s on %s failed", vm.name, provider.name)
             raise UserError(f"I could not delete {vm.name}: {explain(exc, provider)}") from None
-    return await store.update(vm, state, now=app.clock.now(), actor=actor, kind=f"vm.{state}")
+    async with app.deliveries.recording():
+        done = await store.update(vm, state, now=app.clock.now(), actor=actor, kind=f"vm.{state}")
+        if tell_owner:
+            await app.dm_later(vm.owner, tell_owner, key=f"vm:{vm.id}")
+    return done
 
 
 async def extend(
