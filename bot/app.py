@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot import heap
@@ -93,6 +93,8 @@ class Application:
         self.http: Any = None
         self.redis: Any = None  # redis.asyncio client when ``redis.url`` is set
         self.started_at: float | None = None
+        #: when start() began (wall clock): what the database holds from before is a past run's
+        self.started_wall: datetime | None = None
         self.understanding = Understanding(settings.nlu, self.stats)
         self._load_nlu = load_nlu
         self._adapter_factories = list(adapters) if adapters is not None else None
@@ -171,6 +173,7 @@ class Application:
         from bot.storage.db import close_database, open_database
 
         stack = self._stack
+        self.started_wall = datetime.now(UTC)
         try:
             database = self.settings.database
             secure_storage(database.resolved_url())

@@ -24,6 +24,7 @@ from bot.workflow import chat, dialogue
 from bot.workflow.chat import COMMENT_FOLLOWUP, PAIR, REF
 from bot.workflow.engine import WORKFLOWS, Workflows, parse_ref, service
 from bot.workflow.fields import FieldError, display, parse_answer
+from bot.workflow.hooks import interrupted_before, sweep_interrupted
 from bot.workflow.reminders import expire_drafts, remind_stalled
 from bot.workflow.render import TRANSITION_ACTION
 
@@ -38,7 +39,13 @@ SEE_ALL = in_group("see_all_requests")
 @skill.setup
 async def setup(scope: SkillScope) -> None:
     """(Re)read the request types on load and on every `reload skills`."""
-    scope.provide(WORKFLOWS, Workflows.from_app(scope.app))
+    wf = Workflows.from_app(scope.app)
+    scope.provide(WORKFLOWS, wf)
+
+    async def interrupted() -> None:  # what a dead process left half done, said at once
+        await sweep_interrupted(wf, started_before=interrupted_before(scope.app))
+
+    scope.app.background.submit("workflow: interrupted actions", interrupted, attempts=1)
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -442,8 +449,10 @@ async def transition_comment(ctx: Context) -> None:
 # -- schedules -----------------------------------------------------------------------------------
 @skill.schedule(seconds=60, name="reminders")
 async def reminders(app: Application) -> None:
-    """Remind responsible people of stalled steps; tell people their draft expired."""
+    """Remind responsible people of stalled steps; report actions a dead process left half
+    done; tell people their draft expired."""
     wf = app.services.get(WORKFLOWS)
     if isinstance(wf, Workflows):
         await remind_stalled(app, wf)
+        await sweep_interrupted(wf, started_before=interrupted_before(app))
     await expire_drafts(app)

@@ -183,6 +183,10 @@ class ShellAdapter(MemoryAdapter):
         err = err or sys.stderr
         bad = 0
         errors_before = self.app.stats.errors
+        # what an earlier run left (outbox rows, owed actions) goes first, so that a transcript
+        # sees the same bot every time, however fast it is fed
+        await self.app.deliveries.deliver_due()
+        await self.app.background.idle()
         for lineno, line in enumerate(lines, start=1):
             try:
                 said = parse_line(line, lineno)

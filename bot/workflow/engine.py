@@ -6,7 +6,8 @@ are written in one transaction before anyone is told, so a crash keeps all or no
 a restarted bot sends what is pending. Filing is idempotent per draft (``draft_key``).
 The engine never waits for a human: an approval is a stored state that a later event resumes.
 The outbox is sent after the user's answer, and a failed delivery is retried; ``on_enter``
-actions run once, in the background (``app.background``).
+actions are owed by the same transaction (outbox rows) and run at most once, in the background
+(``bot.workflow.hooks``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bot.services import ServiceKey
 from bot.storage.models import Request, RequestEvent, User
 from bot.workflow import copies
 from bot.workflow.fields import display
-from bot.workflow.hooks import schedule_on_enter, warn_unknown_actions
+from bot.workflow.hooks import HOOK, queue_on_enter, start_hook, warn_unknown_actions
 from bot.workflow.loader import load_types
 from bot.workflow.notify import Notifier, announce_arrival
 from bot.workflow.permissions import Decision, decide
@@ -76,6 +77,10 @@ class Workflows:
         self.types = types
         self.notifier = Notifier(app)
         copies.register(self)
+        app.deliveries.register(HOOK, self._start_hook)
+
+    async def _start_hook(self, payload: dict[str, Any]) -> None:
+        await start_hook(self, payload)
 
     @classmethod
     def from_app(cls, app: Application) -> Workflows:
@@ -279,11 +284,11 @@ class Workflows:
                 )
             await copies.refresh_after(self, req)
             await self._announce(req, spec, tr, actor, comment)
+            if tr.to != before:  # the actions it owes: they start once this commits
+                await queue_on_enter(self, req, spec, tr.to, actor)
         crash_point("after-transition-commit")
         await req.refresh_from_db()
         await req.fetch_related("requester", "filed_by")
-        if tr.to != before:
-            schedule_on_enter(self, req, spec, tr.to, actor)
         return req
 
     async def _announce(

@@ -152,3 +152,27 @@ def test_on_enter_must_name_states_of_the_type(tmp_path: Path) -> None:
     (directory / "vm.yml").write_text(text)
     with pytest.raises(ConfigError, match=r"vm\.yml: on_enter\.aproved: no state 'aproved'"):
         load_types(directory)
+
+
+async def test_an_owed_action_sent_again_after_it_ran_is_not_run_again(
+    tmp_path: Path, skill_pkg: object
+) -> None:
+    """At least once delivery, at most once action: a ``workflow.hook`` row sent a second time
+    (its process died after the result was recorded, before the row was marked sent) finds the
+    action's marker done and does nothing."""
+    from bot.storage.models import Delivery
+
+    async with make(tmp_path, skill_pkg, "create_vm") as bot:
+        await bot.grant("sam", "staff")
+        req = await file_vm(bot)
+        await bot.say("sam", f"approve {req.ref}")
+        await bot.app.background.idle()
+        calls = sys.modules[f"{skill_pkg.name}.vmtest"].calls  # type: ignore[attr-defined]
+        assert len(calls) == 1
+        row = await Delivery.get(kind="workflow.hook")
+        assert row.state == "done"
+        await Delivery.filter(id=row.id).update(state="pending", attempts=0)
+        assert await bot.app.deliveries.deliver_due() == 1
+        await bot.app.background.idle()
+        assert len(calls) == 1
+        assert await RequestEvent.filter(request_id=req.id, action="hook:create_vm").count() == 1
