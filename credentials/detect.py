@@ -91,6 +91,12 @@ _PUBLIC_KEY = re.compile(
     r"(?<![\w-])(?:ssh-(?:ed25519|rsa)|ecdsa-sha2-nistp(?:256|384|521)|"
     r"sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)[ \t]+AAAA[A-Za-z0-9+/]{8,8000}={0,3}"
 )
+#: the name of an SSH key type before an elided key ("my ssh key is ssh-ed25519 AAAA…" in help
+#: texts) or at the end; before anything else it is no exemption (the value may be a secret)
+_KEY_TYPE = re.compile(
+    r"(?<![\w-])(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521))"
+    r"(?=[ \t]AAAA|[ \t]*$)"
+)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _WINDOW = 60
 
@@ -160,6 +166,8 @@ def find_secrets(text: str) -> list[Finding]:
             break
     found.extend(_remembered(text))
     public = [(m.start(), m.end()) for m in _PUBLIC_KEY.finditer(text)] if "AAAA" in text else []
+    if "ssh-" in text or "ecdsa-" in text:
+        public += [(m.start(), m.end()) for m in _KEY_TYPE.finditer(text)]
     if public:
         found = [f for f in found if not any(a <= f.start and f.end <= b for a, b in public)]
     found.sort(key=lambda f: (f.start, -f.end))

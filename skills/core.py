@@ -25,7 +25,10 @@ def _visible(ctx: Context) -> list[tuple[str, str]]:
             continue
         usage = spec.help or ""
         head, sep, tail = usage.partition(" — ")
-        rows.append((head, tail) if sep else (spec.key, usage))
+        if sep:
+            rows.append((head, tail))
+        else:  # no "usage — what" form: an example reads better than a pattern
+            rows.append((spec.examples[0] if spec.examples else spec.key, usage))
     return rows
 
 

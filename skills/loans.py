@@ -334,7 +334,9 @@ async def who_has(ctx: Context) -> None:
     r"(?:(?:which|what|are\s+(?:there\s+)?any|any)\s+)?(?P<kind>[a-z][a-z0-9_-]{0,39}\s+)?nodes\s+"
     r"(?:are\s+)?free(?P<when>[^\n]{0,80})|free\s+(?P<kind2>[a-z][a-z0-9_-]{0,39}\s+)?nodes"
     r"(?P<when2>[^\n]{0,80})",
-    help="which nodes are free next week? · free gpu nodes from 2027-03-01 to 2027-03-14",
+    help="which nodes are free next week? — nodes no loan holds in a period (also: free gpu "
+    "nodes from 2027-03-01 to 2027-03-14)",
+    examples=("which nodes are free next week?", "free gpu nodes from 2027-03-01 to 2027-03-14"),
     audit=False,
 )
 async def free(ctx: Context) -> None:

@@ -100,3 +100,5 @@ def test_ssh_public_keys_are_not_secrets_but_what_follows_them_still_is() -> Non
         assert [f.kind for f in detect.find_secrets(leaked)] == ["a GitHub token"]
     # the key type alone, without the key's data, is no exemption
     assert detect.find_secrets("my key is ssh-ed25519 Zm9vYmFyYmF6cXV4cXV1eDEyMw==")
+    # but a help text that names the type before an elided key is no secret either
+    assert detect.find_secrets("my ssh key is ssh-ed25519 AAAA…") == []
