@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from bot.actions import ActionRegistry, ActionResult, ActionRun
 from bot.errors import UserError
@@ -46,7 +45,7 @@ STAFF_ROLE = "staff"
 #: the outbox kind of an owed action, and the ``qm_kv`` namespace of its started/done marker
 HOOK = "workflow.hook"
 MARKERS = "workflow.hooks"
-STARTED, DONE = "started", "done"
+STARTED, DONE = "started", "done"  # the marker's state, for people reading qm_kv
 #: how long a done marker is kept (a re-sent row within it is recognised as done)
 KEEP_DONE = timedelta(days=30)
 INTERRUPTED = (
@@ -105,20 +104,14 @@ async def start_hook(wf: Workflows, payload: dict[str, Any]) -> None:
         return
     actor_id = payload.get("actor")
     actor = await User.get_or_none(id=int(actor_id)) if actor_id is not None else None
-    async with in_transaction():
-        marker = await KeyValue.get_or_none(namespace=MARKERS, key=hook)
-        if marker is None:
-            try:
-                await KeyValue.create(
-                    namespace=MARKERS,
-                    key=hook,
-                    value={"v": {"state": STARTED, "request": req.id, "name": name, "at": _now()}},
-                )
-            except IntegrityError:  # another process got there first: it runs it
-                return
-    if marker is not None:
-        if (marker.value.get("v") or {}).get("state") != DONE:
-            await record_result(wf, req, name, state, ActionResult(False, INTERRUPTED), hook)
+    try:
+        await KeyValue.create(
+            namespace=MARKERS,
+            key=hook,
+            value={"v": {"state": STARTED, "request": req.id, "name": name, "step": state}},
+        )
+    except IntegrityError:  # sent before: done, or cut short (reported once, by whoever wins)
+        await record_result(wf, req, name, state, ActionResult(False, INTERRUPTED), hook, cut=True)
         return
 
     async def job() -> None:
@@ -131,24 +124,19 @@ async def sweep_interrupted(wf: Workflows, *, started_before: datetime) -> int:
     """Report every action started before ``started_before`` that never finished (its process
     died, or stopped mid-run) as a failed step; returns how many. Alone, the bot calls it at
     start with its own start time; with other processes, for markers older than any action
-    may run (``workflow.hooks.max_run_minutes``)."""
+    may run (``interrupted_before``)."""
     found = 0
     for marker in await KeyValue.filter(
         namespace=MARKERS, expires_at__isnull=True, updated_at__lt=started_before
     ):
         data = marker.value.get("v") or {}
-        if data.get("state") != STARTED:
-            continue
         req = await Request.get_or_none(id=int(data.get("request", 0)))
         if req is None:
             await marker.delete()
             continue
-        last = await RequestEvent.filter(request_id=req.id).order_by("-id").first()
-        state = (last.to_state if last is not None else None) or req.state
-        await record_result(
-            wf, req, str(data.get("name", "?")), state, ActionResult(False, INTERRUPTED), marker.key
-        )
-        found += 1
+        name, state = str(data.get("name", "?")), str(data.get("step") or req.state)
+        interrupted = ActionResult(False, INTERRUPTED)
+        found += await record_result(wf, req, name, state, interrupted, marker.key, cut=True)
     return found
 
 
@@ -160,10 +148,6 @@ def interrupted_before(app: Application) -> datetime:
         return app.started_wall
     minutes = float(app.settings.workflows.get("max_action_minutes", 180))
     return datetime.now(UTC) - timedelta(minutes=minutes)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 async def run_action(
@@ -208,15 +192,27 @@ async def record_result(
     hook: str | None,
     *,
     shown: bool = False,
-) -> None:
+    cut: bool = False,
+) -> bool:
     """The result in the history, its audit record, its notices and the marker's "done", in one
-    transaction (``shown``: a status message already shows the requester a success)."""
+    transaction (``shown``: a status message already shows the requester a success). ``cut``:
+    the report of an interrupted action, made only if the marker is still "started" (a done
+    action, or one another process reported meanwhile, is left alone); False when not made."""
     app = wf.app
     if not isinstance(req.requester, User):
         await req.fetch_related("requester")
     requester = req.requester
     assert isinstance(requester, User)
     async with app.deliveries.recording():  # the result, its record and its notices together
+        if hook is not None:  # "done" once: a marker without an expiry is still running
+            marked = await KeyValue.filter(
+                namespace=MARKERS, key=hook, expires_at__isnull=True
+            ).update(
+                value={"v": {"state": DONE, "request": req.id, "name": name, "step": state}},
+                expires_at=datetime.now(UTC) + KEEP_DONE,
+            )
+            if cut and not marked:
+                return False
         await RequestEvent.create(
             request=req,
             actor=None,
@@ -229,11 +225,6 @@ async def record_result(
         await app.audit.record_now(
             "workflow", f"action.{name}", req.ref, "ok" if result.ok else "error"
         )
-        if hook is not None:
-            await KeyValue.filter(namespace=MARKERS, key=hook).update(
-                value={"v": {"state": DONE, "request": req.id, "name": name, "at": _now()}},
-                expires_at=datetime.now(UTC) + KEEP_DONE,
-            )
         await copies.refresh_after(wf, req)
         if result.ok and not shown:
             await wf.notifier.tell(
@@ -257,6 +248,7 @@ async def record_result(
                         f"(see `status of {req.ref}`).",
                         key=req.ref,
                     )
+    return True
 
 
 async def _call(name: str, run: ActionRun, ref: str) -> ActionResult:

@@ -176,3 +176,35 @@ async def test_an_owed_action_sent_again_after_it_ran_is_not_run_again(
         await bot.app.background.idle()
         assert len(calls) == 1
         assert await RequestEvent.filter(request_id=req.id, action="hook:create_vm").count() == 1
+
+
+async def test_an_interrupted_action_is_reported_once_whoever_finds_it(
+    tmp_path: Path, skill_pkg: object
+) -> None:
+    """A marker left "started" by a dead process is found both by the sweep and by its row sent
+    again: one report between them, and the action is never run again."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from bot.storage.models import KeyValue
+    from bot.workflow.engine import service
+    from bot.workflow.hooks import MARKERS, start_hook, sweep_interrupted
+
+    async with make(tmp_path, skill_pkg, "create_vm") as bot:
+        await bot.grant("sam", "staff")
+        req = await file_vm(bot)
+        step = {"request": req.id, "name": "create_vm", "step": "approved"}
+        await KeyValue.create(
+            namespace=MARKERS, key="h1", value={"v": {"state": "started", **step}}
+        )
+        wf = service(bot.app)
+        later = datetime.now(UTC) + timedelta(minutes=1)
+        payload = {"hook": "h1", "request": req.id, "name": "create_vm", "state": "approved"}
+        await asyncio.gather(sweep_interrupted(wf, started_before=later), start_hook(wf, payload))
+        await bot.app.background.idle()
+        hooks = await RequestEvent.filter(request_id=req.id, action="hook:create_vm")
+        assert len(hooks) == 1 and hooks[0].comment.startswith("It was interrupted")
+        assert sys.modules[f"{skill_pkg.name}.vmtest"].calls == []  # type: ignore[attr-defined]
+        told = [s.text for s in bot.dms_to("sam") if "action 'create_vm' failed" in s.text]
+        assert len(told) == 1
+        assert await sweep_interrupted(wf, started_before=later) == 0
