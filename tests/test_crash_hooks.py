@@ -8,31 +8,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
-from tests.test_crash_windows import bot_env, killed, rows
-
-ROOT = Path(__file__).resolve().parent.parent
-
-VM_TYPE = """
-    title: Test box
-    aliases: [box]
-    channel: helpdesk
-    fields:
-      purpose: {type: text, question: What is the VM for?}
-    states:
-      submitted: {label: waiting for approval}
-      approved: {label: approved}
-      denied: {terminal: true}
-      completed: {terminal: true}
-    transitions:
-      approve: {from: submitted, to: approved, past: approved, allow: [{roles: [staff]}]}
-      deny: {from: submitted, to: denied, past: denied, allow: [{roles: [staff]}]}
-    on_enter:
-      approved: [create_vm]
-"""
+from tests.test_crash_windows import bot, killed, rows
+from tests.workflow.test_wf_hooks import VM_TYPE
 
 SKILL = """
 import os
@@ -54,7 +34,7 @@ def setup(scope):
     scope.add_action("create_vm", create_vm)
 """
 
-FILE_VM = "alice> request box\nalice> testing the new kernel\nalice> yes\n"
+FILE_VM = "alice> request vm\nalice> testing the new kernel\nalice> yes\n"
 
 
 class Site:
@@ -70,29 +50,16 @@ class Site:
         (packages / "hookcrashpkg" / "hookcrash.py").write_text(textwrap.dedent(SKILL))
         workflows = tmp_path / "workflows"
         workflows.mkdir()
-        (workflows / "box.yml").write_text(textwrap.dedent(VM_TYPE))
-        self.env = {
-            **bot_env(self.home),
+        (workflows / "vm.yml").write_text(textwrap.dedent(VM_TYPE).replace("ACTIONS", "create_vm"))
+        self.extra = {
             "PYTHONPATH": os.pathsep.join([str(packages), os.environ.get("PYTHONPATH", "")]),
             "QUARTERMASTER__SKILLS__PACKAGES": json.dumps(["skills", "hookcrashpkg"]),
             "QUARTERMASTER__WORKFLOWS__DIR": str(workflows),
-            "QUARTERMASTER__DATABASE__URL": database,
             "QM_TEST_ACTION_LOG": str(self.log),
         }
 
     def run(self, script: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = dict(self.env)
-        if fault:
-            env["QM_FAULT_POINT"] = fault
-        return subprocess.run(
-            [sys.executable, "-m", "bot.cli", "chat", "--script", "-", "--no-admin"],
-            input=script,
-            text=True,
-            capture_output=True,
-            env=env,
-            cwd=ROOT,
-            timeout=60,
-        )
+        return bot(self.home, script, fault=fault, url=self.database, extra=self.extra)
 
     def runs(self) -> list[str]:
         return self.log.read_text().split() if self.log.exists() else []

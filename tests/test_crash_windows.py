@@ -44,9 +44,14 @@ def bot_env(home: Path) -> dict[str, str]:
 
 
 def bot(
-    home: Path, script: str, *, fault: str | None = None, url: str | None = None
+    home: Path,
+    script: str,
+    *,
+    fault: str | None = None,
+    url: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = bot_env(home)
+    env = {**bot_env(home), **(extra or {})}
     if fault:
         env["QM_FAULT_POINT"] = fault
     if url:
