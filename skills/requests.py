@@ -38,14 +38,12 @@ SEE_ALL = in_group("see_all_requests")
 
 @skill.setup
 async def setup(scope: SkillScope) -> None:
-    """(Re)read the request types on load and on every `reload skills`."""
+    """(Re)read the request types on load and on every `reload skills`; report actions a dead
+    process left half done."""
     wf = Workflows.from_app(scope.app)
     scope.provide(WORKFLOWS, wf)
-
-    async def interrupted() -> None:  # what a dead process left half done, said at once
-        await sweep_interrupted(wf, started_before=interrupted_before(scope.app))
-
-    scope.app.background.submit("workflow: interrupted actions", interrupted, attempts=1)
+    # what a dead process left half done is said at once (one query when there is nothing)
+    await sweep_interrupted(wf, started_before=interrupted_before(scope.app))
 
 
 # -- commands ----------------------------------------------------------------------------------
