@@ -5,6 +5,7 @@ Under CI=true a missing PostgreSQL or Redis is a failure, not a skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -264,14 +265,21 @@ async def libvirtd() -> AsyncIterator[Libvirtd]:
     if shutil.which("libvirtd") is None and not Path("/usr/sbin/libvirtd").exists():
         absent("libvirtd is not installed (Debian: apt-get install libvirt-daemon)")
     # a short directory: unix socket paths are limited to about 100 characters
-    root = Path(tempfile.mkdtemp(prefix="qmlv-"))
-    daemon = Libvirtd(root)
+    async with _running(Libvirtd(Path(tempfile.mkdtemp(prefix="qmlv-")))) as daemon:
+        yield daemon
+
+
+@contextlib.asynccontextmanager
+async def _running(daemon: Any) -> AsyncIterator[Any]:
+    """Start a private daemon in its own directory; stop it and remove the directory after."""
+    import shutil
+
     await daemon.start()
     try:
         yield daemon
     finally:
         await daemon.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(daemon.root, ignore_errors=True)
 
 
 class SessionLibvirtd:
@@ -405,10 +413,5 @@ async def session_libvirtd() -> AsyncIterator[SessionLibvirtd]:
     libvirt.registerErrorHandler(lambda _c, _e: None, None)
     root = Path(tempfile.mkdtemp(prefix="qmss-"))
     root.chmod(0o755)
-    daemon = SessionLibvirtd(root)
-    await daemon.start()
-    try:
+    async with _running(SessionLibvirtd(root)) as daemon:
         yield daemon
-    finally:
-        await daemon.stop()
-        shutil.rmtree(root, ignore_errors=True)
